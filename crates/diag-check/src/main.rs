@@ -1,0 +1,46 @@
+//! `diag-check`: the Check Result Report for a TiDB diagnostic bundle, offline.
+//!
+//! Thin by design: argument parsing and printing; everything else is `diag_core`.
+
+mod check;
+mod inspect;
+mod rules_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Check a PingCAP Clinic diagnostic bundle (directory, .zip or .tar.gz) and print the Check
+/// Result Report.
+#[derive(Debug, Parser)]
+#[command(name = "diag-check", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    check: check::CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the cluster model a bundle loads into: cluster, version, sample, instances, data present, warnings.
+    Inspect(inspect::InspectArgs),
+    /// Work with rule files: list, show, lint, test.
+    Rules(rules_cmd::RulesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Inspect(args)) => inspect::run(args),
+        Some(Command::Rules(args)) => rules_cmd::run(args),
+        None => check::run(cli.check),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("diag-check: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

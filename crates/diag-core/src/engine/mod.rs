@@ -1,0 +1,5 @@
+//! Selection, parallel evaluation and findings.
+
+pub mod finding;
+
+pub use finding::{CheckOutcome, Evidence, Finding, InstanceRef, RowState, Row, RuleStatus, ValueRead};

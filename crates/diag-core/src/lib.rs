@@ -1,0 +1,21 @@
+//! `diag_core` loads PingCAP Clinic diagnostic bundles (what `diag collect` writes) into a typed
+//! cluster model, evaluates rules over it and renders Check Result Reports.
+//!
+//! Data flows one way: [`bundle`] (bytes) → [`model`] (the typed cluster) → engine (rules and
+//! findings) → report.
+//!
+//! ```
+//! let cluster = diag_core::Cluster::open("../../fixtures/diag-fPrz0RnDxRn".as_ref()).unwrap();
+//! assert_eq!(cluster.version.text, "v5.4.0");
+//! assert_eq!(cluster.instances_of(diag_core::model::ComponentKind::Pd).count(), 3);
+//! ```
+
+pub mod bundle;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod report;
+pub mod rules;
+
+pub use error::LoadError;
+pub use model::Cluster;

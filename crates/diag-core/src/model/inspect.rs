@@ -1,0 +1,1 @@
+//! What `diag-check inspect` shows rule authors: the model as loaded.

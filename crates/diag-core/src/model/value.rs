@@ -1,0 +1,425 @@
+//! Configuration values as a faithful tree: numbers keep integer vs float, keys keep their
+//! spelling and order, and every node knows the line it came from.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use super::units::{UnitError, parse_duration, parse_size};
+
+/// One value of a configuration or data file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    /// JSON `null` (TOML and YAML have no counterpart except YAML `~`).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer that fits `i64`.
+    Int(i64),
+    /// An integer above `i64::MAX` (PD member ids are such).
+    UInt(u64),
+    /// A number written with a fraction or exponent.
+    Float(f64),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<ConfigNode>),
+    /// An object / table, in file order.
+    Map(IndexMap<String, ConfigNode>),
+}
+
+/// A value and the line (1-based; 0 when the format gives none) where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigNode {
+    /// The value.
+    pub value: ConfigValue,
+    /// Line in the source file, 0 when unknown.
+    pub line: u32,
+}
+
+impl ConfigNode {
+    /// A node without a known line.
+    pub fn new(value: ConfigValue) -> ConfigNode {
+        ConfigNode { value, line: 0 }
+    }
+
+    /// The type name used in messages: `null`, `bool`, `integer`, `float`, `string`, `array`, `map`.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            ConfigValue::Null => "null",
+            ConfigValue::Bool(_) => "bool",
+            ConfigValue::Int(_) | ConfigValue::UInt(_) => "integer",
+            ConfigValue::Float(_) => "float",
+            ConfigValue::String(_) => "string",
+            ConfigValue::Array(_) => "array",
+            ConfigValue::Map(_) => "map",
+        }
+    }
+
+    /// Looks up a dotted path below this node (see [`ConfigTree::lookup`]).
+    pub fn lookup(&self, path: &str) -> Lookup<'_> {
+        if path.is_empty() {
+            return Lookup::from_node(self);
+        }
+        let segments: Vec<&str> = path.split('.').collect();
+        lookup_segments(self, &segments)
+    }
+
+    /// The child of a map by exact key.
+    pub fn get(&self, key: &str) -> Option<&ConfigNode> {
+        match &self.value {
+            ConfigValue::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            ConfigValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The entries, if this is a map.
+    pub fn as_map(&self) -> Option<&IndexMap<String, ConfigNode>> {
+        match &self.value {
+            ConfigValue::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[ConfigNode]> {
+        match &self.value {
+            ConfigValue::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// An integer; accepts integral floats (`3.0`) and integer strings (`"3"`).
+    pub fn to_int(&self) -> Result<i64, ValueError> {
+        match &self.value {
+            ConfigValue::Int(i) => Ok(*i),
+            ConfigValue::UInt(u) => i64::try_from(*u).map_err(|_| self.mismatch("integer")),
+            ConfigValue::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
+            ConfigValue::String(s) => s.trim().parse().map_err(|_| self.mismatch("integer")),
+            _ => Err(self.mismatch("integer")),
+        }
+    }
+
+    /// A number as `f64`; accepts integers and numeric strings.
+    pub fn to_float(&self) -> Result<f64, ValueError> {
+        match &self.value {
+            ConfigValue::Int(i) => Ok(*i as f64),
+            ConfigValue::UInt(u) => Ok(*u as f64),
+            ConfigValue::Float(f) => Ok(*f),
+            ConfigValue::String(s) => s.trim().parse().map_err(|_| self.mismatch("number")),
+            _ => Err(self.mismatch("number")),
+        }
+    }
+
+    /// A boolean; accepts the strings `"true"` and `"false"` that PD prints for some switches.
+    pub fn to_bool(&self) -> Result<bool, ValueError> {
+        match &self.value {
+            ConfigValue::Bool(b) => Ok(*b),
+            ConfigValue::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            ConfigValue::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+            _ => Err(self.mismatch("bool")),
+        }
+    }
+
+    /// A size in bytes: a byte count, or a string like `"8GiB"` (KB = KiB = 1024, as diag reads them).
+    pub fn to_size(&self) -> Result<u64, ValueError> {
+        match &self.value {
+            ConfigValue::Int(i) if *i >= 0 => Ok(*i as u64),
+            ConfigValue::UInt(u) => Ok(*u),
+            ConfigValue::String(s) => parse_size(s).map_err(|e| self.unit_mismatch("size", e)),
+            _ => Err(self.mismatch("size")),
+        }
+    }
+
+    /// A duration: a string like `"1h0m0s"`, `"10ms"` or `"1d2h3m"`, or `0`.
+    pub fn to_duration(&self) -> Result<Duration, ValueError> {
+        match &self.value {
+            ConfigValue::Int(0) => Ok(Duration::ZERO),
+            ConfigValue::String(s) => parse_duration(s).map_err(|e| self.unit_mismatch("duration", e)),
+            _ => Err(self.mismatch("duration")),
+        }
+    }
+
+    /// The value as text, the way reports print it: strings bare, arrays joined by `,`,
+    /// maps as compact JSON.
+    pub fn to_text(&self) -> String {
+        match &self.value {
+            ConfigValue::String(s) => s.clone(),
+            ConfigValue::Array(items) => items.iter().map(ConfigNode::to_text).collect::<Vec<_>>().join(","),
+            _ => self.to_string(),
+        }
+    }
+
+    fn mismatch(&self, expected: &'static str) -> ValueError {
+        ValueError { expected, found: format!("{} {}", self.type_name(), self), line: self.line, detail: None }
+    }
+
+    fn unit_mismatch(&self, expected: &'static str, e: UnitError) -> ValueError {
+        ValueError { expected, found: format!("{} {}", self.type_name(), self), line: self.line, detail: Some(e.reason) }
+    }
+}
+
+/// A value that has the wrong type for how a rule reads it. Never fatal: the rule's row for that
+/// instance becomes an error, the rest go on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("expected {expected}, found {found}{}", detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+pub struct ValueError {
+    /// What the reader wanted: `integer`, `number`, `bool`, `size`, `duration`.
+    pub expected: &'static str,
+    /// The type and text of what was there.
+    pub found: String,
+    /// Line of the value in its file, 0 when unknown.
+    pub line: u32,
+    /// Extra detail from the unit parser.
+    pub detail: Option<String>,
+}
+
+/// The result of a path lookup: present, explicitly null, or missing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lookup<'a> {
+    /// The path holds a non-null value.
+    Present(&'a ConfigNode),
+    /// The path holds `null`.
+    Null(&'a ConfigNode),
+    /// Some segment of the path does not exist.
+    Missing,
+}
+
+impl<'a> Lookup<'a> {
+    fn from_node(node: &'a ConfigNode) -> Lookup<'a> {
+        match node.value {
+            ConfigValue::Null => Lookup::Null(node),
+            _ => Lookup::Present(node),
+        }
+    }
+
+    /// The node when present (not null, not missing).
+    pub fn present(self) -> Option<&'a ConfigNode> {
+        match self {
+            Lookup::Present(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+fn lookup_segments<'a>(node: &'a ConfigNode, segments: &[&str]) -> Lookup<'a> {
+    let Some((first, rest)) = segments.split_first() else {
+        return Lookup::from_node(node);
+    };
+    match &node.value {
+        ConfigValue::Map(map) => {
+            // Keys may themselves contain dots (labels, store addresses): try the shortest key
+            // first, then longer joins of the following segments.
+            let mut key = String::from(*first);
+            for taken in 1..=segments.len() {
+                if taken > 1 {
+                    key.push('.');
+                    key.push_str(segments[taken - 1]);
+                }
+                if let Some(child) = map.get(key.as_str()) {
+                    let found = lookup_segments(child, &segments[taken..]);
+                    if !matches!(found, Lookup::Missing) {
+                        return found;
+                    }
+                }
+            }
+            Lookup::Missing
+        }
+        ConfigValue::Array(items) => match first.parse::<usize>().ok().and_then(|i| items.get(i)) {
+            Some(child) => lookup_segments(child, rest),
+            None => Lookup::Missing,
+        },
+        _ => Lookup::Missing,
+    }
+}
+
+/// A parsed file: its bundle-relative path and its root value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigTree {
+    /// Path of the file inside the bundle (`/`-separated).
+    pub file: Arc<str>,
+    /// The root value (a map for every config format).
+    pub root: ConfigNode,
+}
+
+impl ConfigTree {
+    /// Looks up a dotted path: `log.file.max-days`, `schedule.store-limit.1.add-peer`
+    /// (map keys that are store ids), `rocksdb.defaultcf.compression-per-level.0` (array index).
+    ///
+    /// ```
+    /// use diag_core::model::value::{ConfigTree, Lookup};
+    /// let tree = ConfigTree::parse_json("conf/config.json", br#"{"log": {"file": {"max-days": 0}}, "x": null}"#).unwrap();
+    /// assert!(matches!(tree.lookup("log.file.max-days"), Lookup::Present(n) if n.to_int() == Ok(0)));
+    /// assert!(matches!(tree.lookup("x"), Lookup::Null(_)));
+    /// assert!(matches!(tree.lookup("log.file.max-size"), Lookup::Missing));
+    /// ```
+    pub fn lookup(&self, path: &str) -> Lookup<'_> {
+        self.root.lookup(path)
+    }
+
+    /// Parses JSON with line numbers (see [`super::json::parse`]).
+    pub fn parse_json(file: &str, bytes: &[u8]) -> Result<ConfigTree, super::json::SyntaxError> {
+        Ok(ConfigTree { file: Arc::from(file), root: super::json::parse(bytes)? })
+    }
+}
+
+impl fmt::Display for ConfigNode {
+    /// Compact JSON, numbers as written (integers without a fraction).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            ConfigValue::Null => f.write_str("null"),
+            ConfigValue::Bool(b) => write!(f, "{b}"),
+            ConfigValue::Int(i) => write!(f, "{i}"),
+            ConfigValue::UInt(u) => write!(f, "{u}"),
+            ConfigValue::Float(x) => write!(f, "{x}"),
+            ConfigValue::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            ConfigValue::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            ConfigValue::Map(map) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{}:{v}", serde_json::Value::String(k.clone()))?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl Serialize for ConfigNode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.value {
+            ConfigValue::Null => s.serialize_unit(),
+            ConfigValue::Bool(b) => s.serialize_bool(*b),
+            ConfigValue::Int(i) => s.serialize_i64(*i),
+            ConfigValue::UInt(u) => s.serialize_u64(*u),
+            ConfigValue::Float(x) => s.serialize_f64(*x),
+            ConfigValue::String(v) => s.serialize_str(v),
+            ConfigValue::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            ConfigValue::Map(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+impl From<&toml::Value> for ConfigNode {
+    fn from(v: &toml::Value) -> ConfigNode {
+        let value = match v {
+            toml::Value::String(s) => ConfigValue::String(s.clone()),
+            toml::Value::Integer(i) => ConfigValue::Int(*i),
+            toml::Value::Float(f) => ConfigValue::Float(*f),
+            toml::Value::Boolean(b) => ConfigValue::Bool(*b),
+            toml::Value::Datetime(d) => ConfigValue::String(d.to_string()),
+            toml::Value::Array(a) => ConfigValue::Array(a.iter().map(ConfigNode::from).collect()),
+            toml::Value::Table(t) => ConfigValue::Map(t.iter().map(|(k, v)| (k.clone(), ConfigNode::from(v))).collect()),
+        };
+        ConfigNode::new(value)
+    }
+}
+
+impl From<&serde_yaml::Value> for ConfigNode {
+    fn from(v: &serde_yaml::Value) -> ConfigNode {
+        let value = match v {
+            serde_yaml::Value::Null => ConfigValue::Null,
+            serde_yaml::Value::Bool(b) => ConfigValue::Bool(*b),
+            serde_yaml::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    ConfigValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    ConfigValue::UInt(u)
+                } else {
+                    ConfigValue::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_yaml::Value::String(s) => ConfigValue::String(s.clone()),
+            serde_yaml::Value::Sequence(items) => ConfigValue::Array(items.iter().map(ConfigNode::from).collect()),
+            serde_yaml::Value::Mapping(m) => ConfigValue::Map(
+                m.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            serde_yaml::Value::String(s) => s.clone(),
+                            other => ConfigNode::from(other).to_text(),
+                        };
+                        (key, ConfigNode::from(v))
+                    })
+                    .collect(),
+            ),
+            serde_yaml::Value::Tagged(t) => return ConfigNode::from(&t.value),
+        };
+        ConfigNode::new(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(json: &str) -> ConfigTree {
+        ConfigTree::parse_json("t.json", json.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn store_id_keys_and_array_indexes() {
+        let t = tree(r#"{"schedule":{"store-limit":{"1":{"add-peer":15}}},"levels":["no","lz4"]}"#);
+        assert_eq!(t.lookup("schedule.store-limit.1.add-peer").present().map(|n| n.to_int()), Some(Ok(15)));
+        assert_eq!(t.lookup("levels.1").present().map(ConfigNode::to_text), Some("lz4".into()));
+        assert_eq!(t.lookup("levels.2"), Lookup::Missing);
+    }
+
+    #[test]
+    fn keys_containing_dots_are_found() {
+        let t = tree(r#"{"labels":{"zone.name":{"x":1}}}"#);
+        assert_eq!(t.lookup("labels.zone.name.x").present().map(|n| n.to_int()), Some(Ok(1)));
+    }
+
+    #[test]
+    fn string_booleans_and_wrong_types() {
+        let t = tree(r#"{"a":"false","b":"32GiB","c":1.5}"#);
+        assert_eq!(t.lookup("a").present().map(|n| n.to_bool()), Some(Ok(false)));
+        let err = t.lookup("b").present().map(|n| n.to_int().map_err(|e| e.to_string()));
+        assert_eq!(err, Some(Err("expected integer, found string \"32GiB\"".to_string())));
+        assert_eq!(t.lookup("b").present().map(|n| n.to_size()), Some(Ok(32 << 30)));
+        assert!(t.lookup("c").present().is_some_and(|n| n.to_int().is_err()));
+    }
+
+    #[test]
+    fn integers_and_floats_stay_apart() {
+        let t = tree(r#"{"i":0,"f":0.0,"big":12560588131650445528}"#);
+        assert_eq!(t.lookup("i").present().map(ConfigNode::type_name), Some("integer"));
+        assert_eq!(t.lookup("f").present().map(ConfigNode::type_name), Some("float"));
+        assert_eq!(t.lookup("big").present().map(ConfigNode::to_string), Some("12560588131650445528".into()));
+    }
+}

@@ -1,0 +1,1 @@
+//! Rendering findings: the minijinja environment, built-in templates and output formats.
