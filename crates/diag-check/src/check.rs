@@ -1,15 +1,14 @@
 //! The default command: check a bundle, write the report directory, print the report.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use diag_core::Cluster;
-use diag_core::engine::{self, CheckOptions, Finding};
-use diag_core::report::{self, Format, Renderer, ReportDocument, TemplateName};
+use diag_core::engine::{CheckOptions, Finding};
+use diag_core::report::{self, Format, Renderer, ReportRequest, TemplateName, WrittenReport};
 use diag_core::rules::{CheckKind, RuleSet, Severity};
 
 /// Arguments of the default check.
@@ -99,37 +98,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         skip: args.skip.clone(),
     };
 
+    let request = ReportRequest {
+        rules: &rules,
+        options: &options,
+        renderer: &renderer,
+        formats: &args.format,
+        output: args.output.as_deref(),
+    };
     let progress = Progress::start(args.quiet);
-    let loaded = Cluster::open(bundle);
-    let outcome = loaded
-        .as_ref()
-        .ok()
-        .map(|cluster| engine::check(cluster, &rules, &options));
+    let written = report::check_and_write(bundle, &request);
     progress.finish();
-    let cluster = loaded.with_context(|| format!("{}: not a usable bundle", bundle.display()))?;
-    let outcome = outcome.context("no outcome")?;
+    // The library's errors name the path and cause in one line; no chain to repeat.
+    let written = written.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     if !args.quiet {
-        for warning in &cluster.warnings {
+        for warning in &written.cluster.warnings {
             eprintln!("diag-check: warning: {warning}");
         }
+        print_report(&args, &written)?;
     }
-
-    let doc = ReportDocument::new(&cluster, &outcome);
-    let files = renderer.render_files(&args.format, &doc)?;
-    let (target, unique) = match &args.output {
-        Some(dir) => (dir.clone(), false),
-        None => (
-            report::default_report_dir(bundle, cluster.source.kind()),
-            true,
-        ),
-    };
-    let dir = report::write_report_dir(&target, &files, unique)?;
-
-    if !args.quiet {
-        print_report(&args, &files, &dir)?;
-    }
-    Ok(exit_code(&outcome.findings, &args.fail_on))
+    Ok(exit_code(&written.outcome.findings, &args.fail_on))
 }
 
 /// The built-in templates, with `--template` replacements.
@@ -177,26 +165,23 @@ fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
     Ok(rules)
 }
 
-fn print_report(args: &CheckArgs, files: &[report::ReportFile], dir: &Path) -> anyhow::Result<()> {
+fn print_report(args: &CheckArgs, written: &WrittenReport) -> anyhow::Result<()> {
     let first = args.format.first().copied().unwrap_or(Format::Text);
-    let content = files
-        .iter()
-        .find(|f| f.name == first.file_name())
-        .map_or("", |f| f.content.as_str());
     let mut out = std::io::stdout().lock();
     if first == Format::Text {
-        let color = color_enabled(args.no_color) && std::io::stdout().is_terminal();
-        let text = if color {
-            colorize(content)
-        } else {
-            content.to_owned()
-        };
         // diag's terminal output: the report, a blank line, where it was saved.
-        write!(out, "{text}\n{}\n", report::saved_line(dir))?;
+        let text = written.terminal_text();
+        let color = color_enabled(args.no_color) && std::io::stdout().is_terminal();
+        out.write_all(if color { colorize(&text) } else { text }.as_bytes())?;
     } else {
         // Keep stdout parseable (`--format json > r.json`); say where the files went on stderr.
-        out.write_all(content.as_bytes())?;
-        eprintln!("{}", report::saved_line(dir));
+        out.write_all(
+            written
+                .file(first.file_name())
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+        eprintln!("{}", report::saved_line(&written.dir));
     }
     out.flush()?;
     Ok(())

@@ -23,6 +23,7 @@
 
 mod document;
 mod output;
+mod run;
 mod sarif;
 
 use std::fmt;
@@ -39,6 +40,7 @@ pub use document::{
     SeverityCounts, StatusCounts, Summary, ValueDoc,
 };
 pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
+pub use run::{ReportRequest, WrittenReport, check_and_write};
 
 /// The JSON Schema (draft 2020-12) of the json format and of every template's context.
 pub const JSON_SCHEMA: &str = include_str!("schema/report-v1.json");
@@ -221,6 +223,9 @@ pub enum ReportError {
     /// The report directory exists and is not empty; it is never overwritten.
     #[error("{}: report directory already exists and is not empty; refusing to overwrite it", .0.display())]
     Exists(PathBuf),
+    /// The bundle could not be loaded.
+    #[error("{0}")]
+    Load(crate::LoadError),
     /// A format name that does not exist.
     #[error("unknown format `{0}` (known: text, markdown, json, html, junit, sarif)")]
     UnknownFormat(String),
