@@ -278,3 +278,18 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::colorize;
+
+    #[test]
+    fn color_touches_only_state_cells_and_headings() {
+        let text = "# Check Result Report\n- RuleID: 100\n  A_1:1   A.b:0   warning\n  A_2:1   A.b:7   OK\n";
+        let colored = colorize(text);
+        assert_eq!(
+            colored,
+            "\x1b[1m# Check Result Report\x1b[0m\n- RuleID: 100\n  A_1:1   A.b:0   \x1b[33mwarning\x1b[0m\n  A_2:1   A.b:7   \x1b[32mOK\x1b[0m\n"
+        );
+    }
+}
