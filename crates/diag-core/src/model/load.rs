@@ -96,7 +96,11 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
             let version = meta.root.get("tidb_version").map(ConfigNode::to_text);
             (instances_from_meta_yaml(&meta.root, &mut warnings), None, version, VersionOrigin::MetaYaml)
         }
-        (None, None) => (Vec::new(), None, None, VersionOrigin::Topology),
+        (None, None) => {
+            let found = top.get("topology").unwrap_or(top);
+            warnings.push(schema("cluster.json", found, "topology", "the cluster topology (or a meta.yaml beside cluster.json); no instances loaded"));
+            (Vec::new(), None, None, VersionOrigin::Topology)
+        }
     };
     let image_of = |kind: ComponentKind| instances.iter().find(|i: &&Instance| i.component == kind).and_then(|i| i.attribute("image")).map(String::from);
     let version = ClusterVersion::decide(topo_version.as_deref(), origin, image_of(ComponentKind::Tidb).as_deref(), image_of(ComponentKind::Pd).as_deref());
