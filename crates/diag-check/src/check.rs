@@ -12,5 +12,8 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("checking {:?}: the rule engine is not wired yet", args.bundle)
+    anyhow::bail!(
+        "checking {:?}: the rule engine is not wired yet",
+        args.bundle
+    )
 }

@@ -2,4 +2,6 @@
 
 pub mod finding;
 
-pub use finding::{CheckOutcome, Evidence, Finding, InstanceRef, RowState, Row, RuleStatus, ValueRead};
+pub use finding::{
+    CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+};

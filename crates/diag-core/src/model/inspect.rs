@@ -169,7 +169,11 @@ pub struct WarningInfo {
 }
 
 fn file_info(f: &DataFile) -> FileInfo {
-    FileInfo { kind: f.kind.to_string(), path: f.path.clone(), size: f.size }
+    FileInfo {
+        kind: f.kind.to_string(),
+        path: f.path.clone(),
+        size: f.size,
+    }
 }
 
 impl Inspection {
@@ -181,9 +185,24 @@ impl Inspection {
             .iter()
             .map(|inst| {
                 let config = match &inst.config {
-                    InstanceConfig::Loaded(t) => ConfigInfo { state: "loaded", file: t.file.to_string(), keys: t.root.as_map().map(|m| m.len()), reason: None },
-                    InstanceConfig::Absent { file } => ConfigInfo { state: "absent", file: file.clone(), keys: None, reason: None },
-                    InstanceConfig::Invalid { file, reason } => ConfigInfo { state: "invalid", file: file.clone(), keys: None, reason: Some(reason.clone()) },
+                    InstanceConfig::Loaded(t) => ConfigInfo {
+                        state: "loaded",
+                        file: t.file.to_string(),
+                        keys: t.root.as_map().map(|m| m.len()),
+                        reason: None,
+                    },
+                    InstanceConfig::Absent { file } => ConfigInfo {
+                        state: "absent",
+                        file: file.clone(),
+                        keys: None,
+                        reason: None,
+                    },
+                    InstanceConfig::Invalid { file, reason } => ConfigInfo {
+                        state: "invalid",
+                        file: file.clone(),
+                        keys: None,
+                        reason: Some(reason.clone()),
+                    },
                 };
                 let suffix = format!(".{}-{}.json", inst.host, inst.port);
                 InstanceInfo {
@@ -196,22 +215,38 @@ impl Inspection {
                     dir: inst.dir.clone(),
                     config,
                     files: inst.files.iter().map(file_info).collect(),
-                    system: cluster.hosts.get(&inst.host).map(|fs| fs.iter().map(file_info).collect()).unwrap_or_default(),
+                    system: cluster
+                        .hosts
+                        .get(&inst.host)
+                        .map(|fs| fs.iter().map(file_info).collect())
+                        .unwrap_or_default(),
                     metrics: metrics.iter().filter(|m| m.path.ends_with(&suffix)).count(),
                 }
             })
             .collect();
         let summary = Summary {
             instances: cluster.instances.len(),
-            configs_loaded: cluster.instances.iter().filter(|i| i.config.tree().is_some()).count(),
-            logs: cluster.instances.iter().flat_map(|i| &i.files).filter(|f| matches!(f.kind, DataKind::Log(_))).count(),
+            configs_loaded: cluster
+                .instances
+                .iter()
+                .filter(|i| i.config.tree().is_some())
+                .count(),
+            logs: cluster
+                .instances
+                .iter()
+                .flat_map(|i| &i.files)
+                .filter(|f| matches!(f.kind, DataKind::Log(_)))
+                .count(),
             system_files: cluster.hosts.values().map(Vec::len).sum(),
             metric_files: metrics.len(),
             warnings: cluster.warnings.len(),
         };
         Inspection {
             schema: SCHEMA,
-            source: SourceInfo { kind: cluster.source.kind(), location: cluster.source.location().display().to_string() },
+            source: SourceInfo {
+                kind: cluster.source.kind(),
+                location: cluster.source.location().display().to_string(),
+            },
             cluster: ClusterInfo {
                 name: cluster.name.clone(),
                 id: cluster.id.clone(),
@@ -226,13 +261,22 @@ impl Inspection {
             instances,
             cluster_files: cluster.files.iter().map(file_info).collect(),
             summary,
-            warnings: cluster.warnings.iter().map(|w| WarningInfo { kind: w.kind(), file: w.file().map(String::from), message: w.to_string() }).collect(),
+            warnings: cluster
+                .warnings
+                .iter()
+                .map(|w| WarningInfo {
+                    kind: w.kind(),
+                    file: w.file().map(String::from),
+                    message: w.to_string(),
+                })
+                .collect(),
         }
     }
 
     /// Pretty JSON (two-space indent, trailing newline).
     pub fn to_json(&self) -> String {
-        let mut out = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut out = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         out.push('\n');
         out
     }
@@ -241,17 +285,40 @@ impl Inspection {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let c = &self.cluster;
-        let _ = writeln!(out, "Bundle   {} ({})", self.source.location, self.source.kind);
-        let _ = writeln!(out, "Cluster  {} (id {}, {}, {})", c.name, if c.id.is_empty() { "-" } else { &c.id }, c.cluster_type, c.deploy_type);
+        let _ = writeln!(
+            out,
+            "Bundle   {} ({})",
+            self.source.location, self.source.kind
+        );
+        let _ = writeln!(
+            out,
+            "Cluster  {} (id {}, {}, {})",
+            c.name,
+            if c.id.is_empty() { "-" } else { &c.id },
+            c.cluster_type,
+            c.deploy_type
+        );
         if let Some(ns) = &c.namespace {
             let _ = writeln!(out, "         namespace {ns}");
         }
-        let _ = writeln!(out, "Version  {} ({})", self.version.text, self.version.reason);
+        let _ = writeln!(
+            out,
+            "Version  {} ({})",
+            self.version.text, self.version.reason
+        );
         let s = &self.sample;
-        let _ = writeln!(out, "Sample   {} from {} to {}", s.id, s.begin_time, s.end_time);
+        let _ = writeln!(
+            out,
+            "Sample   {} from {} to {}",
+            s.id, s.begin_time, s.end_time
+        );
         let _ = writeln!(out, "         collectors [{}]", s.collectors.join(" "));
         let _ = writeln!(out);
-        let _ = writeln!(out, "Instances ({}, {} with runtime config)", self.summary.instances, self.summary.configs_loaded);
+        let _ = writeln!(
+            out,
+            "Instances ({}, {} with runtime config)",
+            self.summary.instances, self.summary.configs_loaded
+        );
         for i in &self.instances {
             let mut data = Vec::new();
             data.push(match i.config.state {
@@ -259,7 +326,8 @@ impl Inspection {
                 "invalid" => "config INVALID".to_string(),
                 _ => "no config".to_string(),
             });
-            let count = |pred: &dyn Fn(&FileInfo) -> bool| i.files.iter().filter(|f| pred(f)).count();
+            let count =
+                |pred: &dyn Fn(&FileInfo) -> bool| i.files.iter().filter(|f| pred(f)).count();
             let logs = count(&|f| f.kind.starts_with("log."));
             let conf = count(&|f| f.kind == "config_file");
             let pd = count(&|f| f.kind == "pd_stores" || f.kind == "placement_rules");
@@ -278,7 +346,11 @@ impl Inspection {
             if i.metrics > 0 {
                 data.push(format!("{} metric file(s)", i.metrics));
             }
-            let where_ = i.pod.as_deref().map(|p| format!("pod {p}")).unwrap_or_else(|| i.dir.clone());
+            let where_ = i
+                .pod
+                .as_deref()
+                .map(|p| format!("pod {p}"))
+                .unwrap_or_else(|| i.dir.clone());
             let _ = writeln!(out, "  {:<40} {:<28} {}", i.tag, where_, data.join(", "));
         }
         let _ = writeln!(out);

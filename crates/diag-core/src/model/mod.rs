@@ -120,17 +120,24 @@ impl ComponentKind {
 
     /// The kind whose [`ComponentKind::config_struct`] is `name`.
     pub fn from_config_struct(name: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|k| k.config_struct() == name)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|k| k.config_struct() == name)
     }
 
     /// The kind whose [`ComponentKind::topology_key`] is `key`.
     pub fn from_topology_key(key: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|k| k.topology_key() == key)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|k| k.topology_key() == key)
     }
 
     /// Whether diag collects a runtime `config.json` for this component.
     pub fn has_runtime_config(self) -> bool {
-        matches!(self, ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb | ComponentKind::Tiflash)
+        matches!(
+            self,
+            ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb | ComponentKind::Tiflash
+        )
     }
 }
 
@@ -269,7 +276,12 @@ impl Instance {
 
     /// diag's row tag: `TidbConfig_172.20.21.213:4000`.
     pub fn tag(&self) -> String {
-        format!("{}_{}:{}", self.component.config_struct(), self.host, self.port)
+        format!(
+            "{}_{}:{}",
+            self.component.config_struct(),
+            self.host,
+            self.port
+        )
     }
 
     /// A string attribute (`image`, `id`, `name`, …).
