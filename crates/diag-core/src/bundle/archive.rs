@@ -130,7 +130,7 @@ impl ZipSource {
     pub fn open(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
         let file = File::open(path).map_err(|source| LoadError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         let mut archive = zip::ZipArchive::new(file).map_err(|e| archive_error(path, "zip", e))?;
         let mut warnings = Vec::new();
@@ -240,7 +240,7 @@ impl Source for ZipSource {
         let Some((raw, size)) = self.names.get(path) else {
             return Err(LoadError::Io {
                 path: PathBuf::from(path),
-                source: std::io::ErrorKind::NotFound.into(),
+                cause: std::io::ErrorKind::NotFound.into(),
             });
         };
         let mut archive = self
@@ -252,7 +252,7 @@ impl Source for ZipSource {
             .map_err(|e| archive_error(&self.location, "zip", format!("{path}: {e}")))?;
         // The declared size can lie; the cap holds whatever the stream really yields.
         read_capped(entry, path, self.max_entry_bytes.min(*size), *size).map_err(|e| match e {
-            LoadError::Io { source, .. } => {
+            LoadError::Io { cause: source, .. } => {
                 archive_error(&self.location, "zip", format!("{path}: {source}"))
             }
             other => other,
@@ -274,7 +274,7 @@ impl TarGzSource {
     pub fn open(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
         let file = File::open(path).map_err(|source| LoadError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         let compressed = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
@@ -344,7 +344,7 @@ impl TarGzSource {
             let bytes =
                 read_capped(&mut entry, &raw_name, limits.max_entry_bytes, size).map_err(|e| {
                     match e {
-                        LoadError::Io { source, .. } => {
+                        LoadError::Io { cause: source, .. } => {
                             archive_error(path, "tar.gz", format!("{raw_name}: {source}"))
                         }
                         other => other,
@@ -408,7 +408,7 @@ impl Source for TarGzSource {
             .map(|b| b.to_vec())
             .ok_or_else(|| LoadError::Io {
                 path: PathBuf::from(path),
-                source: std::io::ErrorKind::NotFound.into(),
+                cause: std::io::ErrorKind::NotFound.into(),
             })
     }
 }

@@ -21,7 +21,7 @@ impl DirSource {
     pub fn open(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
         let canonical = path.canonicalize().map_err(|source| LoadError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         let mut warnings = Vec::new();
         let mut all = BTreeMap::new();
@@ -39,7 +39,10 @@ impl DirSource {
                     let source = e
                         .into_io_error()
                         .unwrap_or_else(|| std::io::Error::other("directory loop"));
-                    warnings.push(LoadError::Io { path: at, source });
+                    warnings.push(LoadError::Io {
+                        path: at,
+                        cause: source,
+                    });
                     continue;
                 }
             };
@@ -115,12 +118,12 @@ impl Source for DirSource {
         let Some(&size) = self.entries.get(path) else {
             return Err(LoadError::Io {
                 path: PathBuf::from(path),
-                source: std::io::ErrorKind::NotFound.into(),
+                cause: std::io::ErrorKind::NotFound.into(),
             });
         };
         let file = std::fs::File::open(self.root.join(path)).map_err(|source| LoadError::Io {
             path: PathBuf::from(path),
-            source,
+            cause: source,
         })?;
         read_capped(file, path, self.max_entry_bytes, size)
     }

@@ -96,7 +96,7 @@ pub struct Opened {
 pub fn open_source(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     if meta.is_dir() {
         return DirSource::open(path, limits);
@@ -221,7 +221,7 @@ pub(crate) fn read_capped(
         .read_to_end(&mut out)
         .map_err(|source| LoadError::Io {
             path: PathBuf::from(entry),
-            source,
+            cause: source,
         })?;
     if read as u64 > cap {
         return Err(too_large(
