@@ -355,3 +355,45 @@ impl Cluster {
         self.files.iter().filter(move |f| f.kind == kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(collectors: &[&str]) -> Sample {
+        Sample {
+            id: "f".into(),
+            begin_time: "-4h".into(),
+            end_time: String::new(),
+            collectors: collectors.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn collectors_match_in_coarse_and_dotted_forms() {
+        let coarse = sample(&["monitor", "config"]);
+        assert!(coarse.has_collector("monitor.metric"));
+        assert!(coarse.has_collector("config"));
+        assert!(!coarse.has_collector("log.slow"));
+        let dotted = sample(&["system", "monitor.metric", "log.std", "config.runtime"]);
+        assert!(dotted.has_collector("monitor"));
+        assert!(dotted.has_collector("LOG"));
+        assert!(!dotted.has_collector("monitor.alert"));
+        assert!(!dotted.has_collector("db_vars"));
+        assert!(dotted.begin_is_relative());
+    }
+
+    #[test]
+    fn component_names_round_trip() {
+        for kind in ComponentKind::ALL {
+            assert_eq!(
+                ComponentKind::from_config_struct(kind.config_struct()),
+                Some(kind)
+            );
+            assert_eq!(
+                ComponentKind::from_topology_key(kind.topology_key()),
+                Some(kind)
+            );
+        }
+    }
+}
