@@ -13,7 +13,12 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 /// Check a PingCAP Clinic diagnostic bundle (directory, .zip or .tar.gz) and print the Check
 /// Result Report.
 #[derive(Debug, Parser)]
-#[command(name = "diag-check", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    name = "diag-check",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -53,12 +53,12 @@ pub enum LimitKind {
 #[non_exhaustive]
 pub enum LoadError {
     /// The bundle (or a file in it) could not be read from disk.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The path on disk (or in the bundle).
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (printed in the message rather than chained, so it shows once).
+        cause: std::io::Error,
     },
     /// The input is not a diag bundle.
     #[error("{path}: not a diag bundle: {reason}")]

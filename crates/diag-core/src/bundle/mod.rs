@@ -39,7 +39,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_entry_bytes: 2 << 30, max_total_bytes: 32 << 30, max_ratio: 1000, max_entries: 2_000_000 }
+        Limits {
+            max_entry_bytes: 2 << 30,
+            max_total_bytes: 32 << 30,
+            max_ratio: 1000,
+            max_entries: 2_000_000,
+        }
     }
 }
 
@@ -89,11 +94,17 @@ pub struct Opened {
 
 /// Opens a directory, `.zip`, `.tar.gz` or `.tgz` and indexes its files.
 pub fn open_source(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        cause: source,
+    })?;
     if meta.is_dir() {
         return DirSource::open(path, limits);
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     if name.ends_with(".zip") {
         ZipSource::open(path, limits)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
@@ -134,7 +145,9 @@ pub(crate) fn safe_relative(name: &str) -> Result<String, String> {
 /// Resolves a link's target relative to the link's folder, refusing targets outside the root.
 pub(crate) fn resolve_link(link_path: &str, target: &str) -> Result<String, String> {
     if target.starts_with('/') {
-        return Err(format!("link to absolute path `{target}` escapes the bundle"));
+        return Err(format!(
+            "link to absolute path `{target}` escapes the bundle"
+        ));
     }
     let mut parts: Vec<&str> = link_path.split('/').collect();
     parts.pop();
@@ -172,7 +185,10 @@ pub(crate) fn strip_root<V>(entries: BTreeMap<String, V>, prefix: &str) -> BTree
     if prefix.is_empty() {
         return entries;
     }
-    entries.into_iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|rest| (rest.to_string(), v))).collect()
+    entries
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|rest| (rest.to_string(), v)))
+        .collect()
 }
 
 pub(crate) fn not_a_bundle(path: &Path) -> LoadError {
@@ -183,20 +199,36 @@ pub(crate) fn not_a_bundle(path: &Path) -> LoadError {
 }
 
 pub(crate) fn too_large(entry: &str, limit: LimitKind, what: String) -> LoadError {
-    LoadError::TooLarge { entry: entry.to_string(), limit, what }
+    LoadError::TooLarge {
+        entry: entry.to_string(),
+        limit,
+        what,
+    }
 }
 
 /// Reads at most `cap` bytes of `reader`, failing if there is more.
-pub(crate) fn read_capped(mut reader: impl std::io::Read, entry: &str, cap: u64, hint: u64) -> Result<Vec<u8>, LoadError> {
+pub(crate) fn read_capped(
+    mut reader: impl std::io::Read,
+    entry: &str,
+    cap: u64,
+    hint: u64,
+) -> Result<Vec<u8>, LoadError> {
     let mut out = Vec::with_capacity(hint.min(cap).min(64 << 20) as usize);
     use std::io::Read;
     let read = reader
         .by_ref()
         .take(cap.saturating_add(1))
         .read_to_end(&mut out)
-        .map_err(|source| LoadError::Io { path: PathBuf::from(entry), source })?;
+        .map_err(|source| LoadError::Io {
+            path: PathBuf::from(entry),
+            cause: source,
+        })?;
     if read as u64 > cap {
-        return Err(too_large(entry, LimitKind::EntrySize, format!("larger than the {cap}-byte limit for one file")));
+        return Err(too_large(
+            entry,
+            LimitKind::EntrySize,
+            format!("larger than the {cap}-byte limit for one file"),
+        ));
     }
     Ok(out)
 }
@@ -212,7 +244,10 @@ mod tests {
         assert!(safe_relative("/etc/passwd").is_err());
         assert!(safe_relative("C:\\x").is_err());
         assert!(safe_relative("a\\..\\..\\b").is_err());
-        assert_eq!(safe_relative("./diag-x//cluster.json").as_deref(), Ok("diag-x/cluster.json"));
+        assert_eq!(
+            safe_relative("./diag-x//cluster.json").as_deref(),
+            Ok("diag-x/cluster.json")
+        );
     }
 
     #[test]
@@ -224,9 +259,19 @@ mod tests {
 
     #[test]
     fn root_is_the_shallowest_cluster_json() {
-        let paths = ["x/diag-1/pd/conf/cluster.json", "x/diag-1/cluster.json", "x/diag-1/meta.yaml"];
-        assert_eq!(find_root(paths.iter().copied()).as_deref(), Some("x/diag-1/"));
-        assert_eq!(find_root(["cluster.json"].iter().copied()).as_deref(), Some(""));
+        let paths = [
+            "x/diag-1/pd/conf/cluster.json",
+            "x/diag-1/cluster.json",
+            "x/diag-1/meta.yaml",
+        ];
+        assert_eq!(
+            find_root(paths.iter().copied()).as_deref(),
+            Some("x/diag-1/")
+        );
+        assert_eq!(
+            find_root(["cluster.json"].iter().copied()).as_deref(),
+            Some("")
+        );
         assert_eq!(find_root(["a.txt"].iter().copied()), None);
     }
 }

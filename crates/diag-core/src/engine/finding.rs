@@ -57,7 +57,11 @@ pub struct ValueRead {
 impl ValueRead {
     /// `PdConfig.log.file.max-days:0` (missing values print `<nil>`, as diag does).
     pub fn display(&self) -> String {
-        format!("{}:{}", self.variation, self.value.as_deref().unwrap_or("<nil>"))
+        format!(
+            "{}:{}",
+            self.variation,
+            self.value.as_deref().unwrap_or("<nil>")
+        )
     }
 }
 
@@ -92,7 +96,11 @@ pub struct Row {
 impl Row {
     /// The values as diag prints them: `A:1,B:2`.
     pub fn values_display(&self) -> String {
-        self.values.iter().map(ValueRead::display).collect::<Vec<_>>().join(",")
+        self.values
+            .iter()
+            .map(ValueRead::display)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -122,7 +130,11 @@ pub struct Finding {
 impl Finding {
     /// Abnormal if any row is neither OK nor nodata nor error, as diag counts it.
     pub fn status(&self) -> RuleStatus {
-        if self.rows.iter().any(|r| matches!(r.state, RowState::Abnormal(_))) {
+        if self
+            .rows
+            .iter()
+            .any(|r| matches!(r.state, RowState::Abnormal(_)))
+        {
             RuleStatus::Abnormal
         } else if self.rows.iter().any(|r| r.state == RowState::Error) {
             RuleStatus::Error
@@ -135,10 +147,13 @@ impl Finding {
 
     /// The worst severity among abnormal rows.
     pub fn worst(&self) -> Option<Severity> {
-        self.rows.iter().filter_map(|r| match r.state {
-            RowState::Abnormal(s) => Some(s),
-            _ => None,
-        }).max()
+        self.rows
+            .iter()
+            .filter_map(|r| match r.state {
+                RowState::Abnormal(s) => Some(s),
+                _ => None,
+            })
+            .max()
     }
 }
 
@@ -154,6 +169,8 @@ pub struct CheckOutcome {
 impl CheckOutcome {
     /// Findings whose status is abnormal.
     pub fn abnormal(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.status() == RuleStatus::Abnormal)
+        self.findings
+            .iter()
+            .filter(|f| f.status() == RuleStatus::Abnormal)
     }
 }

@@ -84,8 +84,21 @@ impl LogKind {
 impl fmt::Display for DataKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataKind::Log(k) => write!(f, "log.{}", serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
-            other => f.write_str(serde_json::to_value(other).ok().and_then(|v| v.as_str().map(String::from)).as_deref().unwrap_or("data")),
+            DataKind::Log(k) => write!(
+                f,
+                "log.{}",
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            ),
+            other => f.write_str(
+                serde_json::to_value(other)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .as_deref()
+                    .unwrap_or("data"),
+            ),
         }
     }
 }
@@ -105,13 +118,28 @@ pub struct DataFile {
 
 impl fmt::Debug for DataFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DataFile").field("path", &self.path).field("kind", &self.kind).field("size", &self.size).finish()
+        f.debug_struct("DataFile")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
 impl DataFile {
-    pub(crate) fn new(source: Arc<dyn Source>, path: String, size: u64, kind: DataKind) -> DataFile {
-        DataFile { path, size, kind, source, parsed: Arc::new(OnceLock::new()) }
+    pub(crate) fn new(
+        source: Arc<dyn Source>,
+        path: String,
+        size: u64,
+        kind: DataKind,
+    ) -> DataFile {
+        DataFile {
+            path,
+            size,
+            kind,
+            source,
+            parsed: Arc::new(OnceLock::new()),
+        }
     }
 
     /// For a metrics file (`monitor/metrics/<prom>/<metric>-<begin>-<end>[.<instance>].json`),
@@ -128,11 +156,20 @@ impl DataFile {
     pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
         let raw = self.source.read(&self.path)?;
         if raw.starts_with(&ZSTD_MAGIC) {
-            let mut decoder = ruzstd::decoding::StreamingDecoder::new(raw.as_slice())
-                .map_err(|e| LoadError::Encoding { file: self.path.clone(), message: format!("zstd frame header: {e}") })?;
+            let mut decoder =
+                ruzstd::decoding::StreamingDecoder::new(raw.as_slice()).map_err(|e| {
+                    LoadError::Encoding {
+                        file: self.path.clone(),
+                        message: format!("zstd frame header: {e}"),
+                    }
+                })?;
             let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut decoder, &mut out)
-                .map_err(|e| LoadError::Encoding { file: self.path.clone(), message: format!("zstd data: {e}") })?;
+            std::io::Read::read_to_end(&mut decoder, &mut out).map_err(|e| {
+                LoadError::Encoding {
+                    file: self.path.clone(),
+                    message: format!("zstd data: {e}"),
+                }
+            })?;
             return Ok(out);
         }
         Ok(raw)
@@ -148,7 +185,10 @@ impl DataFile {
     /// `sysctl.conf` as a map, `limits.conf` as a list of `{domain,type,item,value}`, CSV as a
     /// list of rows keyed by header (and, for two-column variable dumps, `by_name`).
     pub fn tree(&self) -> Result<&ConfigTree, &LoadError> {
-        self.parsed.get_or_init(|| self.parse().map(Arc::new)).as_ref().map(|t| t.as_ref())
+        self.parsed
+            .get_or_init(|| self.parse().map(Arc::new))
+            .as_ref()
+            .map(|t| t.as_ref())
     }
 
     fn parse(&self) -> Result<ConfigTree, LoadError> {
@@ -163,8 +203,14 @@ impl DataFile {
             DataKind::DbVars => parse_csv(file, bytes),
             DataKind::Log(_) | DataKind::Dmesg | DataKind::Sockets => {
                 let text = text_of(file, bytes)?;
-                let lines = text.lines().enumerate().map(|(i, l)| ConfigNode { value: ConfigValue::String(l.to_string()), line: i as u32 + 1 });
-                Ok(ConfigTree { file: Arc::from(file), root: ConfigNode::new(ConfigValue::Array(lines.collect())) })
+                let lines = text.lines().enumerate().map(|(i, l)| ConfigNode {
+                    value: ConfigValue::String(l.to_string()),
+                    line: i as u32 + 1,
+                });
+                Ok(ConfigTree {
+                    file: Arc::from(file),
+                    root: ConfigNode::new(ConfigValue::Array(lines.collect())),
+                })
             }
             _ => parse_json(file, &bytes),
         }
@@ -173,21 +219,33 @@ impl DataFile {
 
 pub(crate) fn text_of(file: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
     if bytes.iter().take(8192).any(|&b| b == 0) {
-        return Err(LoadError::Encoding { file: file.to_string(), message: "binary data (NUL bytes) where text was expected".into() });
+        return Err(LoadError::Encoding {
+            file: file.to_string(),
+            message: "binary data (NUL bytes) where text was expected".into(),
+        });
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        LoadError::Encoding { file: file.to_string(), message: format!("not valid UTF-8 (first bad byte at offset {at})") }
+        LoadError::Encoding {
+            file: file.to_string(),
+            message: format!("not valid UTF-8 (first bad byte at offset {at})"),
+        }
     })
 }
 
 /// Parses JSON into a tree, mapping emptiness, binary junk and syntax errors to [`LoadError`].
 pub(crate) fn parse_json(file: &str, bytes: &[u8]) -> Result<ConfigTree, LoadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(LoadError::Empty { file: file.to_string(), expected: "a JSON document".into() });
+        return Err(LoadError::Empty {
+            file: file.to_string(),
+            expected: "a JSON document".into(),
+        });
     }
     if bytes.starts_with(&ZSTD_MAGIC) || bytes.iter().take(8192).any(|&b| b == 0) {
-        return Err(LoadError::Encoding { file: file.to_string(), message: "binary data where JSON was expected".into() });
+        return Err(LoadError::Encoding {
+            file: file.to_string(),
+            message: "binary data where JSON was expected".into(),
+        });
     }
     ConfigTree::parse_json(file, bytes).map_err(|e| LoadError::Syntax {
         file: file.to_string(),
@@ -201,17 +259,31 @@ pub(crate) fn parse_json(file: &str, bytes: &[u8]) -> Result<ConfigTree, LoadErr
 fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() as u32 + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0) as u32
+        + 1;
     (line, column)
 }
 
 pub(crate) fn parse_toml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     match text.parse::<toml::Table>() {
-        Ok(table) => Ok(ConfigTree { file: Arc::from(file), root: ConfigNode::from(&toml::Value::Table(table)) }),
+        Ok(table) => Ok(ConfigTree {
+            file: Arc::from(file),
+            root: ConfigNode::from(&toml::Value::Table(table)),
+        }),
         Err(e) => {
             let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-            Err(LoadError::Syntax { file: file.to_string(), format: Format::Toml, line, column, message: e.message().to_string() })
+            Err(LoadError::Syntax {
+                file: file.to_string(),
+                format: Format::Toml,
+                line,
+                column,
+                message: e.message().to_string(),
+            })
         }
     }
 }
@@ -219,15 +291,34 @@ pub(crate) fn parse_toml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
 pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     if text.trim().is_empty() {
-        return Err(LoadError::Empty { file: file.to_string(), expected: "a YAML document".into() });
+        return Err(LoadError::Empty {
+            file: file.to_string(),
+            expected: "a YAML document".into(),
+        });
     }
     match serde_yaml::from_str::<serde_yaml::Value>(&text) {
-        Ok(v) => Ok(ConfigTree { file: Arc::from(file), root: ConfigNode::from(&v) }),
+        Ok(v) => Ok(ConfigTree {
+            file: Arc::from(file),
+            root: ConfigNode::from(&v),
+        }),
         Err(e) => {
-            let (line, column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line() as u32, l.column() as u32))
+                .unwrap_or((0, 0));
             let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            Err(LoadError::Syntax { file: file.to_string(), format: Format::Yaml, line, column, message })
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            Err(LoadError::Syntax {
+                file: file.to_string(),
+                format: Format::Yaml,
+                line,
+                column,
+                message,
+            })
         }
     }
 }
@@ -242,11 +333,29 @@ fn parse_sysctl(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
             continue;
         }
         let Some((key, value)) = trimmed.split_once('=') else {
-            return Err(LoadError::Syntax { file: file.to_string(), format: Format::Text, line: line_no, column: 1, message: "expected `key = value`".into() });
+            return Err(LoadError::Syntax {
+                file: file.to_string(),
+                format: Format::Text,
+                line: line_no,
+                column: 1,
+                message: "expected `key = value`".into(),
+            });
         };
-        map.insert(key.trim().to_string(), ConfigNode { value: ConfigValue::String(value.trim().to_string()), line: line_no });
+        map.insert(
+            key.trim().to_string(),
+            ConfigNode {
+                value: ConfigValue::String(value.trim().to_string()),
+                line: line_no,
+            },
+        );
     }
-    Ok(ConfigTree { file: Arc::from(file), root: ConfigNode { value: ConfigValue::Map(map), line: 1 } })
+    Ok(ConfigTree {
+        file: Arc::from(file),
+        root: ConfigNode {
+            value: ConfigValue::Map(map),
+            line: 1,
+        },
+    })
 }
 
 fn parse_limits(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
@@ -265,16 +374,39 @@ fn parse_limits(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
                 format: Format::Text,
                 line: line_no,
                 column: 1,
-                message: format!("expected 4 fields `<domain> <type> <item> <value>`, found {}", fields.len()),
+                message: format!(
+                    "expected 4 fields `<domain> <type> <item> <value>`, found {}",
+                    fields.len()
+                ),
             });
         };
         let mut row = IndexMap::new();
-        for (k, v) in [("domain", domain), ("type", kind), ("item", item), ("value", value)] {
-            row.insert(k.to_string(), ConfigNode { value: ConfigValue::String(v.to_string()), line: line_no });
+        for (k, v) in [
+            ("domain", domain),
+            ("type", kind),
+            ("item", item),
+            ("value", value),
+        ] {
+            row.insert(
+                k.to_string(),
+                ConfigNode {
+                    value: ConfigValue::String(v.to_string()),
+                    line: line_no,
+                },
+            );
         }
-        rows.push(ConfigNode { value: ConfigValue::Map(row), line: line_no });
+        rows.push(ConfigNode {
+            value: ConfigValue::Map(row),
+            line: line_no,
+        });
     }
-    Ok(ConfigTree { file: Arc::from(file), root: ConfigNode { value: ConfigValue::Array(rows), line: 1 } })
+    Ok(ConfigTree {
+        file: Arc::from(file),
+        root: ConfigNode {
+            value: ConfigValue::Array(rows),
+            line: 1,
+        },
+    })
 }
 
 /// RFC 4180 fields of one record starting at `pos`; returns the fields and the next position.
@@ -341,10 +473,19 @@ fn csv_record(text: &str, mut pos: usize, line: &mut u32) -> Result<(Vec<String>
 fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     if text.trim().is_empty() {
-        return Err(LoadError::Empty { file: file.to_string(), expected: "a CSV header row".into() });
+        return Err(LoadError::Empty {
+            file: file.to_string(),
+            expected: "a CSV header row".into(),
+        });
     }
     let mut line = 1u32;
-    let syntax = |line: u32, message: String| LoadError::Syntax { file: file.to_string(), format: Format::Csv, line, column: 1, message };
+    let syntax = |line: u32, message: String| LoadError::Syntax {
+        file: file.to_string(),
+        format: Format::Csv,
+        line,
+        column: 1,
+        message,
+    };
     let (header, mut pos) = csv_record(&text, 0, &mut line).map_err(|m| syntax(line, m))?;
     let mut rows = Vec::new();
     let mut by_name = IndexMap::new();
@@ -356,18 +497,50 @@ fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
             continue;
         }
         if fields.len() != header.len() {
-            return Err(syntax(row_line, format!("expected {} fields as in the header, found {}", header.len(), fields.len())));
+            return Err(syntax(
+                row_line,
+                format!(
+                    "expected {} fields as in the header, found {}",
+                    header.len(),
+                    fields.len()
+                ),
+            ));
         }
         if header.len() == 2 {
-            by_name.insert(fields[0].clone(), ConfigNode { value: ConfigValue::String(fields[1].clone()), line: row_line });
+            by_name.insert(
+                fields[0].clone(),
+                ConfigNode {
+                    value: ConfigValue::String(fields[1].clone()),
+                    line: row_line,
+                },
+            );
         }
-        let row = header.iter().cloned().zip(fields.into_iter().map(|f| ConfigNode { value: ConfigValue::String(f), line: row_line })).collect();
-        rows.push(ConfigNode { value: ConfigValue::Map(row), line: row_line });
+        let row = header
+            .iter()
+            .cloned()
+            .zip(fields.into_iter().map(|f| ConfigNode {
+                value: ConfigValue::String(f),
+                line: row_line,
+            }))
+            .collect();
+        rows.push(ConfigNode {
+            value: ConfigValue::Map(row),
+            line: row_line,
+        });
     }
     let mut root = IndexMap::new();
-    root.insert("rows".to_string(), ConfigNode::new(ConfigValue::Array(rows)));
-    root.insert("by_name".to_string(), ConfigNode::new(ConfigValue::Map(by_name)));
-    Ok(ConfigTree { file: Arc::from(file), root: ConfigNode::new(ConfigValue::Map(root)) })
+    root.insert(
+        "rows".to_string(),
+        ConfigNode::new(ConfigValue::Array(rows)),
+    );
+    root.insert(
+        "by_name".to_string(),
+        ConfigNode::new(ConfigValue::Map(by_name)),
+    );
+    Ok(ConfigTree {
+        file: Arc::from(file),
+        root: ConfigNode::new(ConfigValue::Map(root)),
+    })
 }
 
 #[cfg(test)]
@@ -377,27 +550,54 @@ mod tests {
     #[test]
     fn log_kinds_by_name() {
         assert_eq!(LogKind::from_file_name("tidb_stderr.log"), LogKind::Std);
-        assert_eq!(LogKind::from_file_name("tidb_slow_query.log"), LogKind::Slow);
+        assert_eq!(
+            LogKind::from_file_name("tidb_slow_query.log"),
+            LogKind::Slow
+        );
         assert_eq!(LogKind::from_file_name("rocksdb.info"), LogKind::Rocksdb);
-        assert_eq!(LogKind::from_file_name("tikv-2022-01-24T08-00-00.000.log"), LogKind::Std);
+        assert_eq!(
+            LogKind::from_file_name("tikv-2022-01-24T08-00-00.000.log"),
+            LogKind::Std
+        );
         assert_eq!(LogKind::from_file_name("core.123"), LogKind::Unknown);
     }
 
     #[test]
     fn csv_with_quotes_and_two_columns() {
-        let t = parse_csv("db_vars/mysql.tidb.csv", b"VARIABLE_NAME,VARIABLE_VALUE\ntikv_gc_life_time,10m0s\n\"a,b\",\"x\"\"y\"\n".to_vec());
+        let t = parse_csv(
+            "db_vars/mysql.tidb.csv",
+            b"VARIABLE_NAME,VARIABLE_VALUE\ntikv_gc_life_time,10m0s\n\"a,b\",\"x\"\"y\"\n".to_vec(),
+        );
         let t = t.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.lookup("by_name.tikv_gc_life_time").present().map(ConfigNode::to_text), Some("10m0s".into()));
-        assert_eq!(t.lookup("rows.1.VARIABLE_VALUE").present().map(ConfigNode::to_text), Some("x\"y".into()));
+        assert_eq!(
+            t.lookup("by_name.tikv_gc_life_time")
+                .present()
+                .map(ConfigNode::to_text),
+            Some("10m0s".into())
+        );
+        assert_eq!(
+            t.lookup("rows.1.VARIABLE_VALUE")
+                .present()
+                .map(ConfigNode::to_text),
+            Some("x\"y".into())
+        );
         assert!(parse_csv("x.csv", b"a,b\n1\n".to_vec()).is_err());
     }
 
     #[test]
     fn limits_and_sysctl() {
-        let t = parse_limits("h/limits.conf", b"tidb\tsoft\tnofile\t1000000\n".to_vec()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.lookup("0.value").present().map(ConfigNode::to_text), Some("1000000".into()));
+        let t = parse_limits("h/limits.conf", b"tidb\tsoft\tnofile\t1000000\n".to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.lookup("0.value").present().map(ConfigNode::to_text),
+            Some("1000000".into())
+        );
         assert!(parse_limits("h/limits.conf", b"tidb soft\n".to_vec()).is_err());
-        let t = parse_sysctl("h/sysctl.conf", b"vm.swappiness = 0\n".to_vec()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.root.get("vm.swappiness").map(ConfigNode::to_text), Some("0".into()));
+        let t = parse_sysctl("h/sysctl.conf", b"vm.swappiness = 0\n".to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.root.get("vm.swappiness").map(ConfigNode::to_text),
+            Some("0".into())
+        );
     }
 }

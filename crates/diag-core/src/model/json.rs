@@ -30,7 +30,12 @@ pub struct SyntaxError {
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<ConfigNode, SyntaxError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut p = Parser { bytes, pos: 0, line: 1, line_start: 0 };
+    let mut p = Parser {
+        bytes,
+        pos: 0,
+        line: 1,
+        line_start: 0,
+    };
     p.skip_ws();
     if p.pos >= bytes.len() {
         return Err(p.error("expected a JSON value, found end of file (the file is empty)"));
@@ -38,7 +43,10 @@ pub fn parse(bytes: &[u8]) -> Result<ConfigNode, SyntaxError> {
     let node = p.value(0)?;
     p.skip_ws();
     if p.pos < bytes.len() {
-        return Err(p.error(&format!("expected end of file after the top-level value, found {}", p.found())));
+        return Err(p.error(&format!(
+            "expected end of file after the top-level value, found {}",
+            p.found()
+        )));
     }
     Ok(node)
 }
@@ -52,8 +60,16 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> SyntaxError {
-        let column = String::from_utf8_lossy(&self.bytes[self.line_start..self.pos.min(self.bytes.len())]).chars().count() as u32 + 1;
-        SyntaxError { line: self.line, column, message: message.to_string() }
+        let column =
+            String::from_utf8_lossy(&self.bytes[self.line_start..self.pos.min(self.bytes.len())])
+                .chars()
+                .count() as u32
+                + 1;
+        SyntaxError {
+            line: self.line,
+            column,
+            message: message.to_string(),
+        }
     }
 
     fn found(&self) -> String {
@@ -121,7 +137,10 @@ impl Parser<'_> {
             let key = self.string()?;
             self.skip_ws();
             if self.bytes.get(self.pos) != Some(&b':') {
-                return Err(self.error(&format!("expected `:` after key \"{key}\", found {}", self.found())));
+                return Err(self.error(&format!(
+                    "expected `:` after key \"{key}\", found {}",
+                    self.found()
+                )));
             }
             self.pos += 1;
             self.skip_ws();
@@ -134,7 +153,12 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(ConfigValue::Map(map));
                 }
-                _ => return Err(self.error(&format!("expected `,` or `}}` in object, found {}", self.found()))),
+                _ => {
+                    return Err(self.error(&format!(
+                        "expected `,` or `}}` in object, found {}",
+                        self.found()
+                    )));
+                }
             }
         }
     }
@@ -157,7 +181,12 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(ConfigValue::Array(items));
                 }
-                _ => return Err(self.error(&format!("expected `,` or `]` in array, found {}", self.found()))),
+                _ => {
+                    return Err(self.error(&format!(
+                        "expected `,` or `]` in array, found {}",
+                        self.found()
+                    )));
+                }
             }
         }
     }
@@ -175,10 +204,13 @@ impl Parser<'_> {
             }
             out.extend_from_slice(&self.bytes[start..self.pos]);
             match self.bytes.get(self.pos) {
-                None => return Err(self.error("unterminated string: expected `\"`, found end of file")),
+                None => {
+                    return Err(self.error("unterminated string: expected `\"`, found end of file"));
+                }
                 Some(b'"') => {
                     self.pos += 1;
-                    return String::from_utf8(out).map_err(|_| self.error("string is not valid UTF-8"));
+                    return String::from_utf8(out)
+                        .map_err(|_| self.error("string is not valid UTF-8"));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -194,10 +226,14 @@ impl Parser<'_> {
                         Some(b'u') => {
                             self.pos += 1;
                             let first = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
+                            let code = if (0xD800..0xDC00).contains(&first)
+                                && self.bytes[self.pos..].starts_with(b"\\u")
+                            {
                                 self.pos += 2;
                                 let second = self.hex4()?;
-                                0x10000 + ((first - 0xD800) << 10) + (second.wrapping_sub(0xDC00) & 0x3FF)
+                                0x10000
+                                    + ((first - 0xD800) << 10)
+                                    + (second.wrapping_sub(0xDC00) & 0x3FF)
                             } else {
                                 first
                             };
@@ -206,19 +242,29 @@ impl Parser<'_> {
                             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                             continue;
                         }
-                        _ => return Err(self.error(&format!("invalid escape `\\{}` in string", self.found().trim_matches('`')))),
+                        _ => {
+                            return Err(self.error(&format!(
+                                "invalid escape `\\{}` in string",
+                                self.found().trim_matches('`')
+                            )));
+                        }
                     };
                     self.pos += 1;
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(escaped.encode_utf8(&mut buf).as_bytes());
                 }
-                Some(_) => return Err(self.error("control character in string (expected it escaped)")),
+                Some(_) => {
+                    return Err(self.error("control character in string (expected it escaped)"));
+                }
             }
         }
     }
 
     fn hex4(&mut self) -> Result<u32, SyntaxError> {
-        let digits = self.bytes.get(self.pos..self.pos + 4).and_then(|d| std::str::from_utf8(d).ok());
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .and_then(|d| std::str::from_utf8(d).ok());
         match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
             Some(v) => {
                 self.pos += 4;
@@ -274,7 +320,10 @@ mod tests {
         let err = parse(b"{\n  \"a\": 1,\n  \"b\": tru\n}").err();
         assert_eq!(err.map(|e| (e.line, e.column)), Some((3, 8)));
         let err = parse(b"{\"a\": 1").err().map(|e| e.message);
-        assert_eq!(err.as_deref(), Some("expected `,` or `}` in object, found end of file"));
+        assert_eq!(
+            err.as_deref(),
+            Some("expected `,` or `}` in object, found end of file")
+        );
         assert!(parse(b"").is_err());
         assert!(parse(b"   ").is_err());
         assert!(parse(b"{} x").is_err());
@@ -297,7 +346,12 @@ mod tests {
     #[test]
     fn numbers() {
         let n = parse(b"[0, -3, 1.5, 2e3, 18446744073709551615]").unwrap_or_else(|e| panic!("{e}"));
-        let kinds: Vec<_> = n.as_array().unwrap_or_default().iter().map(ConfigNode::type_name).collect();
+        let kinds: Vec<_> = n
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .map(ConfigNode::type_name)
+            .collect();
         assert_eq!(kinds, ["integer", "integer", "float", "float", "integer"]);
         assert!(parse(b"-").is_err());
         assert!(parse(b"1e999").is_err());

@@ -13,13 +13,19 @@ use super::{Cluster, ComponentKind, Instance, InstanceConfig, Layout, Sample};
 use crate::bundle::Source;
 use crate::error::LoadError;
 
-pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Result<Cluster, LoadError> {
+pub(super) fn load(
+    source: Arc<dyn Source>,
+    mut warnings: Vec<LoadError>,
+) -> Result<Cluster, LoadError> {
     let entries = source.entries();
     let has = |p: &str| entries.contains_key(p);
 
     // Top level: cluster.json, else meta.yaml; a broken cluster.json falls back to meta.yaml.
     let cluster_json = if has("cluster.json") {
-        match source.read("cluster.json").and_then(|b| parse_json("cluster.json", &b)) {
+        match source
+            .read("cluster.json")
+            .and_then(|b| parse_json("cluster.json", &b))
+        {
             Ok(tree) if tree.root.as_map().is_some() => Some(tree),
             Ok(tree) => {
                 let err = schema("cluster.json", &tree.root, "", "a JSON object");
@@ -39,7 +45,10 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
         None
     };
     let meta_yaml = if has("meta.yaml") {
-        match source.read("meta.yaml").and_then(|b| parse_yaml("meta.yaml", b)) {
+        match source
+            .read("meta.yaml")
+            .and_then(|b| parse_yaml("meta.yaml", b))
+        {
             Ok(tree) => Some(tree),
             Err(e) if cluster_json.is_none() => return Err(e),
             Err(e) => {
@@ -52,10 +61,22 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
     };
     let empty = ConfigNode::new(ConfigValue::Map(Default::default()));
     let top = cluster_json.as_ref().map(|t| &t.root).unwrap_or(&empty);
-    let mut fields = Fields { file: "cluster.json", warnings: &mut warnings };
-    let name = fields.string(top, "cluster_name").or_else(|| meta_yaml.as_ref().and_then(|m| m.root.get("cluster_name").map(ConfigNode::to_text))).unwrap_or_default();
+    let mut fields = Fields {
+        file: "cluster.json",
+        warnings: &mut warnings,
+    };
+    let name = fields
+        .string(top, "cluster_name")
+        .or_else(|| {
+            meta_yaml
+                .as_ref()
+                .and_then(|m| m.root.get("cluster_name").map(ConfigNode::to_text))
+        })
+        .unwrap_or_default();
     let id = fields.string(top, "cluster_id").unwrap_or_default();
-    let cluster_type = fields.string(top, "cluster_type").unwrap_or_else(|| "tidb-cluster".into());
+    let cluster_type = fields
+        .string(top, "cluster_type")
+        .unwrap_or_else(|| "tidb-cluster".into());
     let diag_version = fields.string(top, "diag_version");
     let sample = Sample {
         id: fields.string(top, "session").unwrap_or_default(),
@@ -81,25 +102,71 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
     }
 
     // Topology: cluster.json's, else meta.yaml's (as diag does when it is null).
-    let topology = top.get("topology").filter(|t| !matches!(t.value, ConfigValue::Null));
+    let topology = top
+        .get("topology")
+        .filter(|t| !matches!(t.value, ConfigValue::Null));
     let (mut instances, namespace, topo_version, origin) = match (topology, &meta_yaml) {
         (Some(topo), _) if topo.as_map().is_some() => {
             let version = topo.get("version").map(ConfigNode::to_text);
-            let ns = topo.get("namespace").and_then(ConfigNode::as_str).map(String::from);
-            (instances_from_cluster_json(topo, layout, &mut warnings), ns, version, VersionOrigin::Topology)
+            let ns = topo
+                .get("namespace")
+                .and_then(ConfigNode::as_str)
+                .map(String::from);
+            (
+                instances_from_cluster_json(topo, layout, &mut warnings),
+                ns,
+                version,
+                VersionOrigin::Topology,
+            )
         }
         (Some(topo), _) => {
-            warnings.push(schema("cluster.json", topo, "topology", "an object with pd, tikv, tidb, … lists"));
+            warnings.push(schema(
+                "cluster.json",
+                topo,
+                "topology",
+                "an object with pd, tikv, tidb, … lists",
+            ));
             (Vec::new(), None, None, VersionOrigin::Topology)
         }
         (None, Some(meta)) => {
             let version = meta.root.get("tidb_version").map(ConfigNode::to_text);
-            (instances_from_meta_yaml(&meta.root, &mut warnings), None, version, VersionOrigin::MetaYaml)
+            (
+                instances_from_meta_yaml(&meta.root, &mut warnings),
+                None,
+                version,
+                VersionOrigin::MetaYaml,
+            )
         }
-        (None, None) => (Vec::new(), None, None, VersionOrigin::Topology),
+        (None, None) => {
+            warnings.push(LoadError::Schema {
+                file: "cluster.json".into(),
+                line: top.get("topology").map(|t| t.line).unwrap_or(0),
+                field: "topology".into(),
+                expected:
+                    "the cluster topology (or a meta.yaml beside cluster.json); no instances loaded"
+                        .into(),
+                found: if top.get("topology").is_some() {
+                    "null".into()
+                } else {
+                    "nothing".into()
+                },
+            });
+            (Vec::new(), None, None, VersionOrigin::Topology)
+        }
     };
-    let image_of = |kind: ComponentKind| instances.iter().find(|i: &&Instance| i.component == kind).and_then(|i| i.attribute("image")).map(String::from);
-    let version = ClusterVersion::decide(topo_version.as_deref(), origin, image_of(ComponentKind::Tidb).as_deref(), image_of(ComponentKind::Pd).as_deref());
+    let image_of = |kind: ComponentKind| {
+        instances
+            .iter()
+            .find(|i: &&Instance| i.component == kind)
+            .and_then(|i| i.attribute("image"))
+            .map(String::from)
+    };
+    let version = ClusterVersion::decide(
+        topo_version.as_deref(),
+        origin,
+        image_of(ComponentKind::Tidb).as_deref(),
+        image_of(ComponentKind::Pd).as_deref(),
+    );
     for inst in &mut instances {
         inst.dir = instance_dir(inst, layout);
     }
@@ -110,20 +177,42 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
         .map(|inst| {
             let file = format!("{}conf/config.json", dir_prefix(&inst.dir));
             if !entries.contains_key(&file) {
-                let missing = inst.component.has_runtime_config().then(|| LoadError::MissingConfig {
-                    file: file.clone(),
-                    component: inst.component.to_string(),
-                    address: inst.address(),
-                });
+                let missing =
+                    inst.component
+                        .has_runtime_config()
+                        .then(|| LoadError::MissingConfig {
+                            file: file.clone(),
+                            component: inst.component.to_string(),
+                            address: inst.address(),
+                        });
                 return (InstanceConfig::Absent { file }, missing);
             }
             match source.read(&file).and_then(|b| parse_json(&file, &b)) {
-                Ok(tree) if tree.root.as_map().is_some() => (InstanceConfig::Loaded(Arc::new(tree)), None),
-                Ok(tree) => {
-                    let err = schema(&file, &tree.root, "", "a JSON object (the component's runtime config)");
-                    (InstanceConfig::Invalid { file, reason: err.to_string() }, Some(err))
+                Ok(tree) if tree.root.as_map().is_some() => {
+                    (InstanceConfig::Loaded(Arc::new(tree)), None)
                 }
-                Err(err) => (InstanceConfig::Invalid { file, reason: err.to_string() }, Some(err)),
+                Ok(tree) => {
+                    let err = schema(
+                        &file,
+                        &tree.root,
+                        "",
+                        "a JSON object (the component's runtime config)",
+                    );
+                    (
+                        InstanceConfig::Invalid {
+                            file,
+                            reason: err.to_string(),
+                        },
+                        Some(err),
+                    )
+                }
+                Err(err) => (
+                    InstanceConfig::Invalid {
+                        file,
+                        reason: err.to_string(),
+                    },
+                    Some(err),
+                ),
             }
         })
         .collect();
@@ -134,7 +223,9 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
 
     let (hosts, files) = index_files(&source, &mut instances, layout);
 
-    warnings.sort_by(|a, b| (a.file().unwrap_or(""), a.to_string()).cmp(&(b.file().unwrap_or(""), b.to_string())));
+    warnings.sort_by(|a, b| {
+        (a.file().unwrap_or(""), a.to_string()).cmp(&(b.file().unwrap_or(""), b.to_string()))
+    });
     Ok(Cluster {
         name,
         id,
@@ -154,12 +245,43 @@ pub(super) fn load(source: Arc<dyn Source>, mut warnings: Vec<LoadError>) -> Res
 }
 
 fn schema(file: &str, node: &ConfigNode, field: &str, expected: &str) -> LoadError {
-    LoadError::Schema { file: file.to_string(), line: node.line, field: field.to_string(), expected: expected.to_string(), found: format!("{} {}", node.type_name(), short(node)) }
+    LoadError::Schema {
+        file: file.to_string(),
+        line: node.line,
+        field: field.to_string(),
+        expected: expected.to_string(),
+        found: format!("{} {}", node.type_name(), short(node)),
+    }
+}
+
+/// A required field that is absent (`found nothing`) or of the wrong type.
+fn missing_or_wrong(
+    file: &str,
+    parent: &ConfigNode,
+    key: &str,
+    field: &str,
+    expected: &str,
+) -> LoadError {
+    let field = format!("{field}.{key}");
+    match parent.get(key) {
+        Some(node) => schema(file, node, &field, expected),
+        None => LoadError::Schema {
+            file: file.to_string(),
+            line: parent.line,
+            field,
+            expected: expected.to_string(),
+            found: "nothing".into(),
+        },
+    }
 }
 
 fn short(node: &ConfigNode) -> String {
     let text = node.to_string();
-    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
 }
 
 /// Reads top-level fields, recording a warning (not failing) for each wrong type.
@@ -191,13 +313,19 @@ impl Fields<'_> {
                     .filter_map(|(i, item)| match item.as_str() {
                         Some(s) => Some(s.to_string()),
                         None => {
-                            self.warnings.push(schema(self.file, item, &format!("{key}.{i}"), "a string"));
+                            self.warnings.push(schema(
+                                self.file,
+                                item,
+                                &format!("{key}.{i}"),
+                                "a string",
+                            ));
                             None
                         }
                     })
                     .collect(),
                 None => {
-                    self.warnings.push(schema(self.file, n, key, "a list of strings"));
+                    self.warnings
+                        .push(schema(self.file, n, key, "a list of strings"));
                     Vec::new()
                 }
             },
@@ -205,13 +333,24 @@ impl Fields<'_> {
     }
 }
 
-fn port_of(node: &ConfigNode, key: &str, file: &str, field: &str, warnings: &mut Vec<LoadError>) -> Option<u16> {
+fn port_of(
+    node: &ConfigNode,
+    key: &str,
+    file: &str,
+    field: &str,
+    warnings: &mut Vec<LoadError>,
+) -> Option<u16> {
     let n = node.get(key)?;
     match n.to_int().ok().and_then(|p| u16::try_from(p).ok()) {
         Some(0) => None,
         Some(p) => Some(p),
         None => {
-            warnings.push(schema(file, n, &format!("{field}.{key}"), "a port number (0-65535)"));
+            warnings.push(schema(
+                file,
+                n,
+                &format!("{field}.{key}"),
+                "a port number (0-65535)",
+            ));
             None
         }
     }
@@ -229,7 +368,9 @@ fn blank_instance(component: ComponentKind, host: String, port: u16) -> Instance
         data_dir: None,
         attributes: ConfigNode::new(ConfigValue::Map(Default::default())),
         dir: String::new(),
-        config: InstanceConfig::Absent { file: String::new() },
+        config: InstanceConfig::Absent {
+            file: String::new(),
+        },
         files: Vec::new(),
     }
 }
@@ -242,18 +383,33 @@ struct Dedup {
 
 impl Dedup {
     fn admit(&mut self, inst: &Instance, index: usize, warnings: &mut Vec<LoadError>) -> bool {
-        if self.seen.insert((inst.component, inst.host.clone(), inst.port)) {
+        if self
+            .seen
+            .insert((inst.component, inst.host.clone(), inst.port))
+        {
             return true;
         }
-        warnings.push(LoadError::DuplicateInstance { file: self.file.into(), component: inst.component.to_string(), address: inst.address(), index });
+        warnings.push(LoadError::DuplicateInstance {
+            file: self.file.into(),
+            component: inst.component.to_string(),
+            address: inst.address(),
+            index,
+        });
         false
     }
 }
 
-fn instances_from_cluster_json(topo: &ConfigNode, layout: Layout, warnings: &mut Vec<LoadError>) -> Vec<Instance> {
+fn instances_from_cluster_json(
+    topo: &ConfigNode,
+    layout: Layout,
+    warnings: &mut Vec<LoadError>,
+) -> Vec<Instance> {
     let file = "cluster.json";
     let mut out = Vec::new();
-    let mut dedup = Dedup { file, seen: HashSet::new() };
+    let mut dedup = Dedup {
+        file,
+        seen: HashSet::new(),
+    };
     for kind in ComponentKind::ALL {
         let key = kind.topology_key();
         let Some(list) = topo.get(key) else { continue };
@@ -261,14 +417,29 @@ fn instances_from_cluster_json(topo: &ConfigNode, layout: Layout, warnings: &mut
             ConfigValue::Null => continue,
             ConfigValue::Array(items) => items,
             _ => {
-                warnings.push(schema(file, list, &format!("topology.{key}"), "a list of instances"));
+                warnings.push(schema(
+                    file,
+                    list,
+                    &format!("topology.{key}"),
+                    "a list of instances",
+                ));
                 continue;
             }
         };
         for (index, spec) in items.iter().enumerate() {
             let field = format!("topology.{key}.{index}");
-            let Some(host) = spec.get("host").and_then(ConfigNode::as_str).filter(|h| !h.is_empty()) else {
-                warnings.push(schema(file, spec.get("host").unwrap_or(spec), &format!("{field}.host"), "a host name or IP"));
+            let Some(host) = spec
+                .get("host")
+                .and_then(ConfigNode::as_str)
+                .filter(|h| !h.is_empty())
+            else {
+                warnings.push(missing_or_wrong(
+                    file,
+                    spec,
+                    "host",
+                    &field,
+                    "a host name or IP",
+                ));
                 continue;
             };
             let port = port_of(spec, "port", file, &field, warnings).unwrap_or(0);
@@ -281,13 +452,28 @@ fn instances_from_cluster_json(topo: &ConfigNode, layout: Layout, warnings: &mut
                     warnings.push(schema(file, attrs, &format!("{field}.attributes"), "a map"));
                 }
             }
-            let attr = |k: &str| inst.attributes.get(k).and_then(ConfigNode::as_str).filter(|s| !s.is_empty()).map(String::from);
+            if inst.attributes.line == 0 {
+                inst.attributes.line = spec.line;
+            }
+            let attr = |k: &str| {
+                inst.attributes
+                    .get(k)
+                    .and_then(ConfigNode::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            };
             inst.pod = attr("pod");
             inst.deploy_dir = attr("deploy_dir");
             inst.log_dir = attr("log_dir");
             inst.data_dir = attr("data_dir");
             if layout == Layout::Operator && inst.pod.is_none() && kind != ComponentKind::Monitor {
-                warnings.push(schema(file, spec, &format!("{field}.attributes.pod"), "the Pod name (Operator bundles keep instance data under <pod>/)"));
+                warnings.push(missing_or_wrong(
+                    file,
+                    &inst.attributes,
+                    "pod",
+                    &format!("{field}.attributes"),
+                    "the Pod name (Operator bundles keep instance data under <pod>/)",
+                ));
             }
             if dedup.admit(&inst, index, warnings) {
                 out.push(inst);
@@ -300,34 +486,89 @@ fn instances_from_cluster_json(topo: &ConfigNode, layout: Layout, warnings: &mut
 fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) -> Vec<Instance> {
     let file = "meta.yaml";
     let Some(topo) = meta.get("topology") else {
-        warnings.push(schema(file, meta, "topology", "the TiUP topology (pd_servers, tikv_servers, …)"));
+        warnings.push(schema(
+            file,
+            meta,
+            "topology",
+            "the TiUP topology (pd_servers, tikv_servers, …)",
+        ));
         return Vec::new();
     };
-    let global_deploy = topo.lookup("global.deploy_dir").present().map(ConfigNode::to_text).unwrap_or_else(|| "/tidb-deploy".into());
-    let global_data = topo.lookup("global.data_dir").present().map(ConfigNode::to_text).unwrap_or_else(|| "/tidb-data".into());
+    let global_deploy = topo
+        .lookup("global.deploy_dir")
+        .present()
+        .map(ConfigNode::to_text)
+        .unwrap_or_else(|| "/tidb-deploy".into());
+    let global_data = topo
+        .lookup("global.data_dir")
+        .present()
+        .map(ConfigNode::to_text)
+        .unwrap_or_else(|| "/tidb-data".into());
     let mut out = Vec::new();
-    let mut dedup = Dedup { file, seen: HashSet::new() };
+    let mut dedup = Dedup {
+        file,
+        seen: HashSet::new(),
+    };
     for kind in ComponentKind::ALL {
         let key = kind.meta_yaml_key();
-        let Some(items) = topo.get(key).and_then(ConfigNode::as_array) else { continue };
+        let Some(items) = topo.get(key).and_then(ConfigNode::as_array) else {
+            continue;
+        };
         for (index, spec) in items.iter().enumerate() {
             let field = format!("topology.{key}.{index}");
             let Some(host) = spec.get("host").and_then(ConfigNode::as_str) else {
-                warnings.push(schema(file, spec, &format!("{field}.host"), "a host name or IP"));
+                warnings.push(missing_or_wrong(
+                    file,
+                    spec,
+                    "host",
+                    &field,
+                    "a host name or IP",
+                ));
                 continue;
             };
-            let port_key = if kind == ComponentKind::Pd { "client_port" } else { "port" };
-            let port = port_of(spec, port_key, file, &field, warnings).or_else(|| port_of(spec, "port", file, &field, warnings)).unwrap_or(0);
+            let port_key = if kind == ComponentKind::Pd {
+                "client_port"
+            } else {
+                "port"
+            };
+            let port = port_of(spec, port_key, file, &field, warnings)
+                .or_else(|| port_of(spec, "port", file, &field, warnings))
+                .unwrap_or(0);
             let mut inst = blank_instance(kind, host.to_string(), port);
-            inst.status_port = if kind == ComponentKind::Pd { Some(port) } else { port_of(spec, "status_port", file, &field, warnings) };
-            let text = |k: &str| spec.get(k).and_then(ConfigNode::as_str).filter(|s| !s.is_empty()).map(String::from);
+            inst.status_port = if kind == ComponentKind::Pd {
+                Some(port)
+            } else {
+                port_of(spec, "status_port", file, &field, warnings)
+            };
+            let text = |k: &str| {
+                spec.get(k)
+                    .and_then(ConfigNode::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            };
             // Relative dirs in TiUP topologies are below the global dirs, in `<component>-<port>`.
             let under = |dir: Option<String>, base: &str| {
-                let dir = dir.unwrap_or_else(|| format!("{}-{port}", kind.topology_key().trim_end_matches('s')));
-                if dir.starts_with('/') { dir } else { format!("{}/{dir}", base.trim_end_matches('/')) }
+                let dir = dir.unwrap_or_else(|| {
+                    format!("{}-{port}", kind.topology_key().trim_end_matches('s'))
+                });
+                if dir.starts_with('/') {
+                    dir
+                } else {
+                    format!("{}/{dir}", base.trim_end_matches('/'))
+                }
             };
             let deploy = under(text("deploy_dir"), &global_deploy);
-            inst.log_dir = Some(text("log_dir").map(|l| if l.starts_with('/') { l } else { format!("{deploy}/{l}") }).unwrap_or_else(|| format!("{deploy}/log")));
+            inst.log_dir = Some(
+                text("log_dir")
+                    .map(|l| {
+                        if l.starts_with('/') {
+                            l
+                        } else {
+                            format!("{deploy}/{l}")
+                        }
+                    })
+                    .unwrap_or_else(|| format!("{deploy}/log")),
+            );
             inst.data_dir = text("data_dir").map(|d| under(Some(d), &global_data));
             inst.deploy_dir = Some(deploy);
             inst.attributes = spec.clone();
@@ -340,7 +581,11 @@ fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) ->
 }
 
 fn dir_prefix(dir: &str) -> String {
-    if dir.is_empty() { String::new() } else { format!("{dir}/") }
+    if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    }
 }
 
 fn trim_dir(dir: &str) -> &str {
@@ -357,7 +602,11 @@ fn instance_dir(inst: &Instance, layout: Layout) -> String {
 }
 
 /// Assigns every file of the bundle to an instance, a host or the cluster, by path.
-fn index_files(source: &Arc<dyn Source>, instances: &mut [Instance], layout: Layout) -> (BTreeMap<String, Vec<DataFile>>, Vec<DataFile>) {
+fn index_files(
+    source: &Arc<dyn Source>,
+    instances: &mut [Instance],
+    layout: Layout,
+) -> (BTreeMap<String, Vec<DataFile>>, Vec<DataFile>) {
     let mut by_dir: HashMap<String, usize> = HashMap::new();
     let mut by_log_dir: HashMap<String, usize> = HashMap::new();
     for (i, inst) in instances.iter().enumerate() {
@@ -369,9 +618,15 @@ fn index_files(source: &Arc<dyn Source>, instances: &mut [Instance], layout: Lay
                 }
             }
             Layout::Tiup | Layout::Manual => {
-                let log_dir = inst.log_dir.clone().or_else(|| inst.deploy_dir.as_ref().map(|d| format!("{}/log", trim_dir(d))));
+                let log_dir = inst.log_dir.clone().or_else(|| {
+                    inst.deploy_dir
+                        .as_ref()
+                        .map(|d| format!("{}/log", trim_dir(d)))
+                });
                 if let Some(log_dir) = log_dir {
-                    by_log_dir.entry(format!("{}/{}", inst.host, trim_dir(&log_dir))).or_insert(i);
+                    by_log_dir
+                        .entry(format!("{}/{}", inst.host, trim_dir(&log_dir)))
+                        .or_insert(i);
                 }
             }
         }
@@ -389,7 +644,10 @@ fn index_files(source: &Arc<dyn Source>, instances: &mut [Instance], layout: Lay
             per_instance[i].push(file(DataKind::Log(LogKind::from_file_name(name))));
             continue;
         }
-        if let Some(inst_dir) = folder.strip_suffix("/conf").or(if folder == "conf" { Some("") } else { None })
+        if let Some(inst_dir) =
+            folder
+                .strip_suffix("/conf")
+                .or(if folder == "conf" { Some("") } else { None })
             && let Some(&i) = by_dir.get(inst_dir)
         {
             let kind = match name {
@@ -412,9 +670,14 @@ fn index_files(source: &Arc<dyn Source>, instances: &mut [Instance], layout: Lay
         if let Some(kind) = system_kind
             && !folder.is_empty()
             && !folder.contains('/')
-            && (hosts_known.contains(folder) || kind == DataKind::Insight || layout != Layout::Operator)
+            && (hosts_known.contains(folder)
+                || kind == DataKind::Insight
+                || layout != Layout::Operator)
         {
-            hosts.entry(folder.to_string()).or_default().push(file(kind));
+            hosts
+                .entry(folder.to_string())
+                .or_default()
+                .push(file(kind));
             continue;
         }
         let kind = if folder == "db_vars" && name.ends_with(".csv") {

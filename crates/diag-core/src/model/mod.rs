@@ -120,17 +120,24 @@ impl ComponentKind {
 
     /// The kind whose [`ComponentKind::config_struct`] is `name`.
     pub fn from_config_struct(name: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|k| k.config_struct() == name)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|k| k.config_struct() == name)
     }
 
     /// The kind whose [`ComponentKind::topology_key`] is `key`.
     pub fn from_topology_key(key: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|k| k.topology_key() == key)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|k| k.topology_key() == key)
     }
 
     /// Whether diag collects a runtime `config.json` for this component.
     pub fn has_runtime_config(self) -> bool {
-        matches!(self, ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb | ComponentKind::Tiflash)
+        matches!(
+            self,
+            ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb | ComponentKind::Tiflash
+        )
     }
 }
 
@@ -269,7 +276,12 @@ impl Instance {
 
     /// diag's row tag: `TidbConfig_172.20.21.213:4000`.
     pub fn tag(&self) -> String {
-        format!("{}_{}:{}", self.component.config_struct(), self.host, self.port)
+        format!(
+            "{}_{}:{}",
+            self.component.config_struct(),
+            self.host,
+            self.port
+        )
     }
 
     /// A string attribute (`image`, `id`, `name`, …).
@@ -341,5 +353,47 @@ impl Cluster {
     /// Cluster-wide files of one kind.
     pub fn files_of(&self, kind: DataKind) -> impl Iterator<Item = &DataFile> {
         self.files.iter().filter(move |f| f.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(collectors: &[&str]) -> Sample {
+        Sample {
+            id: "f".into(),
+            begin_time: "-4h".into(),
+            end_time: String::new(),
+            collectors: collectors.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn collectors_match_in_coarse_and_dotted_forms() {
+        let coarse = sample(&["monitor", "config"]);
+        assert!(coarse.has_collector("monitor.metric"));
+        assert!(coarse.has_collector("config"));
+        assert!(!coarse.has_collector("log.slow"));
+        let dotted = sample(&["system", "monitor.metric", "log.std", "config.runtime"]);
+        assert!(dotted.has_collector("monitor"));
+        assert!(dotted.has_collector("LOG"));
+        assert!(!dotted.has_collector("monitor.alert"));
+        assert!(!dotted.has_collector("db_vars"));
+        assert!(dotted.begin_is_relative());
+    }
+
+    #[test]
+    fn component_names_round_trip() {
+        for kind in ComponentKind::ALL {
+            assert_eq!(
+                ComponentKind::from_config_struct(kind.config_struct()),
+                Some(kind)
+            );
+            assert_eq!(
+                ComponentKind::from_topology_key(kind.topology_key()),
+                Some(kind)
+            );
+        }
     }
 }

@@ -19,7 +19,11 @@ pub struct UnitError {
 }
 
 fn unit_error(text: &str, what: &'static str, reason: impl Into<String>) -> UnitError {
-    UnitError { text: text.to_string(), what, reason: reason.into() }
+    UnitError {
+        text: text.to_string(),
+        what,
+        reason: reason.into(),
+    }
 }
 
 /// Parses a size such as `8GiB`, `10MiB`, `512KB`, `1.5GB` or `1024` into bytes.
@@ -41,7 +45,11 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
         .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     if number.is_empty() {
-        return Err(unit_error(text, "size", "expected a number before the unit"));
+        return Err(unit_error(
+            text,
+            "size",
+            "expected a number before the unit",
+        ));
     }
     let value: f64 = number
         .parse()
@@ -57,7 +65,9 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
             return Err(unit_error(
                 text,
                 "size",
-                format!("unknown unit `{other}` (expected B, KB/KiB, MB/MiB, GB/GiB, TB/TiB or PB/PiB)"),
+                format!(
+                    "unknown unit `{other}` (expected B, KB/KiB, MB/MiB, GB/GiB, TB/TiB or PB/PiB)"
+                ),
             ));
         }
     };
@@ -114,7 +124,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             "d" => 86_400e9,
             "w" => 604_800e9,
             "y" => 31_536_000e9,
-            "" => return Err(unit_error(text, "duration", "missing unit (expected ns, us, ms, s, m, h, d, w or y)")),
+            "" => {
+                return Err(unit_error(
+                    text,
+                    "duration",
+                    "missing unit (expected ns, us, ms, s, m, h, d, w or y)",
+                ));
+            }
             other => {
                 return Err(unit_error(
                     text,
@@ -149,7 +165,12 @@ mod tests {
     #[test]
     fn bad_sizes_say_why() {
         let err = parse_size("5 min").err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("`5 min` is not a size: unknown unit `min` (expected B, KB/KiB, MB/MiB, GB/GiB, TB/TiB or PB/PiB)"));
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "`5 min` is not a size: unknown unit `min` (expected B, KB/KiB, MB/MiB, GB/GiB, TB/TiB or PB/PiB)"
+            )
+        );
         assert!(parse_size("").is_err());
         assert!(parse_size("GiB").is_err());
         assert!(parse_size("1.2.3MB").is_err());

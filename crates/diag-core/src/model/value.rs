@@ -146,7 +146,9 @@ impl ConfigNode {
     pub fn to_duration(&self) -> Result<Duration, ValueError> {
         match &self.value {
             ConfigValue::Int(0) => Ok(Duration::ZERO),
-            ConfigValue::String(s) => parse_duration(s).map_err(|e| self.unit_mismatch("duration", e)),
+            ConfigValue::String(s) => {
+                parse_duration(s).map_err(|e| self.unit_mismatch("duration", e))
+            }
             _ => Err(self.mismatch("duration")),
         }
     }
@@ -156,17 +158,31 @@ impl ConfigNode {
     pub fn to_text(&self) -> String {
         match &self.value {
             ConfigValue::String(s) => s.clone(),
-            ConfigValue::Array(items) => items.iter().map(ConfigNode::to_text).collect::<Vec<_>>().join(","),
+            ConfigValue::Array(items) => items
+                .iter()
+                .map(ConfigNode::to_text)
+                .collect::<Vec<_>>()
+                .join(","),
             _ => self.to_string(),
         }
     }
 
     fn mismatch(&self, expected: &'static str) -> ValueError {
-        ValueError { expected, found: format!("{} {}", self.type_name(), self), line: self.line, detail: None }
+        ValueError {
+            expected,
+            found: format!("{} {}", self.type_name(), self),
+            line: self.line,
+            detail: None,
+        }
     }
 
     fn unit_mismatch(&self, expected: &'static str, e: UnitError) -> ValueError {
-        ValueError { expected, found: format!("{} {}", self.type_name(), self), line: self.line, detail: Some(e.reason) }
+        ValueError {
+            expected,
+            found: format!("{} {}", self.type_name(), self),
+            line: self.line,
+            detail: Some(e.reason),
+        }
     }
 }
 
@@ -270,7 +286,10 @@ impl ConfigTree {
 
     /// Parses JSON with line numbers (see [`super::json::parse`]).
     pub fn parse_json(file: &str, bytes: &[u8]) -> Result<ConfigTree, super::json::SyntaxError> {
-        Ok(ConfigTree { file: Arc::from(file), root: super::json::parse(bytes)? })
+        Ok(ConfigTree {
+            file: Arc::from(file),
+            root: super::json::parse(bytes)?,
+        })
     }
 }
 
@@ -344,7 +363,11 @@ impl From<&toml::Value> for ConfigNode {
             toml::Value::Boolean(b) => ConfigValue::Bool(*b),
             toml::Value::Datetime(d) => ConfigValue::String(d.to_string()),
             toml::Value::Array(a) => ConfigValue::Array(a.iter().map(ConfigNode::from).collect()),
-            toml::Value::Table(t) => ConfigValue::Map(t.iter().map(|(k, v)| (k.clone(), ConfigNode::from(v))).collect()),
+            toml::Value::Table(t) => ConfigValue::Map(
+                t.iter()
+                    .map(|(k, v)| (k.clone(), ConfigNode::from(v)))
+                    .collect(),
+            ),
         };
         ConfigNode::new(value)
     }
@@ -365,7 +388,9 @@ impl From<&serde_yaml::Value> for ConfigNode {
                 }
             }
             serde_yaml::Value::String(s) => ConfigValue::String(s.clone()),
-            serde_yaml::Value::Sequence(items) => ConfigValue::Array(items.iter().map(ConfigNode::from).collect()),
+            serde_yaml::Value::Sequence(items) => {
+                ConfigValue::Array(items.iter().map(ConfigNode::from).collect())
+            }
             serde_yaml::Value::Mapping(m) => ConfigValue::Map(
                 m.iter()
                     .map(|(k, v)| {
@@ -394,32 +419,64 @@ mod tests {
     #[test]
     fn store_id_keys_and_array_indexes() {
         let t = tree(r#"{"schedule":{"store-limit":{"1":{"add-peer":15}}},"levels":["no","lz4"]}"#);
-        assert_eq!(t.lookup("schedule.store-limit.1.add-peer").present().map(|n| n.to_int()), Some(Ok(15)));
-        assert_eq!(t.lookup("levels.1").present().map(ConfigNode::to_text), Some("lz4".into()));
+        assert_eq!(
+            t.lookup("schedule.store-limit.1.add-peer")
+                .present()
+                .map(|n| n.to_int()),
+            Some(Ok(15))
+        );
+        assert_eq!(
+            t.lookup("levels.1").present().map(ConfigNode::to_text),
+            Some("lz4".into())
+        );
         assert_eq!(t.lookup("levels.2"), Lookup::Missing);
     }
 
     #[test]
     fn keys_containing_dots_are_found() {
         let t = tree(r#"{"labels":{"zone.name":{"x":1}}}"#);
-        assert_eq!(t.lookup("labels.zone.name.x").present().map(|n| n.to_int()), Some(Ok(1)));
+        assert_eq!(
+            t.lookup("labels.zone.name.x").present().map(|n| n.to_int()),
+            Some(Ok(1))
+        );
     }
 
     #[test]
     fn string_booleans_and_wrong_types() {
         let t = tree(r#"{"a":"false","b":"32GiB","c":1.5}"#);
-        assert_eq!(t.lookup("a").present().map(|n| n.to_bool()), Some(Ok(false)));
-        let err = t.lookup("b").present().map(|n| n.to_int().map_err(|e| e.to_string()));
-        assert_eq!(err, Some(Err("expected integer, found string \"32GiB\"".to_string())));
-        assert_eq!(t.lookup("b").present().map(|n| n.to_size()), Some(Ok(32 << 30)));
+        assert_eq!(
+            t.lookup("a").present().map(|n| n.to_bool()),
+            Some(Ok(false))
+        );
+        let err = t
+            .lookup("b")
+            .present()
+            .map(|n| n.to_int().map_err(|e| e.to_string()));
+        assert_eq!(
+            err,
+            Some(Err("expected integer, found string \"32GiB\"".to_string()))
+        );
+        assert_eq!(
+            t.lookup("b").present().map(|n| n.to_size()),
+            Some(Ok(32 << 30))
+        );
         assert!(t.lookup("c").present().is_some_and(|n| n.to_int().is_err()));
     }
 
     #[test]
     fn integers_and_floats_stay_apart() {
         let t = tree(r#"{"i":0,"f":0.0,"big":12560588131650445528}"#);
-        assert_eq!(t.lookup("i").present().map(ConfigNode::type_name), Some("integer"));
-        assert_eq!(t.lookup("f").present().map(ConfigNode::type_name), Some("float"));
-        assert_eq!(t.lookup("big").present().map(ConfigNode::to_string), Some("12560588131650445528".into()));
+        assert_eq!(
+            t.lookup("i").present().map(ConfigNode::type_name),
+            Some("integer")
+        );
+        assert_eq!(
+            t.lookup("f").present().map(ConfigNode::type_name),
+            Some("float")
+        );
+        assert_eq!(
+            t.lookup("big").present().map(ConfigNode::to_string),
+            Some("12560588131650445528".into())
+        );
     }
 }

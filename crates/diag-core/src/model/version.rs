@@ -18,11 +18,19 @@ use serde::Serialize;
 /// ```
 pub fn parse_version(text: &str) -> Option<Version> {
     let s = text.trim();
-    let s = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
+    let s = s
+        .strip_prefix('v')
+        .or_else(|| s.strip_prefix('V'))
+        .unwrap_or(s);
     let core_end = s.find(['-', '+']).unwrap_or(s.len());
     let (core, tail) = s.split_at(core_end);
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let mut full = parts.join(".");
@@ -67,21 +75,36 @@ pub struct ClusterVersion {
 impl ClusterVersion {
     /// Chooses the cluster version the way diag does: topology version when it is semver, else
     /// the TiDB image tag, else the PD image tag, else `nightly`.
-    pub fn decide(topology: Option<&str>, origin: VersionOrigin, tidb_image: Option<&str>, pd_image: Option<&str>) -> ClusterVersion {
+    pub fn decide(
+        topology: Option<&str>,
+        origin: VersionOrigin,
+        tidb_image: Option<&str>,
+        pd_image: Option<&str>,
+    ) -> ClusterVersion {
         if let Some(text) = topology
             && let Some(v) = parse_version(text)
         {
             let reason = match origin {
-                VersionOrigin::MetaYaml => format!("meta.yaml tidb_version `{text}` is a semantic version"),
+                VersionOrigin::MetaYaml => {
+                    format!("meta.yaml tidb_version `{text}` is a semantic version")
+                }
                 _ => format!("cluster.json topology.version `{text}` is a semantic version"),
             };
-            return ClusterVersion { text: text.trim().to_string(), semver: Some(v), origin, reason };
+            return ClusterVersion {
+                text: text.trim().to_string(),
+                semver: Some(v),
+                origin,
+                reason,
+            };
         }
         let rejected = match topology {
             Some(t) => format!("topology version `{t}` is not a semantic version"),
             None => "no topology version".to_string(),
         };
-        for (image, origin, who) in [(tidb_image, VersionOrigin::TidbImage, "TiDB"), (pd_image, VersionOrigin::PdImage, "PD")] {
+        for (image, origin, who) in [
+            (tidb_image, VersionOrigin::TidbImage, "TiDB"),
+            (pd_image, VersionOrigin::PdImage, "PD"),
+        ] {
             let Some(image) = image else { continue };
             let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
             let tag = tag.split('-').next().unwrap_or("");
@@ -140,7 +163,9 @@ enum Op {
 
 /// A constraint that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{part}` in version constraint `{text}` is not a version requirement (expected e.g. `>= v5.3.0`, `v5.0.1`, `<v4.0.15`)")]
+#[error(
+    "`{part}` in version constraint `{text}` is not a version requirement (expected e.g. `>= v5.3.0`, `v5.0.1`, `<v4.0.15`)"
+)]
 pub struct ConstraintError {
     /// The whole constraint.
     pub text: String,
@@ -157,8 +182,13 @@ impl VersionConstraint {
                 let mut all_of = Vec::new();
                 for part in alternative.split(',') {
                     let part = part.trim();
-                    let err = || ConstraintError { text: text.to_string(), part: part.to_string() };
-                    let op_len = part.find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~' | '^')).unwrap_or(part.len());
+                    let err = || ConstraintError {
+                        text: text.to_string(),
+                        part: part.to_string(),
+                    };
+                    let op_len = part
+                        .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~' | '^'))
+                        .unwrap_or(part.len());
                     let op = match &part[..op_len] {
                         "" | "=" | "==" => Op::Eq,
                         "!=" => Op::Ne,
@@ -176,7 +206,10 @@ impl VersionConstraint {
                 any_of.push(all_of);
             }
         }
-        Ok(VersionConstraint { text: text.trim().to_string(), any_of })
+        Ok(VersionConstraint {
+            text: text.trim().to_string(),
+            any_of,
+        })
     }
 
     /// The constraint as written.
@@ -196,7 +229,9 @@ impl VersionConstraint {
             return true;
         }
         let Some(v) = version else { return false };
-        self.any_of.iter().any(|all| all.iter().all(|r| r.matches(v)))
+        self.any_of
+            .iter()
+            .any(|all| all.iter().all(|r| r.matches(v)))
     }
 }
 
@@ -222,7 +257,11 @@ impl Requirement {
 
 impl fmt::Display for VersionConstraint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.text.is_empty() { f.write_str("all versions") } else { f.write_str(&self.text) }
+        if self.text.is_empty() {
+            f.write_str("all versions")
+        } else {
+            f.write_str(&self.text)
+        }
     }
 }
 
@@ -250,16 +289,28 @@ mod tests {
 
     #[test]
     fn bad_constraints_name_the_piece() {
-        let err = VersionConstraint::parse(">= v5.3.0 || banana").err().map(|e| e.part);
+        let err = VersionConstraint::parse(">= v5.3.0 || banana")
+            .err()
+            .map(|e| e.part);
         assert_eq!(err.as_deref(), Some("banana"));
     }
 
     #[test]
     fn version_decided_from_image_when_topology_is_not_semver() {
-        let cv = ClusterVersion::decide(Some("latest"), VersionOrigin::Topology, Some("pingcap/tidb:v5.2.2-20211111"), None);
+        let cv = ClusterVersion::decide(
+            Some("latest"),
+            VersionOrigin::Topology,
+            Some("pingcap/tidb:v5.2.2-20211111"),
+            None,
+        );
         assert_eq!(cv.text, "v5.2.2");
         assert_eq!(cv.origin, VersionOrigin::TidbImage);
-        let cv = ClusterVersion::decide(Some("nightly"), VersionOrigin::Topology, None, Some("pingcap/pd:latest"));
+        let cv = ClusterVersion::decide(
+            Some("nightly"),
+            VersionOrigin::Topology,
+            None,
+            Some("pingcap/pd:latest"),
+        );
         assert_eq!(cv.text, "nightly");
         assert_eq!(cv.semver, None);
     }

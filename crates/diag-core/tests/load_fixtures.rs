@@ -1,0 +1,325 @@
+//! The fixtures load into the model we expect, the same from a directory, a `.zip` and a
+//! `.tar.gz`; and real captured files from a production cluster load and coerce as they should.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use diag_core::Cluster;
+use diag_core::model::inspect::Inspection;
+use diag_core::model::{ComponentKind, ConfigNode, Lookup};
+
+const FIXTURES: [&str; 3] = ["diag-fPrz0RnDxRn", "diag-lili-fNTnz5MGhr6", "minimal"];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+/// The inspection JSON with the container details removed, for comparing containers.
+fn model_json(cluster: &Cluster) -> serde_json::Value {
+    let mut v = serde_json::to_value(Inspection::of(cluster)).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("source");
+    }
+    v
+}
+
+fn files_under(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            e.path().strip_prefix(root).ok().map(|rel| {
+                (
+                    rel.to_string_lossy().replace('\\', "/"),
+                    e.path().to_path_buf(),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn write_zip(src: &Path, dest: &Path, top: &str) {
+    let file = std::fs::File::create(dest).unwrap_or_else(|e| panic!("{e}"));
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (rel, path) in files_under(src) {
+        zip.start_file(format!("{top}/{rel}"), options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        zip.write_all(&std::fs::read(path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    zip.finish().unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn write_tar_gz(src: &Path, dest: &Path, top: &str) {
+    let file = std::fs::File::create(dest).unwrap_or_else(|e| panic!("{e}"));
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::fast(),
+    ));
+    for (rel, path) in files_under(src) {
+        tar.append_path_with_name(path, format!("{top}/{rel}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    tar.into_inner()
+        .and_then(|gz| gz.finish())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn every_fixture_loads_the_same_from_directory_zip_and_tar_gz() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for name in FIXTURES {
+        let dir = Cluster::open(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            dir.warnings.is_empty(),
+            "{name}: {:?}",
+            dir.warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        let zip_path = tmp.path().join(format!("{name}.zip"));
+        let tgz_path = tmp.path().join(format!("{name}.tar.gz"));
+        write_zip(&fixture(name), &zip_path, name);
+        write_tar_gz(&fixture(name), &tgz_path, name);
+        for archive in [&zip_path, &tgz_path] {
+            let loaded =
+                Cluster::open(archive).unwrap_or_else(|e| panic!("{}: {e}", archive.display()));
+            assert_eq!(
+                model_json(&dir),
+                model_json(&loaded),
+                "{} differs from the directory",
+                archive.display()
+            );
+            // Lazily parsed files read the same bytes through every container.
+            for (a, b) in dir.files.iter().zip(&loaded.files) {
+                assert_eq!(a.bytes().ok(), b.bytes().ok(), "{}", a.path);
+            }
+        }
+    }
+}
+
+#[test]
+fn fixture_models_match_their_snapshots() {
+    for name in FIXTURES {
+        let cluster = Cluster::open(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = Inspection::of(&cluster).to_text().replace(
+            &fixture(name).display().to_string(),
+            &format!("fixtures/{name}"),
+        );
+        insta::assert_snapshot!(format!("inspect-{name}"), text);
+    }
+}
+
+#[test]
+fn seed_fixture_is_the_seed_cluster() {
+    let c = Cluster::open(&fixture("diag-fPrz0RnDxRn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (c.name.as_str(), c.id.as_str(), c.version.text.as_str()),
+        ("basic", "7039963340562527412", "v5.4.0")
+    );
+    assert_eq!(c.sample.id, "fPrz0RnDxRn");
+    assert_eq!(c.sample.begin_time, "2022-02-07T12:00:00+08:00");
+    assert_eq!(c.sample.collectors, ["monitor", "config"]);
+    let pd: Vec<String> = c
+        .instances_of(ComponentKind::Pd)
+        .map(|i| i.address())
+        .collect();
+    assert_eq!(
+        pd,
+        [
+            "172.20.22.100:2379",
+            "172.20.14.102:2379",
+            "172.20.15.222:2379"
+        ]
+    );
+    let tidb = c
+        .instances_of(ComponentKind::Tidb)
+        .next()
+        .and_then(|i| i.config.tree())
+        .map(|t| t.lookup("log.file.max-days"));
+    assert!(matches!(tidb, Some(Lookup::Present(n)) if n.to_int() == Ok(0) && n.line > 1));
+    // The zstd-compressed metric decodes to the same JSON shape as the plain one.
+    for m in c.files_of(diag_core::model::DataKind::Metric) {
+        let tree = m.tree().unwrap_or_else(|e| panic!("{}: {e}", m.path));
+        assert_eq!(
+            tree.lookup("status").present().and_then(ConfigNode::as_str),
+            Some("success"),
+            "{}",
+            m.path
+        );
+    }
+}
+
+/// `../shared/reference/real-bundle-data` holds configs captured from a real v5.2 cluster. CI
+/// always has `shared/` beside the repository.
+fn real_data() -> PathBuf {
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/real-bundle-data");
+    assert!(
+        p.is_dir(),
+        "{} is missing: tests need shared/ beside the repository",
+        p.display()
+    );
+    p
+}
+
+/// Assembles an Operator bundle from the real files: its cluster.json, and each captured
+/// runtime config placed under every pod of that component.
+fn assemble_real_bundle(root: &Path) {
+    let real = real_data();
+    let copy = |from: &str, to: &Path| {
+        std::fs::create_dir_all(to.parent().unwrap_or(root)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(real.join(from), to).unwrap_or_else(|e| panic!("{from}: {e}"));
+    };
+    copy("cluster.json", &root.join("cluster.json"));
+    let cluster: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(real.join("cluster.json")).unwrap_or_default())
+            .unwrap_or_default();
+    for (component, file) in [
+        ("pd", "pd.json"),
+        ("tikv", "tikv.json"),
+        ("tidb", "tidb.json"),
+        ("tiflash", "tiflash.json"),
+    ] {
+        for inst in cluster["topology"][component]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let pod = inst["attributes"]["pod"].as_str().unwrap_or("unknown");
+            copy(file, &root.join(pod).join("conf/config.json"));
+        }
+    }
+    copy(
+        "tidb_slow_query.log",
+        &root.join("logs/m31-tidb-0/tidb_slow_query.log"),
+    );
+}
+
+#[test]
+fn a_bundle_of_real_captured_files_loads() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = tmp.path().join("diag-fL6bF88y5Rt");
+    assemble_real_bundle(&root);
+    let c = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        c.warnings.is_empty(),
+        "{:?}",
+        c.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(c.version.text, "v5.2.1");
+    assert!(c.sample.begin_is_relative(), "begin_time is the raw `-4h`");
+    assert_eq!(
+        c.instances
+            .iter()
+            .filter(|i| i.config.tree().is_some())
+            .count(),
+        9
+    );
+    let slow = c
+        .instances_of(ComponentKind::Tidb)
+        .flat_map(|i| &i.files)
+        .filter(|f| f.kind == diag_core::model::DataKind::Log(diag_core::model::LogKind::Slow))
+        .count();
+    assert_eq!(slow, 1);
+}
+
+fn real_tree(file: &str) -> diag_core::model::ConfigTree {
+    let bytes = std::fs::read(real_data().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    diag_core::model::ConfigTree::parse_json(file, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn at<'a>(t: &'a diag_core::model::ConfigTree, path: &str) -> &'a ConfigNode {
+    t.lookup(path)
+        .present()
+        .unwrap_or_else(|| panic!("{}: {path} missing", t.file))
+}
+
+#[test]
+fn coercions_hold_on_real_pd_config() {
+    let pd = real_tree("pd.json");
+    assert_eq!(
+        at(&pd, "schedule.split-merge-interval").to_duration(),
+        Ok(std::time::Duration::from_secs(3600))
+    );
+    assert_eq!(
+        at(&pd, "schedule.patrol-region-interval").to_duration(),
+        Ok(std::time::Duration::from_millis(100))
+    );
+    assert_eq!(
+        at(&pd, "schedule.enable-cross-table-merge").to_bool(),
+        Ok(false),
+        "PD prints some booleans as strings"
+    );
+    assert_eq!(at(&pd, "log.file.max-days").to_int(), Ok(1));
+    assert_eq!(at(&pd, "quota-backend-bytes").to_size(), Ok(8 << 30));
+    // store-limit is keyed by store id.
+    let limits = at(&pd, "schedule.store-limit")
+        .as_map()
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(limits > 0);
+    let first = at(&pd, "schedule.store-limit")
+        .as_map()
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_default();
+    assert!(
+        at(&pd, &format!("schedule.store-limit.{first}.add-peer"))
+            .to_float()
+            .is_ok()
+    );
+    assert!(matches!(pd.lookup("log.file.no-such-key"), Lookup::Missing));
+}
+
+#[test]
+fn coercions_hold_on_real_tikv_tidb_and_tiflash_configs() {
+    let tikv = real_tree("tikv.json");
+    assert_eq!(
+        at(&tikv, "readpool.unified.stack-size").to_size(),
+        Ok(10 << 20)
+    );
+    assert_eq!(at(&tikv, "log-rotation-size").to_size(), Ok(300 << 20));
+    assert_eq!(
+        at(&tikv, "slow-log-threshold").to_duration(),
+        Ok(std::time::Duration::from_secs(1))
+    );
+    assert_eq!(
+        at(&tikv, "log-rotation-timespan").to_duration(),
+        Ok(std::time::Duration::from_secs(86_400))
+    );
+    assert_eq!(
+        at(&tikv, "readpool.unified.max-thread-count").to_int(),
+        Ok(4)
+    );
+    let tidb = real_tree("tidb.json");
+    assert_eq!(at(&tidb, "enable-streaming").to_bool(), Ok(true));
+    assert_eq!(at(&tidb, "mem-quota-query").to_size(), Ok(1 << 30));
+    assert_eq!(
+        at(&tidb, "lease").to_duration(),
+        Ok(std::time::Duration::from_secs(45))
+    );
+    assert!(
+        at(&tidb, "performance.feedback-probability")
+            .to_float()
+            .is_ok()
+    );
+    // A value of an unexpected type is a per-value error, not a crash.
+    assert!(at(&tidb, "log.level").to_int().is_err());
+    assert!(matches!(
+        tidb.lookup("log.disable-timestamp"),
+        Lookup::Null(_)
+    ));
+    let tiflash = real_tree("tiflash.json");
+    assert!(tiflash.root.as_map().is_some_and(|m| !m.is_empty()));
+}
