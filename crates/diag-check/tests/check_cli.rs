@@ -343,6 +343,16 @@ fn a_template_replaces_the_built_in_one() {
         &format!("record={}", template.display()),
     ]);
     assert_eq!(named.status.code(), Some(0), "{}", stderr(&named));
+    let broken = tmp.path().join("broken.j2");
+    fs::write(&broken, "{% for %}\n").unwrap();
+    let out = diag_check(&[&bundle, &"--template", &broken]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("check-report.txt:1"),
+        "{}",
+        stderr(&out)
+    );
     let ambiguous = diag_check(&[&bundle, &"--format", &"text,html", &"--template", &template]);
     assert_eq!(ambiguous.status.code(), Some(2));
 }

@@ -199,26 +199,26 @@ impl TemplateName {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
+    // Causes are part of each message (one line, like `LoadError`), not chained as `source()`,
+    // so `{:#}` printers do not repeat them.
     /// A template failed to compile or render.
-    #[error("template `{name}`: {source:#}")]
+    #[error("template `{name}`: {error}")]
     Template {
         /// The template.
         name: String,
-        /// minijinja's error, with line information.
-        #[source]
-        source: minijinja::Error,
+        /// minijinja's error, with line information (its `{:#}` form shows the template excerpt).
+        error: minijinja::Error,
     },
     /// Serializing the json or sarif format failed.
     #[error("serializing the report: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The report directory exists and is not empty; it is never overwritten.
     #[error("{}: report directory already exists and is not empty; refusing to overwrite it", .0.display())]
@@ -268,9 +268,9 @@ impl Renderer {
     pub fn set_template(&mut self, name: TemplateName, source: String) -> Result<(), ReportError> {
         self.env
             .add_template_owned(name.as_str(), source)
-            .map_err(|source| ReportError::Template {
+            .map_err(|error| ReportError::Template {
                 name: name.as_str().to_owned(),
-                source,
+                error,
             })
     }
 
@@ -280,9 +280,9 @@ impl Renderer {
         name: TemplateName,
         doc: &ReportDocument,
     ) -> Result<String, ReportError> {
-        let err = |source| ReportError::Template {
+        let err = |error| ReportError::Template {
             name: name.as_str().to_owned(),
-            source,
+            error,
         };
         let template = self.env.get_template(name.as_str()).map_err(err)?;
         template.render(Value::from(Serde(doc))).map_err(err)
@@ -292,8 +292,12 @@ impl Renderer {
     pub fn render(&self, format: Format, doc: &ReportDocument) -> Result<String, ReportError> {
         match format.template() {
             Some(name) => self.render_template(name, doc),
-            None if format == Format::Json => Ok(serde_json::to_string_pretty(doc)? + "\n"),
-            None => Ok(serde_json::to_string_pretty(&sarif::sarif(doc))? + "\n"),
+            None if format == Format::Json => {
+                Ok(serde_json::to_string_pretty(doc).map_err(ReportError::Json)? + "\n")
+            }
+            None => Ok(serde_json::to_string_pretty(&sarif::sarif(doc))
+                .map_err(ReportError::Json)?
+                + "\n"),
         }
     }
 

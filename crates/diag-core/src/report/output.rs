@@ -60,7 +60,7 @@ pub fn write_report_dir(
     };
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
+        move |error| ReportError::Io { path, error }
     };
     fs::create_dir_all(&parent).map_err(io(&parent))?;
     let staging = tempfile::Builder::new()
@@ -101,10 +101,10 @@ fn place(staging: &Path, dir: &Path, unique: bool) -> Result<PathBuf, ReportErro
                 }
                 attempt += 1;
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(ReportError::Io {
                     path: target,
-                    source,
+                    error,
                 });
             }
         }
