@@ -16,6 +16,7 @@ pub mod error;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod testing;
 
 pub use error::LoadError;
 pub use model::Cluster;

@@ -1,7 +1,296 @@
 //! Selection, parallel evaluation and findings.
+//!
+//! Selection follows diag: a rule runs when its kind is requested and its version constraint
+//! contains the cluster version; of several selected rules sharing a name, the later one (by
+//! id) counts, once. Evaluation is parallel over rule × instance on rayon's current pool;
+//! findings are sorted by rule id, then name, and rows follow the bundle's instance order, so the
+//! outcome is identical for any thread count.
+//!
+//! One divergence from diag, on purpose: a path a rule reads that is missing (or null) gives a
+//! `nodata` row, never the value 0. diag's `ToInt(missing)` is 0, so `< 1` rules fire false
+//! alarms whenever a key is renamed across versions.
+//!
+//! ```
+//! use diag_core::engine::{check, CheckOptions};
+//! let cluster = diag_core::Cluster::open("../../fixtures/diag-fPrz0RnDxRn".as_ref()).unwrap();
+//! let outcome = check(&cluster, &diag_core::rules::RuleSet::builtin(), &CheckOptions::default());
+//! assert_eq!(outcome.findings.len(), 21);
+//! let abnormal: Vec<i64> = outcome.abnormal().map(|f| f.rule.id).collect();
+//! assert_eq!(abnormal, [100, 209, 210]);
+//! ```
 
 pub mod finding;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 
 pub use finding::{
     CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
 };
+
+use crate::model::value::Lookup;
+use crate::model::{Cluster, ComponentKind, InstanceConfig};
+use crate::rules::condition::{ScriptHook, Undecided};
+use crate::rules::script::{self, ScriptCluster, ScriptState};
+use crate::rules::{CheckKind, Rule, RuleBody, RuleSet};
+
+/// What to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Kinds of rules to run (`--types`); default `[Config]`, as diag.
+    pub kinds: Vec<CheckKind>,
+    /// When not empty, only rules with one of these ids or names.
+    pub only: Vec<String>,
+    /// Rules with one of these ids or names are not run.
+    pub skip: Vec<String>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions {
+            kinds: vec![CheckKind::Config],
+            only: Vec::new(),
+            skip: Vec::new(),
+        }
+    }
+}
+
+/// The rules that run on `cluster`, in report order (id, then name).
+pub fn select<'a>(cluster: &Cluster, rules: &'a RuleSet, options: &CheckOptions) -> Vec<&'a Rule> {
+    let version = cluster.version.semver.as_ref();
+    let mut by_name: HashMap<&str, &Rule> = HashMap::new();
+    for rule in rules.rules() {
+        let wanted = options.kinds.contains(&rule.meta.kind)
+            && rule.version.matches(version)
+            && (options.only.is_empty() || options.only.iter().any(|o| rule.is_called(o)))
+            && !options.skip.iter().any(|s| rule.is_called(s));
+        if !wanted {
+            continue;
+        }
+        by_name
+            .entry(rule.meta.name.as_str())
+            .and_modify(|kept| {
+                if rule.order > kept.order {
+                    *kept = rule;
+                }
+            })
+            .or_insert(rule);
+    }
+    let mut selected: Vec<&Rule> = by_name.into_values().collect();
+    selected.sort_by(|a, b| {
+        (a.meta.id, &a.meta.name, a.order).cmp(&(b.meta.id, &b.meta.name, b.order))
+    });
+    selected
+}
+
+/// Runs the selected rules over the cluster, in parallel on rayon's current pool.
+pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> CheckOutcome {
+    let selected = select(cluster, rules, options);
+    let view = ScriptCluster::new(cluster);
+    let findings = selected
+        .par_iter()
+        .map(|rule| Finding {
+            rule: rule.meta.clone(),
+            rows: evaluate(cluster, &view, rule),
+        })
+        .collect();
+    CheckOutcome {
+        findings,
+        rule_set_version: rules.version().to_string(),
+    }
+}
+
+/// Every rule's rows for one cluster.
+fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
+    match &rule.body {
+        RuleBody::Condition(condition) => tuples(cluster, &rule.meta.components)
+            .into_par_iter()
+            .map(|tuple| {
+                let (state, message) = decide(cluster, view, rule, condition, &tuple);
+                row(cluster, rule, &tuple, state, message)
+            })
+            .collect(),
+        RuleBody::ClusterScript(ast) => match script::run_script(ast, view) {
+            Ok(mut rows) => {
+                rows.sort_by(|a, b| a.instances.cmp(&b.instances));
+                rows.into_iter()
+                    .map(|r| {
+                        let state = match r.state {
+                            ScriptState::Ok => RowState::Ok,
+                            ScriptState::Abnormal => RowState::Abnormal(rule.meta.severity),
+                            ScriptState::NoData => RowState::NoData,
+                        };
+                        let message = (!r.message.is_empty()).then_some(r.message);
+                        row(cluster, rule, &r.instances, state, message)
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                let (state, message) = undecided(e);
+                vec![Row {
+                    tag: "cluster".into(),
+                    instances: Vec::new(),
+                    values: Vec::new(),
+                    state,
+                    message: Some(message),
+                }]
+            }
+        },
+    }
+}
+
+/// The cross product of instances of each component, in bundle order.
+fn tuples(cluster: &Cluster, components: &[ComponentKind]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
+    if components.is_empty() {
+        return Vec::new();
+    }
+    for kind in components {
+        let members: Vec<usize> = cluster
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == *kind)
+            .map(|(n, _)| n)
+            .collect();
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                members
+                    .iter()
+                    .map(move |m| [prefix.as_slice(), &[*m]].concat())
+            })
+            .collect();
+    }
+    out
+}
+
+struct Hook<'a> {
+    view: &'a ScriptCluster,
+    tuple: &'a [usize],
+}
+
+impl ScriptHook for Hook<'_> {
+    fn eval_expression(&self, ast: &rhai::AST) -> Result<bool, Undecided> {
+        script::eval_expression(ast, self.view, self.tuple)
+    }
+}
+
+fn decide(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    rule: &Rule,
+    condition: &crate::rules::Condition,
+    tuple: &[usize],
+) -> (RowState, Option<String>) {
+    let mut root = None;
+    for &i in tuple {
+        match &cluster.instances[i].config {
+            InstanceConfig::Loaded(tree) => root = root.or(Some(&tree.root)),
+            InstanceConfig::Absent { file } => {
+                return (RowState::NoData, Some(format!("no config at `{file}`")));
+            }
+            InstanceConfig::Invalid { file, reason } => {
+                return (
+                    RowState::NoData,
+                    Some(format!("config `{file}` unusable: {reason}")),
+                );
+            }
+        }
+    }
+    let Some(root) = root else {
+        return (RowState::NoData, Some("no instance".into()));
+    };
+    match condition.eval(root, &Hook { view, tuple }) {
+        Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
+        Ok(false) => (RowState::Ok, None),
+        Err(e) => {
+            let (state, message) = undecided(e);
+            (state, Some(message))
+        }
+    }
+}
+
+fn undecided(e: Undecided) -> (RowState, String) {
+    match e {
+        Undecided::Missing(m) => (RowState::NoData, m),
+        Undecided::Failed(m) => (RowState::Error, m),
+    }
+}
+
+fn row(
+    cluster: &Cluster,
+    rule: &Rule,
+    tuple: &[usize],
+    state: RowState,
+    message: Option<String>,
+) -> Row {
+    let instances: Vec<InstanceRef> = tuple
+        .iter()
+        .filter_map(|&index| {
+            cluster.instances.get(index).map(|i| InstanceRef {
+                component: i.component,
+                host: i.host.clone(),
+                port: i.port,
+                index,
+            })
+        })
+        .collect();
+    let tag = tuple
+        .iter()
+        .filter_map(|&i| cluster.instances.get(i))
+        .map(|i| i.tag())
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut values = Vec::new();
+    for item in &rule.variation {
+        // Each variation item is read from the tuple member of its component.
+        let member = item.component.and_then(|k| {
+            tuple
+                .iter()
+                .filter_map(|&i| cluster.instances.get(i))
+                .find(|i| i.component == k)
+        });
+        let Some(instance) = member else { continue };
+        let read = instance.config.tree().map(|t| (t, t.lookup(&item.path)));
+        let (value, evidence) = match read {
+            Some((tree, Lookup::Present(n) | Lookup::Null(n))) => (
+                Some(n.to_text()),
+                Some(Evidence {
+                    file: tree.file.to_string(),
+                    line: n.line,
+                }),
+            ),
+            _ => (None, None),
+        };
+        values.push(ValueRead {
+            variation: item.text.clone(),
+            value,
+            evidence,
+        });
+    }
+    Row {
+        tag,
+        instances,
+        values,
+        state,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_are_the_cross_product_in_bundle_order() {
+        let cluster = Cluster::open("../../fixtures/diag-fPrz0RnDxRn".as_ref())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pd = tuples(&cluster, &[ComponentKind::Pd]);
+        assert_eq!(pd.len(), 3);
+        let pairs = tuples(&cluster, &[ComponentKind::Pd, ComponentKind::Tikv]);
+        assert_eq!(pairs.len(), 9);
+        assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+    }
+}

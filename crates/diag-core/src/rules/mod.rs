@@ -1,17 +1,40 @@
 //! Rule files: schema, loading, linting, the condition language and the Rhai glue.
+//!
+//! A rule is one YAML file (`rules/config/tidb-max-days.yaml`). It names the component whose
+//! runtime config it reads and either a declarative condition (`abnormal_when`) or a Rhai script
+//! that sees the whole cluster (`rhai_script`). Rules are compiled once when loaded; every
+//! problem a rule file has is reported at once, with file, line, field and a did-you-mean.
+//!
+//! ```
+//! use diag_core::rules::RuleSet;
+//! let rules = RuleSet::builtin();
+//! assert_eq!(rules.rules().len(), 25);
+//! assert!(rules.rules().iter().any(|r| r.meta.name == "tidb-max-days"));
+//! ```
 
-use serde::Serialize;
+pub mod condition;
+mod load;
+pub mod script;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::ComponentKind;
+use crate::model::version::VersionConstraint;
+pub use condition::Condition;
+pub use load::{RuleLoadError, RuleLoadErrors};
 
 /// What a rule checks; `--types` selects by this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CheckKind {
     /// diag's on-call configuration rules.
     Config,
     /// "Is this setting still at its default?" rules (diag's `defaultConfig`).
+    #[serde(alias = "defaultConfig")]
     DefaultConfig,
     /// Slow-log and plan rules.
     Performance,
@@ -38,10 +61,37 @@ impl CheckKind {
             CheckKind::Metric => "metric",
         }
     }
+
+    /// Every kind.
+    pub const ALL: [CheckKind; 7] = [
+        CheckKind::Config,
+        CheckKind::DefaultConfig,
+        CheckKind::Performance,
+        CheckKind::Log,
+        CheckKind::System,
+        CheckKind::Topology,
+        CheckKind::Metric,
+    ];
+
+    /// Reads a kind as written on the command line or in diag's rule files (`defaultConfig`).
+    ///
+    /// ```
+    /// use diag_core::rules::CheckKind;
+    /// assert_eq!(CheckKind::parse("default_config"), Some(CheckKind::DefaultConfig));
+    /// assert_eq!(CheckKind::parse("defaultConfig"), Some(CheckKind::DefaultConfig));
+    /// assert_eq!(CheckKind::parse("banana"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<CheckKind> {
+        let text = text.trim();
+        if text == "defaultConfig" {
+            return Some(CheckKind::DefaultConfig);
+        }
+        CheckKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 /// How serious an abnormal result is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth knowing.
@@ -88,4 +138,145 @@ pub struct RuleMeta {
     pub suggestion: String,
     /// The rule file it was loaded from (path inside the rule directory, or `builtin:<path>`).
     pub source: String,
+}
+
+/// A loaded, compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// What reports print about it.
+    pub meta: Arc<RuleMeta>,
+    pub(crate) version: VersionConstraint,
+    /// `(component, path)` for each variation item that names a config struct.
+    pub(crate) variation: Vec<VariationItem>,
+    pub(crate) body: RuleBody,
+    /// The file as written, for `rules show`.
+    pub(crate) text: Arc<str>,
+    /// Position in load order: ties between rules sharing a name go to the later one.
+    pub(crate) order: usize,
+}
+
+/// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VariationItem {
+    pub(crate) text: String,
+    pub(crate) component: Option<ComponentKind>,
+    pub(crate) path: String,
+}
+
+/// How a rule decides.
+#[derive(Debug, Clone)]
+pub(crate) enum RuleBody {
+    /// Evaluated per instance (or per tuple of instances).
+    Condition(Condition),
+    /// A Rhai script that sees the whole cluster and returns the rows.
+    ClusterScript(Arc<rhai::AST>),
+}
+
+impl Rule {
+    /// The version constraint, parsed.
+    pub fn version_constraint(&self) -> &VersionConstraint {
+        &self.version
+    }
+
+    /// The rule file as written.
+    pub fn definition(&self) -> &str {
+        &self.text
+    }
+
+    /// `declarative`, `rhai expression` or `rhai script`: how the rule decides.
+    pub fn form(&self) -> &'static str {
+        match &self.body {
+            RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
+            RuleBody::Condition(_) => "declarative",
+            RuleBody::ClusterScript(_) => "rhai script",
+        }
+    }
+
+    /// Whether `id` is this rule's numeric id or its name.
+    pub fn is_called(&self, id: &str) -> bool {
+        let id = id.trim();
+        self.meta.name == id || self.meta.id.to_string() == id
+    }
+}
+
+/// A set of loaded rules, in a stable order (id, then name, then source).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    version: String,
+}
+
+impl RuleSet {
+    /// The rules shipped in the repository's `rules/` tree, embedded at build time.
+    ///
+    /// The shipped rules are tested to load without errors; should one ever fail, the others
+    /// are still returned (see [`RuleSet::builtin_checked`] for the errors).
+    pub fn builtin() -> RuleSet {
+        RuleSet::builtin_checked().unwrap_or_else(|errors| errors.partial)
+    }
+
+    /// The built-in rules, or every error they have.
+    pub fn builtin_checked() -> Result<RuleSet, RuleLoadErrors> {
+        let files = load::BUILTIN
+            .iter()
+            .map(|(path, text)| (format!("builtin:{path}"), (*text).to_string()));
+        load::load_files(
+            files.collect(),
+            format!("builtin-{}", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    /// Loads every rule file (`*.yaml`, `*.yml`, except `*.cases.yaml`) below `dir`, reporting
+    /// every error at once.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleLoadErrors> {
+        load::load_dir(dir)
+    }
+
+    /// Loads rules from in-memory files: `(name, YAML text)`.
+    pub fn from_files(
+        files: Vec<(String, String)>,
+        version: &str,
+    ) -> Result<RuleSet, RuleLoadErrors> {
+        load::load_files(files, version.to_string())
+    }
+
+    /// Adds the rules of `other`; rules sharing a name with an existing one come later, so they
+    /// win selection where both apply.
+    pub fn merge(&mut self, other: RuleSet) {
+        let base = self.rules.iter().map(|r| r.order + 1).max().unwrap_or(0);
+        self.rules.extend(other.rules.into_iter().map(|mut r| {
+            r.order += base;
+            r
+        }));
+        self.rules.sort_by(|a, b| {
+            (a.meta.id, &a.meta.name, a.order).cmp(&(b.meta.id, &b.meta.name, b.order))
+        });
+        if self.version.is_empty() {
+            self.version = other.version;
+        } else if !other.version.is_empty() {
+            self.version = format!("{}+{}", self.version, other.version);
+        }
+    }
+
+    /// The rules, sorted by id, then name.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule set's version: `builtin-0.1.0`, `dir:<path>`, or both joined by `+`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Rules whose id or name is `id`.
+    pub fn find<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.rules.iter().filter(move |r| r.is_called(id))
+    }
+
+    pub(crate) fn from_rules(mut rules: Vec<Rule>, version: String) -> RuleSet {
+        rules.sort_by(|a, b| {
+            (a.meta.id, &a.meta.name, a.order).cmp(&(b.meta.id, &b.meta.name, b.order))
+        });
+        RuleSet { rules, version }
+    }
 }

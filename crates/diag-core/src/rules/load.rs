@@ -1,0 +1,669 @@
+//! Rule files → compiled [`Rule`]s, with every problem reported at once.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::condition::{self, Condition, ConditionSpec};
+use super::{CheckKind, Rule, RuleBody, RuleMeta, RuleSet, Severity, VariationItem, script};
+use crate::model::ComponentKind;
+use crate::model::version::VersionConstraint;
+
+// The shipped `rules/` tree, embedded by build.rs: `(path inside rules/, YAML text)`.
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// One problem in one rule file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuleLoadError {
+    /// The file, relative to the rule directory (`builtin:<path>` for shipped rules).
+    pub file: String,
+    /// 1-based line; 0 when the problem concerns the whole file.
+    pub line: usize,
+    /// The field at fault (`severity`, `abnormal_when`, …), when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The nearest valid spelling, for unknown fields and values.
+    pub did_you_mean: Option<String>,
+}
+
+impl fmt::Display for RuleLoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        f.write_str(": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(s) = &self.did_you_mean {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuleLoadError {}
+
+/// Every problem found while loading a set of rule files, and the rules that did load.
+#[derive(Debug, Clone)]
+pub struct RuleLoadErrors {
+    /// The problems, in file order.
+    pub errors: Vec<RuleLoadError>,
+    /// The rules that loaded cleanly.
+    pub partial: RuleSet,
+}
+
+impl fmt::Display for RuleLoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuleLoadErrors {}
+
+/// A rule file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: i64,
+    name: String,
+    #[serde(alias = "check_type")]
+    kind: CheckKind,
+    #[serde(default, alias = "name_struct")]
+    component: Option<OneOrMany>,
+    #[serde(default)]
+    variation: String,
+    #[serde(alias = "warn_level")]
+    severity: Severity,
+    #[serde(default)]
+    version: String,
+    #[serde(default, alias = "expect_res")]
+    link: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    suggestion: String,
+    /// The documented default (`default_config` rules); informational.
+    #[serde(default)]
+    #[allow(dead_code)]
+    default: Option<serde_yaml::Value>,
+    #[serde(default)]
+    abnormal_when: Option<ConditionSpec>,
+    #[serde(default)]
+    rhai_script: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+pub(super) fn load_dir(dir: &Path) -> Result<RuleSet, RuleLoadErrors> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let version = format!("dir:{}", dir.display());
+    if !dir.is_dir() {
+        errors.push(RuleLoadError {
+            file: dir.display().to_string(),
+            line: 0,
+            field: None,
+            message: "not a directory".into(),
+            did_you_mean: None,
+        });
+        return Err(RuleLoadErrors {
+            errors,
+            partial: RuleSet::from_rules(Vec::new(), version),
+        });
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(RuleLoadError {
+                    file: dir.display().to_string(),
+                    line: 0,
+                    field: None,
+                    message: e.to_string(),
+                    did_you_mean: None,
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        if !entry.file_type().is_file() || !is_rule_file(path) {
+            continue;
+        }
+        let name = path
+            .strip_prefix(dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        match std::fs::read_to_string(path) {
+            Ok(text) => files.push((name, text)),
+            Err(e) => errors.push(RuleLoadError {
+                file: name,
+                line: 0,
+                field: None,
+                message: format!("cannot read: {e}"),
+                did_you_mean: None,
+            }),
+        }
+    }
+    match load_files(files, version) {
+        Ok(set) if errors.is_empty() => Ok(set),
+        Ok(set) => Err(RuleLoadErrors {
+            errors,
+            partial: set,
+        }),
+        Err(mut more) => {
+            errors.append(&mut more.errors);
+            Err(RuleLoadErrors {
+                errors,
+                partial: more.partial,
+            })
+        }
+    }
+}
+
+/// Rule files are `*.yaml`/`*.yml`; `*.cases.yaml` hold their test cases.
+pub(crate) fn is_rule_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && !name.ends_with(".cases.yaml")
+        && !name.ends_with(".cases.yml")
+}
+
+pub(super) fn load_files(
+    mut files: Vec<(String, String)>,
+    version: String,
+) -> Result<RuleSet, RuleLoadErrors> {
+    files.sort();
+    let mut errors = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
+    for (file, text) in files {
+        match parse_rule(&file, &text) {
+            Ok(rule) => {
+                if let Some(first) = rules
+                    .iter()
+                    .find(|r| r.meta.id == rule.meta.id && r.meta.name == rule.meta.name)
+                {
+                    errors.push(RuleLoadError {
+                        line: line_of(&text, "name"),
+                        file,
+                        field: Some("name".into()),
+                        message: format!(
+                            "rule {} `{}` is already defined in {}",
+                            rule.meta.id, rule.meta.name, first.meta.source
+                        ),
+                        did_you_mean: None,
+                    });
+                } else {
+                    rules.push(rule);
+                }
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    // Load order decides which of several rules sharing a name wins selection: the later one,
+    // as in diag's rule file, whose order follows the ids (7 before 9).
+    rules.sort_by(|a, b| {
+        (a.meta.id, &a.meta.name, &a.meta.source).cmp(&(b.meta.id, &b.meta.name, &b.meta.source))
+    });
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.order = i;
+    }
+    let set = RuleSet::from_rules(rules, version);
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(RuleLoadErrors {
+            errors,
+            partial: set,
+        })
+    }
+}
+
+/// The 1-based line of the first `key:` in the file (0 when absent).
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
+fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
+    let raw: RuleFile = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(file, text, &e)])?;
+    let mut errors = Vec::new();
+    let mut err = |field: &str, message: String, did_you_mean: Option<String>| {
+        errors.push(RuleLoadError {
+            file: file.to_string(),
+            line: line_of(text, field),
+            field: Some(field.to_string()),
+            message,
+            did_you_mean,
+        });
+    };
+
+    if raw.name.trim().is_empty() {
+        err("name", "is empty".into(), None);
+    }
+    if raw.id < 0 {
+        err("id", format!("{} is negative", raw.id), None);
+    }
+    let names: Vec<String> = match &raw.component {
+        None => Vec::new(),
+        Some(OneOrMany::One(s)) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        Some(OneOrMany::Many(v)) => v.iter().map(|p| p.trim().to_string()).collect(),
+    };
+    let mut components = Vec::new();
+    for n in &names {
+        match ComponentKind::from_config_struct(n) {
+            Some(k) => components.push(k),
+            None => {
+                let known: Vec<&str> = ComponentKind::ALL
+                    .iter()
+                    .map(|k| k.config_struct())
+                    .collect();
+                err(
+                    "component",
+                    format!("unknown component `{n}`"),
+                    nearest(n, &known),
+                );
+            }
+        }
+    }
+    let per_instance = matches!(raw.kind, CheckKind::Config | CheckKind::DefaultConfig);
+    if per_instance && names.is_empty() && raw.rhai_script.is_none() {
+        err(
+            "component",
+            format!(
+                "a `{}` rule names the component(s) whose config it reads, e.g. `component: TidbConfig`",
+                raw.kind.as_str()
+            ),
+            None,
+        );
+    }
+
+    let mut variation = Vec::new();
+    for item in raw
+        .variation
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (head, path) = item.split_once('.').unwrap_or((item, ""));
+        match ComponentKind::from_config_struct(head) {
+            Some(k) if !components.is_empty() && !components.contains(&k) => {
+                err(
+                    "variation",
+                    format!("`{item}` reads {head}, which is not among the rule's components"),
+                    None,
+                );
+            }
+            Some(k) if path.is_empty() => err(
+                "variation",
+                format!("`{item}` names no path after `{}`", k.config_struct()),
+                None,
+            ),
+            Some(k) => variation.push(VariationItem {
+                text: item.to_string(),
+                component: Some(k),
+                path: path.to_string(),
+            }),
+            None if per_instance => {
+                let known: Vec<&str> = components.iter().map(|k| k.config_struct()).collect();
+                err(
+                    "variation",
+                    format!(
+                        "`{item}` must start with the config struct it reads, e.g. `{}.log.level`",
+                        known.first().unwrap_or(&"TidbConfig")
+                    ),
+                    nearest(head, &known),
+                );
+            }
+            None => variation.push(VariationItem {
+                text: item.to_string(),
+                component: None,
+                path: String::new(),
+            }),
+        }
+    }
+    if per_instance && variation.is_empty() && raw.rhai_script.is_none() {
+        err(
+            "variation",
+            "is empty: name the value(s) rows print, e.g. `TidbConfig.log.file.max-days`".into(),
+            None,
+        );
+    }
+
+    let version = match VersionConstraint::parse(&raw.version) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            err("version", e.to_string(), None);
+            None
+        }
+    };
+
+    if let Some(problem) = link_problem(&raw.link, raw.kind) {
+        err("link", problem, None);
+    }
+    if raw.description.trim().is_empty() {
+        err(
+            "description",
+            "is empty: say what the rule checks and why it matters".into(),
+            None,
+        );
+    }
+
+    let body = match (&raw.abnormal_when, &raw.rhai_script) {
+        (Some(spec), None) => {
+            if components.len() > 1 && !spec.is_rhai() {
+                err("abnormal_when", "declarative conditions read one component; rules over several components use `abnormal_when: {rhai: …}` or `rhai_script`".into(), None);
+                None
+            } else {
+                match condition::compile(spec, &script::compile_expression) {
+                    Ok(c) => Some(RuleBody::Condition(c)),
+                    Err(m) => {
+                        err("abnormal_when", m, None);
+                        None
+                    }
+                }
+            }
+        }
+        (None, Some(src)) => match script::compile_script(src) {
+            Ok(ast) => Some(RuleBody::ClusterScript(ast)),
+            Err(m) => {
+                err("rhai_script", m, None);
+                None
+            }
+        },
+        (Some(_), Some(_)) => {
+            err(
+                "rhai_script",
+                "a rule has either `abnormal_when` or `rhai_script`, not both".into(),
+                None,
+            );
+            None
+        }
+        (None, None) => {
+            errors.push(RuleLoadError {
+                file: file.to_string(),
+                line: 0,
+                field: Some("abnormal_when".into()),
+                message:
+                    "missing: say when a row is abnormal (`abnormal_when`), or give a `rhai_script`"
+                        .into(),
+                did_you_mean: None,
+            });
+            None
+        }
+    };
+    if let Some(RuleBody::Condition(c)) = &body
+        && components.is_empty()
+        && !matches!(c, Condition::Rhai(_))
+    {
+        errors.push(RuleLoadError {
+            file: file.to_string(),
+            line: line_of(text, "abnormal_when"),
+            field: Some("abnormal_when".into()),
+            message: "a declarative condition reads an instance config: name the `component`"
+                .into(),
+            did_you_mean: None,
+        });
+    }
+
+    match (body, version) {
+        (Some(body), Some(version)) if errors.is_empty() => Ok(Rule {
+            meta: Arc::new(RuleMeta {
+                id: raw.id,
+                name: raw.name,
+                kind: raw.kind,
+                components,
+                variation: raw.variation.trim().to_string(),
+                severity: raw.severity,
+                version: raw.version.trim().to_string(),
+                link: raw.link.trim().to_string(),
+                description: raw.description.trim().to_string(),
+                suggestion: raw.suggestion.trim().to_string(),
+                source: file.to_string(),
+            }),
+            version,
+            variation,
+            body,
+            text: Arc::from(text),
+            order: 0,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Links must be complete https URLs; diag shipped truncated short links (`s.tidb.io/8q1yp`).
+fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
+    let link = link.trim();
+    if link.is_empty() {
+        return (kind == CheckKind::Config)
+            .then(|| "is empty: config rules link the knowledge-base article".to_string());
+    }
+    if !link.starts_with("https://") || link.contains(char::is_whitespace) {
+        return Some(format!("`{link}` is not an https URL"));
+    }
+    if let Some(code) = link.strip_prefix("https://s.tidb.io/")
+        && code.len() != 8
+    {
+        return Some(format!(
+            "short link code `{code}` has {} characters, s.tidb.io codes have 8 (truncated?)",
+            code.len()
+        ));
+    }
+    None
+}
+
+fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
+    let full = e.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full.clone(),
+    };
+    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    // `abnormal_when.lt: invalid type …` — serde names the path to the bad value.
+    let (mut field, mut message) = match message.split_once(": ") {
+        Some((head, rest))
+            if !head.is_empty()
+                && head.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']')
+                }) =>
+        {
+            (Some(head.to_string()), rest.to_string())
+        }
+        _ => (None, message),
+    };
+    let ticks: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let mut did_you_mean = None;
+    if (message.starts_with("unknown field") || message.starts_with("unknown variant"))
+        && let Some((bad, expected)) = ticks.split_first()
+    {
+        did_you_mean = nearest(bad, expected);
+        if message.starts_with("unknown field") {
+            field = Some(match field {
+                Some(parent) => format!("{parent}.{bad}"),
+                None => (*bad).to_string(),
+            });
+        }
+    }
+    if message.starts_with("missing field")
+        && let Some(name) = ticks.first()
+    {
+        field = Some((*name).to_string());
+        message = "is required".into();
+    }
+    let line = if line == 0 {
+        field
+            .as_deref()
+            .map(|f| line_of(text, f.rsplit('.').next().unwrap_or(f)))
+            .unwrap_or(0)
+    } else {
+        line
+    };
+    RuleLoadError {
+        file: file.to_string(),
+        line,
+        field,
+        message,
+        did_you_mean,
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if close enough to be a typo.
+pub(crate) fn nearest(word: &str, candidates: &[&str]) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase());
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    let (d, c) = best?;
+    (d <= (word.chars().count() / 3).max(2) && d > 0).then(|| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "id: 100\nname: tidb-max-days\nkind: config\ncomponent: TidbConfig\nvariation: TidbConfig.log.file.max-days\nseverity: warning\nlink: https://s.tidb.io/msmo6awg\ndescription: d\nabnormal_when: {path: log.file.max-days, lt: 1}\n";
+
+    fn errors(text: &str) -> Vec<String> {
+        match load_files(vec![("r.yaml".into(), text.into())], "t".into()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_rule_loads() {
+        assert_eq!(errors(GOOD), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unknown_fields_name_line_and_suggest() {
+        let text = GOOD.replace("severity:", "severty:");
+        let e = errors(&text);
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with(
+                "r.yaml:6: field `severty`: unknown field `severty`, expected one of `id`, `name`,"
+            ),
+            "{e:?}"
+        );
+        assert!(e[0].ends_with("(did you mean `severity`?)"), "{e:?}");
+    }
+
+    #[test]
+    fn bad_values_suggest_the_nearest() {
+        let e = errors(&GOOD.replace("warning", "warnng"));
+        assert!(
+            e[0].starts_with("r.yaml:6: field `severity`: unknown variant `warnng`")
+                && e[0].ends_with("(did you mean `warning`?)"),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace("component: TidbConfig", "component: TidbConf"));
+        assert!(e.iter().any(|m| m == "r.yaml:4: field `component`: unknown component `TidbConf` (did you mean `TidbConfig`?)"), "{e:?}");
+        let e = errors(&GOOD.replace("lt: 1}", "lte: 1}"));
+        assert!(
+            e[0].contains("field `abnormal_when.lte`") && e[0].contains("(did you mean `lt`?)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = GOOD
+            .replace(
+                "link: https://s.tidb.io/msmo6awg",
+                "link: https://s.tidb.io/8q1yp",
+            )
+            .replace("description: d", "description: ''")
+            .replace("kind: config", "kind: config\nversion: '>= banana'");
+        let e = errors(&text);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("field `link`") && m.contains("truncated"))
+        );
+        assert!(e.iter().any(|m| m.contains("field `version`")));
+        assert!(e.iter().any(|m| m.contains("field `description`")));
+    }
+
+    #[test]
+    fn condition_errors_point_at_abnormal_when() {
+        let e = errors(&GOOD.replace("lt: 1}", "lt: 1, gt: 9}"));
+        assert_eq!(
+            e,
+            vec![
+                "r.yaml:9: field `abnormal_when`: a condition has exactly one operator; found `lt`, `gt`: combine them with all_of or any_of"
+            ]
+        );
+        let e = errors(&GOOD.replace(
+            "abnormal_when: {path: log.file.max-days, lt: 1}",
+            "abnormal_when: {rhai: 'cfg.int(\"a\") <'}",
+        ));
+        assert!(e[0].contains("field `abnormal_when`: rhai:"), "{e:?}");
+    }
+
+    #[test]
+    fn the_same_rule_twice_is_an_error() {
+        let err = load_files(
+            vec![
+                ("a.yaml".into(), GOOD.into()),
+                ("b.yaml".into(), GOOD.into()),
+            ],
+            "t".into(),
+        )
+        .err()
+        .map(|e| e.errors[0].to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("b.yaml:2: field `name`: rule 100 `tidb-max-days` is already defined in a.yaml")
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! Rhai glue: one sandboxed [`rhai::Engine`] shared by every rule, scripts compiled once.
+//!
+//! The sandbox has no module loading and no file or network access; `print`/`debug` are
+//! silenced; each evaluation is limited to [`MAX_OPERATIONS`] operations, [`MAX_CALL_LEVELS`]
+//! nested calls, and bounded string, array and map sizes. A rule that hits a limit, throws, or
+//! reads a value of the wrong type gets an `error` row with the reason; the other rules go on.
+//!
+//! What scripts see:
+//!
+//! - `cfg` — the instance being checked (expressions, `abnormal_when: {rhai: …}`), `cfgs` — the
+//!   tuple for multi-component rules, and `cluster` — the whole cluster (both forms).
+//! - An instance has `tag`, `component` (`PdConfig`, …), `host`, `port`, `index`, `has_config`,
+//!   and readers that coerce like the declarative language: `int(path)`, `float(path)`,
+//!   `bool(path)`, `text(path)`, `size(path)` (bytes), `duration(path)` (seconds, float),
+//!   `get(path)` (the raw value: map, array, number, string, bool), `has(path)`, `keys(path)`.
+//!   A reader on a missing or null path stops the evaluation and makes the row `nodata`.
+//! - `cluster.version` (text), `cluster.version_matches(">= v5.4.0")`, `cluster.instances()`,
+//!   `cluster.instances("TikvConfig")`, `cluster.count("TiflashConfig")`.
+//! - A cluster script (`rhai_script`) returns an array of rows built with `ok(i)`,
+//!   `abnormal(i)`, `abnormal(i, message)`, `nodata(i, message)`, where `i` is an instance or an
+//!   array of instances (a tuple).
+
+use std::sync::{Arc, LazyLock};
+
+use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope};
+
+use super::condition::Undecided;
+use crate::model::value::{ConfigNode, ConfigTree, ConfigValue, Lookup};
+use crate::model::version::VersionConstraint;
+use crate::model::{Cluster, InstanceConfig};
+
+/// Operations one evaluation may run before it is stopped.
+pub const MAX_OPERATIONS: u64 = 200_000;
+/// Nested function calls allowed.
+pub const MAX_CALL_LEVELS: usize = 32;
+/// Longest string a script may build.
+pub const MAX_STRING_SIZE: usize = 64 * 1024;
+/// Largest array or map a script may build.
+pub const MAX_COLLECTION_SIZE: usize = 10_000;
+
+/// An instance as scripts see it.
+#[derive(Debug, Clone)]
+pub struct ScriptInstance {
+    index: usize,
+    tag: ImmutableString,
+    component: ImmutableString,
+    host: ImmutableString,
+    port: i64,
+    config: Option<Arc<ConfigTree>>,
+}
+
+impl ScriptInstance {
+    /// Index of the instance in [`Cluster::instances`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// The cluster as scripts see it.
+#[derive(Debug, Clone)]
+pub struct ScriptCluster {
+    version: ImmutableString,
+    semver: Option<semver::Version>,
+    instances: Arc<Vec<ScriptInstance>>,
+}
+
+impl ScriptCluster {
+    /// Builds the script view of a cluster (cheap: configs are shared, not copied).
+    pub fn new(cluster: &Cluster) -> ScriptCluster {
+        let instances = cluster
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(index, i)| ScriptInstance {
+                index,
+                tag: i.tag().into(),
+                component: i.component.config_struct().into(),
+                host: i.host.as_str().into(),
+                port: i64::from(i.port),
+                config: match &i.config {
+                    InstanceConfig::Loaded(t) => Some(Arc::clone(t)),
+                    _ => None,
+                },
+            })
+            .collect();
+        ScriptCluster {
+            version: cluster.version.text.as_str().into(),
+            semver: cluster.version.semver.clone(),
+            instances: Arc::new(instances),
+        }
+    }
+
+    /// The script view of instance `index`.
+    pub fn instance(&self, index: usize) -> Option<&ScriptInstance> {
+        self.instances.get(index)
+    }
+}
+
+/// Thrown by readers when a path is missing: turns into a `nodata` row.
+#[derive(Debug, Clone)]
+struct MissingPath(String);
+
+/// The shared, sandboxed engine.
+pub(crate) static ENGINE: LazyLock<Engine> = LazyLock::new(build_engine);
+
+fn build_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_COLLECTION_SIZE)
+        .set_max_map_size(MAX_COLLECTION_SIZE)
+        .set_max_variables(1_000)
+        .set_max_functions(256)
+        .set_max_modules(0)
+        .set_strict_variables(true)
+        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+
+    engine
+        .register_type_with_name::<ScriptInstance>("Instance")
+        .register_get("tag", |i: &mut ScriptInstance| i.tag.clone())
+        .register_get("component", |i: &mut ScriptInstance| i.component.clone())
+        .register_get("host", |i: &mut ScriptInstance| i.host.clone())
+        .register_get("port", |i: &mut ScriptInstance| i.port)
+        .register_get("index", |i: &mut ScriptInstance| i.index as i64)
+        .register_get("has_config", |i: &mut ScriptInstance| i.config.is_some())
+        .register_fn("int", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| n.to_int().map_err(|e| e.to_string()))
+        })
+        .register_fn("float", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| n.to_float().map_err(|e| e.to_string()))
+        })
+        .register_fn("bool", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| n.to_bool().map_err(|e| e.to_string()))
+        })
+        .register_fn("text", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| Ok(ImmutableString::from(n.to_text())))
+        })
+        .register_fn("size", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| {
+                n.to_size()
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| i64::try_from(b).map_err(|_| format!("size {b} is too large")))
+            })
+        })
+        .register_fn("duration", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| {
+                n.to_duration()
+                    .map(|d| d.as_secs_f64())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .register_fn("get", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| Ok(to_dynamic(n)))
+        })
+        .register_fn("has", |i: &mut ScriptInstance, p: &str| {
+            i.config
+                .as_ref()
+                .is_some_and(|t| matches!(t.lookup(p), Lookup::Present(_)))
+        })
+        .register_fn("keys", |i: &mut ScriptInstance, p: &str| {
+            read(i, p, |n| match &n.value {
+                ConfigValue::Map(m) => Ok(m
+                    .keys()
+                    .map(|k| Dynamic::from(ImmutableString::from(k.as_str())))
+                    .collect::<Array>()),
+                _ => Err(format!("expected a map, found {} {n}", n.type_name())),
+            })
+        });
+
+    engine
+        .register_type_with_name::<ScriptCluster>("Cluster")
+        .register_get("version", |c: &mut ScriptCluster| c.version.clone())
+        .register_fn(
+            "version_matches",
+            |c: &mut ScriptCluster, constraint: &str| {
+                VersionConstraint::parse(constraint)
+                    .map(|vc| vc.matches(c.semver.as_ref()))
+                    .map_err(|e| runtime(e.to_string()))
+            },
+        )
+        .register_fn("instances", |c: &mut ScriptCluster| {
+            c.instances
+                .iter()
+                .cloned()
+                .map(Dynamic::from)
+                .collect::<Array>()
+        })
+        .register_fn("instances", |c: &mut ScriptCluster, component: &str| {
+            c.instances
+                .iter()
+                .filter(|i| i.component == component)
+                .cloned()
+                .map(Dynamic::from)
+                .collect::<Array>()
+        })
+        .register_fn("count", |c: &mut ScriptCluster, component: &str| {
+            c.instances
+                .iter()
+                .filter(|i| i.component == component)
+                .count() as i64
+        });
+
+    engine
+        .register_fn("ok", |i: Dynamic| row(i, "ok", ""))
+        .register_fn("abnormal", |i: Dynamic| row(i, "abnormal", ""))
+        .register_fn("abnormal", |i: Dynamic, m: &str| row(i, "abnormal", m))
+        .register_fn("nodata", |i: Dynamic, m: &str| row(i, "nodata", m));
+    engine
+}
+
+fn runtime(message: String) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.into(), Position::NONE))
+}
+
+fn read<T>(
+    i: &ScriptInstance,
+    path: &str,
+    f: impl FnOnce(&ConfigNode) -> Result<T, String>,
+) -> Result<T, Box<EvalAltResult>> {
+    let Some(tree) = &i.config else {
+        return Err(Box::new(EvalAltResult::ErrorRuntime(
+            Dynamic::from(MissingPath(format!("{} has no config", i.tag))),
+            Position::NONE,
+        )));
+    };
+    match tree.lookup(path) {
+        Lookup::Present(n) => f(n).map_err(|e| runtime(format!("`{path}`: {e}"))),
+        Lookup::Null(_) => Err(Box::new(EvalAltResult::ErrorRuntime(
+            Dynamic::from(MissingPath(format!("`{path}` is null"))),
+            Position::NONE,
+        ))),
+        Lookup::Missing => Err(Box::new(EvalAltResult::ErrorRuntime(
+            Dynamic::from(MissingPath(format!("`{path}` is missing"))),
+            Position::NONE,
+        ))),
+    }
+}
+
+fn to_dynamic(n: &ConfigNode) -> Dynamic {
+    match &n.value {
+        ConfigValue::Null => Dynamic::UNIT,
+        ConfigValue::Bool(b) => (*b).into(),
+        ConfigValue::Int(i) => (*i).into(),
+        ConfigValue::UInt(u) => i64::try_from(*u)
+            .map(Dynamic::from)
+            .unwrap_or_else(|_| Dynamic::from(*u as f64)),
+        ConfigValue::Float(f) => (*f).into(),
+        ConfigValue::String(s) => ImmutableString::from(s.as_str()).into(),
+        ConfigValue::Array(a) => a.iter().map(to_dynamic).collect::<Array>().into(),
+        ConfigValue::Map(m) => m
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
+            .collect::<Map>()
+            .into(),
+    }
+}
+
+fn row(instances: Dynamic, state: &str, message: &str) -> Map {
+    let mut m = Map::new();
+    m.insert("instances".into(), instances);
+    m.insert("state".into(), ImmutableString::from(state).into());
+    m.insert("message".into(), ImmutableString::from(message).into());
+    m
+}
+
+/// Compiles an expression (`abnormal_when: {rhai: …}`): statements are allowed, the last value
+/// is the answer. `cfg`, `cfgs` and `cluster` are known, so a typo in a variable name is a
+/// load error.
+pub(crate) fn compile_expression(source: &str) -> Result<Arc<AST>, String> {
+    let mut scope = Scope::new();
+    scope
+        .push_dynamic("cfg", Dynamic::UNIT)
+        .push_dynamic("cfgs", Dynamic::UNIT)
+        .push_dynamic("cluster", Dynamic::UNIT);
+    ENGINE
+        .compile_with_scope(&scope, source)
+        .map(Arc::new)
+        .map_err(|e| format!("rhai: {e}"))
+}
+
+/// Compiles a cluster script (`rhai_script`), which sees `cluster`.
+pub(crate) fn compile_script(source: &str) -> Result<Arc<AST>, String> {
+    let mut scope = Scope::new();
+    scope.push_dynamic("cluster", Dynamic::UNIT);
+    ENGINE
+        .compile_with_scope(&scope, source)
+        .map(Arc::new)
+        .map_err(|e| format!("rhai: {e}"))
+}
+
+fn undecided(err: Box<EvalAltResult>) -> Undecided {
+    let mut err = err;
+    loop {
+        match *err {
+            EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => err = inner,
+            EvalAltResult::ErrorRuntime(ref value, _) if value.is::<MissingPath>() => {
+                return Undecided::Missing(value.clone().cast::<MissingPath>().0);
+            }
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                return Undecided::Failed(format!(
+                    "script stopped: more than {MAX_OPERATIONS} operations"
+                ));
+            }
+            ref other => return Undecided::Failed(format!("script failed: {other}")),
+        }
+    }
+}
+
+fn scope<'a>(cluster: &ScriptCluster, tuple: &[usize]) -> Scope<'a> {
+    let mut scope = Scope::new();
+    if !tuple.is_empty() {
+        let members: Array = tuple
+            .iter()
+            .filter_map(|&i| cluster.instance(i).cloned())
+            .map(Dynamic::from)
+            .collect();
+        scope.push_dynamic("cfg", members.first().cloned().unwrap_or(Dynamic::UNIT));
+        scope.push("cfgs", members);
+    }
+    scope.push("cluster", cluster.clone());
+    scope
+}
+
+/// Evaluates an expression for one tuple of instances: `Ok(true)` = abnormal.
+pub(crate) fn eval_expression(
+    ast: &AST,
+    cluster: &ScriptCluster,
+    tuple: &[usize],
+) -> Result<bool, Undecided> {
+    let mut scope = scope(cluster, tuple);
+    let value: Dynamic = ENGINE
+        .eval_ast_with_scope(&mut scope, ast)
+        .map_err(undecided)?;
+    value.as_bool().map_err(|found| {
+        Undecided::Failed(format!(
+            "expression returned {found}, expected a bool (true = abnormal)"
+        ))
+    })
+}
+
+/// One row a cluster script reported.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScriptRow {
+    pub(crate) instances: Vec<usize>,
+    pub(crate) state: ScriptState,
+    pub(crate) message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScriptState {
+    Ok,
+    Abnormal,
+    NoData,
+}
+
+/// Runs a cluster script; the rows it returns, or why it failed.
+pub(crate) fn run_script(ast: &AST, cluster: &ScriptCluster) -> Result<Vec<ScriptRow>, Undecided> {
+    let mut scope = scope(cluster, &[]);
+    let value: Dynamic = ENGINE
+        .eval_ast_with_scope(&mut scope, ast)
+        .map_err(undecided)?;
+    let Some(items) = value.clone().try_cast::<Array>() else {
+        return Err(Undecided::Failed(format!(
+            "script returned {}, expected an array of rows (ok(i), abnormal(i), nodata(i, why))",
+            value.type_name()
+        )));
+    };
+    let mut rows = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(map) = item.clone().try_cast::<Map>() else {
+            return Err(Undecided::Failed(format!(
+                "row {} is not a row (use ok(i), abnormal(i), nodata(i, why))",
+                item.type_name()
+            )));
+        };
+        let state = match map
+            .get("state")
+            .and_then(|s| s.clone().into_string().ok())
+            .as_deref()
+        {
+            Some("ok") => ScriptState::Ok,
+            Some("abnormal") => ScriptState::Abnormal,
+            Some("nodata") => ScriptState::NoData,
+            other => {
+                return Err(Undecided::Failed(format!(
+                    "row state {other:?} is not ok, abnormal or nodata"
+                )));
+            }
+        };
+        let message = map
+            .get("message")
+            .and_then(|s| s.clone().into_string().ok())
+            .unwrap_or_default();
+        let target = map.get("instances").cloned().unwrap_or(Dynamic::UNIT);
+        let members: Vec<Dynamic> = match target.clone().try_cast::<Array>() {
+            Some(a) => a,
+            None => vec![target],
+        };
+        let mut instances = Vec::with_capacity(members.len());
+        for m in members {
+            match m.clone().try_cast::<ScriptInstance>() {
+                Some(i) => instances.push(i.index),
+                None => {
+                    return Err(Undecided::Failed(format!(
+                        "a row names {}, expected an instance",
+                        m.type_name()
+                    )));
+                }
+            }
+        }
+        rows.push(ScriptRow {
+            instances,
+            state,
+            message,
+        });
+    }
+    Ok(rows)
+}

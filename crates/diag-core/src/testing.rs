@@ -1,0 +1,472 @@
+//! Test cases for rules, the way rule authors write them: small overlays on a base bundle,
+//! run through the real engine, rendered as text for snapshots.
+//!
+//! Next to each rule file `x.yaml` lives `x.cases.yaml`:
+//!
+//! ```yaml
+//! base: minimal                  # a bundle: path relative to this file, or a name under some
+//!                                # ancestor's `fixtures/` directory
+//! cases:
+//!   - name: max-days 0 keeps logs forever
+//!     expect: abnormal           # abnormal | ok | nodata | error | not_selected
+//!     overlay:
+//!       - component: TidbConfig  # which instances: a component…
+//!         instance: 0            # …and optionally its n-th instance (0-based, bundle order)
+//!         set: {log.file.max-days: 0}
+//!         unset: [log.file.max-backups]
+//!   - name: on v5.0.0 with TiFlash
+//!     expect: abnormal
+//!     version: v5.0.0            # the cluster version rules are selected by
+//!     add:                       # extra instances (no config unless `config` is given)
+//!       - {component: TiflashConfig, host: 127.0.0.1, port: 3930}
+//! ```
+//!
+//! The base bundle is loaded fresh for every case and changed in memory only; fixture folders
+//! are never written. [`run_dir`] runs every rule of a directory against its cases;
+//! [`RuleCases::snapshot`] renders the rows like the report does, for `insta`:
+//!
+//! ```
+//! let results = diag_core::testing::run_dir("../../rules".as_ref()).unwrap();
+//! for rule in &results {
+//!     assert!(rule.problems.is_empty(), "{}: {:?}", rule.snapshot_name, rule.problems);
+//!     // insta::assert_snapshot!(rule.snapshot_name.as_str(), rule.snapshot());
+//! }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::Cluster;
+use crate::engine::{CheckOptions, Row, RuleStatus, check};
+use crate::model::value::{ConfigNode, ConfigTree, ConfigValue};
+use crate::model::version::{ClusterVersion, VersionOrigin};
+use crate::model::{ComponentKind, Instance, InstanceConfig};
+use crate::rules::{CheckKind, Rule, RuleLoadErrors, RuleMeta, RuleSet};
+
+/// What a case expects of the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// At least one row abnormal.
+    Abnormal,
+    /// Every row OK.
+    Ok,
+    /// Only `nodata` rows.
+    Nodata,
+    /// Some row is an `error`, none abnormal.
+    Error,
+    /// The rule is not selected (version range or kind).
+    NotSelected,
+}
+
+impl Expect {
+    /// `abnormal`, `ok`, `nodata`, `error`, `not_selected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Abnormal => "abnormal",
+            Expect::Ok => "ok",
+            Expect::Nodata => "nodata",
+            Expect::Error => "error",
+            Expect::NotSelected => "not_selected",
+        }
+    }
+}
+
+/// A cases file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesFile {
+    /// The base bundle.
+    pub base: String,
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// One case: a name, what it expects, and the changes to the base bundle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Says what the case shows.
+    pub name: String,
+    /// The rule's expected status.
+    pub expect: Expect,
+    /// Overrides the cluster version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Instances added to the bundle.
+    #[serde(default)]
+    pub add: Vec<AddInstance>,
+    /// Changes to instance configs.
+    #[serde(default)]
+    pub overlay: Vec<Overlay>,
+}
+
+/// An instance a case adds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddInstance {
+    /// `TiflashConfig`, …
+    pub component: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Its runtime config; none when absent.
+    #[serde(default)]
+    pub config: Option<serde_yaml::Value>,
+}
+
+/// A change to the configs of some instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    /// Which component (`PdConfig`, …).
+    pub component: String,
+    /// Which of its instances (0-based, bundle order); all when absent.
+    #[serde(default)]
+    pub instance: Option<usize>,
+    /// Paths to set (maps are created as needed).
+    #[serde(default)]
+    pub set: serde_yaml::Mapping,
+    /// Paths to remove.
+    #[serde(default)]
+    pub unset: Vec<String>,
+    /// Drop the config file altogether.
+    #[serde(default)]
+    pub no_config: bool,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// What it expected.
+    pub expect: Expect,
+    /// What happened (`None` when the case could not run; see the problems).
+    pub got: Option<Expect>,
+    /// The rule's rows.
+    pub rows: Vec<Row>,
+}
+
+/// One rule and its cases' results.
+#[derive(Debug, Clone)]
+pub struct RuleCases {
+    /// The rule file's stem (`tidb-max-days`): the snapshot's name.
+    pub snapshot_name: String,
+    /// The rule.
+    pub rule: Arc<RuleMeta>,
+    /// The cases file, when there is one.
+    pub cases_file: Option<PathBuf>,
+    /// The base bundle as written in the cases file.
+    pub base: String,
+    /// Each case's outcome, in file order.
+    pub results: Vec<CaseResult>,
+    /// Everything wrong: missing cases, unmet expectations, bad overlays.
+    pub problems: Vec<String>,
+}
+
+impl RuleCases {
+    /// Whether every case met its expectation and nothing is missing.
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The rows of every case, rendered as the report prints them.
+    pub fn snapshot(&self) -> String {
+        let mut out = format!(
+            "rule {} {}: {}\nbase: {}\n",
+            self.rule.id, self.rule.name, self.rule.variation, self.base
+        );
+        for case in &self.results {
+            out.push_str(&format!(
+                "\ncase: {}\nexpect: {}\n",
+                case.name,
+                case.expect.as_str()
+            ));
+            if case.got == Some(Expect::NotSelected) {
+                out.push_str("  (rule not selected)\n");
+            }
+            for row in &case.rows {
+                out.push_str("  ");
+                out.push_str(&render_row(row));
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// A row as the report prints it (`<tag>   <values>   <state>`), with the reason for `nodata`
+/// and `error` rows.
+pub fn render_row(row: &Row) -> String {
+    let mut line = format!(
+        "{}   {}   {}",
+        row.tag,
+        row.values_display(),
+        row.state.as_str()
+    );
+    if let Some(m) = &row.message {
+        line.push_str(&format!("   ({m})"));
+    }
+    line
+}
+
+/// Loads the rules below `dir` and runs each against its `*.cases.yaml`.
+pub fn run_dir(dir: &Path) -> Result<Vec<RuleCases>, RuleLoadErrors> {
+    let rules = RuleSet::load_dir(dir)?;
+    Ok(rules.rules().iter().map(|r| run_rule(dir, r)).collect())
+}
+
+/// Runs one rule (loaded from `dir`) against its cases file.
+pub fn run_rule(dir: &Path, rule: &Rule) -> RuleCases {
+    let rule_file = dir.join(&rule.meta.source);
+    let stem = rule_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem
+        .trim_end_matches(".yaml")
+        .trim_end_matches(".yml")
+        .to_string();
+    let cases_path = rule_file.with_file_name(format!("{stem}.cases.yaml"));
+    let mut out = RuleCases {
+        snapshot_name: stem,
+        rule: rule.meta.clone(),
+        cases_file: None,
+        base: String::new(),
+        results: Vec::new(),
+        problems: Vec::new(),
+    };
+    let text = match std::fs::read_to_string(&cases_path) {
+        Ok(t) => t,
+        Err(_) => {
+            out.problems
+                .push(format!("no cases: write {}", cases_path.display()));
+            return out;
+        }
+    };
+    out.cases_file = Some(cases_path.clone());
+    let file: CasesFile = match serde_yaml::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            out.problems.push(format!("{}: {e}", cases_path.display()));
+            return out;
+        }
+    };
+    out.base = file.base.clone();
+    let Some(base) = resolve_base(&cases_path, &file.base) else {
+        out.problems.push(format!("{}: base bundle `{}` not found (relative to the file, or under an ancestor's fixtures/)", cases_path.display(), file.base));
+        return out;
+    };
+    let set = RuleSet::from_rules(vec![rule.clone()], "cases".into());
+    let options = CheckOptions {
+        kinds: CheckKind::ALL.to_vec(),
+        only: Vec::new(),
+        skip: Vec::new(),
+    };
+    for case in &file.cases {
+        let prepared = Cluster::open(&base)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| apply(&mut c, case).map(|()| c));
+        let cluster = match prepared {
+            Ok(c) => c,
+            Err(e) => {
+                out.problems.push(format!("case `{}`: {e}", case.name));
+                out.results.push(CaseResult {
+                    name: case.name.clone(),
+                    expect: case.expect,
+                    got: None,
+                    rows: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let outcome = check(&cluster, &set, &options);
+        let (got, rows) = match outcome.findings.into_iter().next() {
+            None => (Expect::NotSelected, Vec::new()),
+            Some(f) => (
+                match f.status() {
+                    RuleStatus::Abnormal => Expect::Abnormal,
+                    RuleStatus::Ok => Expect::Ok,
+                    RuleStatus::NoData => Expect::Nodata,
+                    RuleStatus::Error => Expect::Error,
+                },
+                f.rows,
+            ),
+        };
+        if got != case.expect {
+            out.problems.push(format!(
+                "case `{}`: expected {}, got {}",
+                case.name,
+                case.expect.as_str(),
+                got.as_str()
+            ));
+        }
+        out.results.push(CaseResult {
+            name: case.name.clone(),
+            expect: case.expect,
+            got: Some(got),
+            rows,
+        });
+    }
+    for (needed, what) in [
+        (Expect::Abnormal, "an abnormal"),
+        (Expect::Ok, "a normal (ok)"),
+    ] {
+        if !file.cases.iter().any(|c| c.expect == needed) {
+            out.problems
+                .push(format!("{}: needs {what} case", cases_path.display()));
+        }
+    }
+    out
+}
+
+fn resolve_base(cases_file: &Path, base: &str) -> Option<PathBuf> {
+    let dir = cases_file.parent()?;
+    let direct = dir.join(base);
+    if direct.exists() {
+        return Some(direct);
+    }
+    dir.ancestors()
+        .map(|a| a.join("fixtures").join(base))
+        .find(|p| p.exists())
+}
+
+/// Applies a case's changes to a loaded cluster.
+pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
+    if let Some(v) = &case.version {
+        cluster.version = ClusterVersion::decide(Some(v), VersionOrigin::Topology, None, None);
+    }
+    for add in &case.add {
+        let component = component(&add.component)?;
+        let file = format!("<case>/{}-{}/conf/config.json", add.host, add.port);
+        let config = match &add.config {
+            Some(v) => InstanceConfig::Loaded(Arc::new(ConfigTree {
+                file: Arc::from(file.as_str()),
+                root: ConfigNode::from(v),
+            })),
+            None => InstanceConfig::Absent { file },
+        };
+        let instance = Instance {
+            component,
+            host: add.host.clone(),
+            port: add.port,
+            status_port: None,
+            pod: None,
+            deploy_dir: None,
+            log_dir: None,
+            data_dir: None,
+            attributes: ConfigNode::new(ConfigValue::Map(IndexMap::new())),
+            dir: String::new(),
+            config,
+            files: Vec::new(),
+        };
+        // Keep topology order: after the last instance of the same or an earlier component.
+        let at = cluster
+            .instances
+            .iter()
+            .rposition(|i| i.component <= component)
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        cluster.instances.insert(at, instance);
+    }
+    for overlay in &case.overlay {
+        let kind = component(&overlay.component)?;
+        let targets: Vec<usize> = cluster
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == kind)
+            .map(|(n, _)| n)
+            .collect();
+        let chosen: Vec<usize> = match overlay.instance {
+            Some(n) => vec![*targets.get(n).ok_or_else(|| {
+                format!(
+                    "{} has {} instance(s); there is no instance {n}",
+                    overlay.component,
+                    targets.len()
+                )
+            })?],
+            None => targets,
+        };
+        if chosen.is_empty() {
+            return Err(format!("the bundle has no {} instance", overlay.component));
+        }
+        for index in chosen {
+            let instance = &mut cluster.instances[index];
+            if overlay.no_config {
+                instance.config = InstanceConfig::Absent {
+                    file: instance.config.file().to_string(),
+                };
+                continue;
+            }
+            let InstanceConfig::Loaded(tree) = &mut instance.config else {
+                return Err(format!("{} has no config to change", instance.tag()));
+            };
+            let tree = Arc::make_mut(tree);
+            for (path, value) in &overlay.set {
+                let path = path
+                    .as_str()
+                    .ok_or_else(|| format!("`set` keys are dotted paths, found {path:?}"))?;
+                set_path(&mut tree.root, path, ConfigNode::from(value))?;
+            }
+            for path in &overlay.unset {
+                unset_path(&mut tree.root, path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn component(name: &str) -> Result<ComponentKind, String> {
+    ComponentKind::from_config_struct(name).ok_or_else(|| format!("unknown component `{name}` (expected PdConfig, TikvConfig, TidbConfig, TiflashConfig, …)"))
+}
+
+fn set_path(root: &mut ConfigNode, path: &str, value: ConfigNode) -> Result<(), String> {
+    let mut node = root;
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return Err("empty path".into());
+    };
+    for seg in parents {
+        let ConfigValue::Map(map) = &mut node.value else {
+            return Err(format!(
+                "`{path}`: `{seg}` is inside a value that is not a map"
+            ));
+        };
+        node = map
+            .entry((*seg).to_string())
+            .or_insert_with(|| ConfigNode::new(ConfigValue::Map(IndexMap::new())));
+    }
+    let ConfigValue::Map(map) = &mut node.value else {
+        return Err(format!("`{path}`: the parent is not a map"));
+    };
+    map.insert((*last).to_string(), value);
+    Ok(())
+}
+
+fn unset_path(root: &mut ConfigNode, path: &str) -> Result<(), String> {
+    let mut node = root;
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return Err("empty path".into());
+    };
+    for seg in parents {
+        let ConfigValue::Map(map) = &mut node.value else {
+            return Err(format!("`{path}` is not in the config"));
+        };
+        node = map
+            .get_mut(*seg)
+            .ok_or_else(|| format!("`{path}` is not in the config"))?;
+    }
+    let ConfigValue::Map(map) = &mut node.value else {
+        return Err(format!("`{path}` is not in the config"));
+    };
+    map.shift_remove(*last)
+        .map(|_| ())
+        .ok_or_else(|| format!("`{path}` is not in the config"))
+}

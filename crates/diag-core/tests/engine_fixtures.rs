@@ -1,0 +1,269 @@
+//! The engine on the three fixture bundles: selection counts, abnormal rules, row order,
+//! determinism across thread counts, and hostile rules that must not stop the others.
+
+use diag_core::Cluster;
+use diag_core::engine::{CheckOptions, CheckOutcome, RowState, RuleStatus, check};
+use diag_core::rules::{CheckKind, RuleSet};
+
+fn open(name: &str) -> Cluster {
+    Cluster::open(format!("../../fixtures/{name}").as_ref())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn abnormal_ids(outcome: &CheckOutcome) -> Vec<i64> {
+    outcome.abnormal().map(|f| f.rule.id).collect()
+}
+
+fn render(outcome: &CheckOutcome) -> String {
+    let mut out = String::new();
+    for f in &outcome.findings {
+        out.push_str(&format!("{} {} {:?}\n", f.rule.id, f.rule.name, f.status()));
+        for r in &f.rows {
+            out.push_str(&format!(
+                "  {}   {}   {}   {:?} {:?}\n",
+                r.tag,
+                r.values_display(),
+                r.state.as_str(),
+                r.message,
+                r.values.iter().map(|v| &v.evidence).collect::<Vec<_>>()
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn seed_bundle_runs_21_rules_and_finds_100_209_210() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+    assert_eq!(outcome.findings.len(), 21);
+    assert_eq!(abnormal_ids(&outcome), [100, 209, 210]);
+    let pd = outcome.findings.iter().find(|f| f.rule.id == 209).map(|f| {
+        f.rows
+            .iter()
+            .map(|r| format!("{}   {}   {}", r.tag, r.values_display(), r.state.as_str()))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        pd.unwrap_or_default(),
+        [
+            "PdConfig_172.20.22.100:2379   PdConfig.log.file.max-days:0   warning",
+            "PdConfig_172.20.14.102:2379   PdConfig.log.file.max-days:0   warning",
+            "PdConfig_172.20.15.222:2379   PdConfig.log.file.max-days:0   warning",
+        ]
+    );
+    // tikv-log-level is counted once, and it is rule 9 (log.level) on v5.4.0.
+    let tikv: Vec<i64> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.rule.name == "tikv-log-level")
+        .map(|f| f.rule.id)
+        .collect();
+    assert_eq!(tikv, [9]);
+    // Everything else is OK: no nodata, no error rows.
+    for f in &outcome.findings {
+        assert!(
+            matches!(f.status(), RuleStatus::Ok | RuleStatus::Abnormal),
+            "{} {:?}: {:?}",
+            f.rule.name,
+            f.status(),
+            f.rows
+        );
+    }
+}
+
+#[test]
+fn rows_carry_their_evidence() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+    let row = outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == 100)
+        .and_then(|f| f.rows.first())
+        .cloned();
+    let value = row.as_ref().and_then(|r| r.values.first()).cloned();
+    let evidence = value.and_then(|v| v.evidence);
+    assert!(
+        evidence
+            .as_ref()
+            .is_some_and(|e| e.file == "basic-tidb-0/conf/config.json" && e.line > 0),
+        "{evidence:?}"
+    );
+}
+
+#[test]
+fn tiup_bundle_runs_22_rules_and_finds_only_100() {
+    let cluster = open("diag-lili-fNTnz5MGhr6");
+    let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+    assert_eq!(outcome.findings.len(), 22);
+    assert_eq!(abnormal_ids(&outcome), [100]);
+    let rows = outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == 100)
+        .map(|f| f.rows.len());
+    assert_eq!(rows, Some(3));
+    let tikv: Vec<i64> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.rule.name == "tikv-log-level")
+        .map(|f| f.rule.id)
+        .collect();
+    assert_eq!(tikv, [7]);
+}
+
+#[test]
+fn minimal_bundle_runs_21_rules_all_ok() {
+    let cluster = open("minimal");
+    let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+    assert_eq!(outcome.findings.len(), 21);
+    assert_eq!(abnormal_ids(&outcome), Vec::<i64>::new());
+    assert!(
+        outcome
+            .findings
+            .iter()
+            .all(|f| f.status() == RuleStatus::Ok),
+        "{}",
+        render(&outcome)
+    );
+}
+
+#[test]
+fn output_is_identical_at_1_and_4_threads() {
+    for name in ["diag-fPrz0RnDxRn", "diag-lili-fNTnz5MGhr6", "minimal"] {
+        let cluster = open(name);
+        let rules = RuleSet::builtin();
+        let run = |n: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            pool.install(|| render(&check(&cluster, &rules, &CheckOptions::default())))
+        };
+        let one = run(1);
+        for _ in 0..3 {
+            assert_eq!(one, run(4), "{name}");
+        }
+    }
+}
+
+#[test]
+fn only_and_skip_take_ids_or_names() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let rules = RuleSet::builtin();
+    let only = CheckOptions {
+        only: vec!["100".into(), "pdconfig-max-days".into()],
+        ..CheckOptions::default()
+    };
+    assert_eq!(
+        check(&cluster, &rules, &only)
+            .findings
+            .iter()
+            .map(|f| f.rule.id)
+            .collect::<Vec<_>>(),
+        [100, 209]
+    );
+    let skip = CheckOptions {
+        skip: vec!["tidb-max-days".into()],
+        ..CheckOptions::default()
+    };
+    assert_eq!(abnormal_ids(&check(&cluster, &rules, &skip)), [209, 210]);
+    let none = CheckOptions {
+        kinds: vec![CheckKind::DefaultConfig],
+        ..CheckOptions::default()
+    };
+    assert!(check(&cluster, &rules, &none).findings.is_empty());
+}
+
+const HOSTILE: &str = r#"
+id: 900
+name: spins-forever
+kind: config
+component: PdConfig
+variation: PdConfig.log.level
+severity: critical
+link: https://example.com/spin
+description: An infinite loop.
+abnormal_when:
+  rhai: 'loop { } ; true'
+"#;
+
+const THROWS: &str = r#"
+id: 901
+name: throws
+kind: config
+component: TidbConfig
+variation: TidbConfig.log.level
+severity: warning
+link: https://example.com/throw
+description: Throws, and reads a string as an int.
+abnormal_when:
+  rhai: 'if cfg.port == 4000 { throw "boom" } else { cfg.int("log.level") > 0 }'
+"#;
+
+const BAD_SCRIPT: &str = r#"
+id: 902
+name: bad-script
+kind: config
+component: TikvConfig
+severity: info
+link: https://example.com/bad
+description: Returns a number where rows are expected, and builds a huge string.
+rhai_script: |
+  let s = "x";
+  for i in 0..40 { s += s; }
+  [1]
+"#;
+
+#[test]
+fn hostile_rules_end_in_error_rows_and_the_others_still_run() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let mut rules = RuleSet::builtin();
+    let extra = RuleSet::from_files(
+        vec![
+            ("spin.yaml".into(), HOSTILE.into()),
+            ("throw.yaml".into(), THROWS.into()),
+            ("bad.yaml".into(), BAD_SCRIPT.into()),
+        ],
+        "hostile",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    rules.merge(extra);
+    let outcome = check(&cluster, &rules, &CheckOptions::default());
+    assert_eq!(outcome.findings.len(), 24);
+    assert_eq!(abnormal_ids(&outcome), [100, 209, 210]);
+    let spin = outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == 900)
+        .map(|f| f.rows.clone())
+        .unwrap_or_default();
+    assert_eq!(spin.len(), 3);
+    assert!(
+        spin.iter().all(|r| r.state == RowState::Error
+            && r.message
+                .as_deref()
+                .is_some_and(|m| m.contains("operations"))),
+        "{spin:?}"
+    );
+    let throws = outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == 901)
+        .map(|f| f.rows.clone())
+        .unwrap_or_default();
+    assert!(
+        throws.iter().all(|r| r.state == RowState::Error
+            && r.message.as_deref().is_some_and(|m| m.contains("boom"))),
+        "{throws:?}"
+    );
+    let bad = outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == 902)
+        .map(|f| f.rows.clone())
+        .unwrap_or_default();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].state, RowState::Error, "{bad:?}");
+}

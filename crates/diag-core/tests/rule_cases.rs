@@ -1,0 +1,40 @@
+//! Every shipped rule against its cases (`rules/**/<rule>.cases.yaml`), through the real
+//! engine; the rendered rows are insta snapshots named after the rule file.
+
+use diag_core::testing::run_dir;
+
+#[test]
+fn every_rule_has_passing_abnormal_and_normal_cases() {
+    let results = run_dir("../../rules".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(results.len(), 25);
+    let problems: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.problems
+                .iter()
+                .map(move |p| format!("{}: {p}", r.snapshot_name))
+        })
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for rule in &results {
+        insta::assert_snapshot!(rule.snapshot_name.as_str(), rule.snapshot());
+    }
+}
+
+#[test]
+fn no_snapshot_outlives_its_rule() {
+    let results = run_dir("../../rules".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<String> = results
+        .iter()
+        .map(|r| format!("rule_cases__{}.snap", r.snapshot_name))
+        .collect();
+    let dir = std::path::Path::new("tests/snapshots");
+    let mut orphans = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("rule_cases__") && !names.contains(&name) {
+            orphans.push(name);
+        }
+    }
+    assert!(orphans.is_empty(), "snapshots without a rule: {orphans:?}");
+}
