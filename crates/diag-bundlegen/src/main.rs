@@ -27,7 +27,7 @@ enum Command {
     /// Run one stage on a bundle in this process and print a JSON line with its time and the
     /// process's peak resident memory.
     Measure {
-        /// baseline, load or serde.
+        /// baseline, load, serde or check.
         #[arg(long)]
         stage: String,
         /// Worker threads (rayon).
@@ -100,7 +100,7 @@ fn main() -> anyhow::Result<()> {
             bundle,
         } => {
             let Some(stage) = Stage::parse(&stage) else {
-                bail!("unknown stage `{stage}` (baseline, load, serde)")
+                bail!("unknown stage `{stage}` (baseline, load, serde, check)")
             };
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

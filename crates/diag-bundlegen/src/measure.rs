@@ -8,6 +8,8 @@ use rayon::prelude::*;
 
 use diag_core::Cluster;
 use diag_core::bundle::{Limits, open_source};
+use diag_core::engine::{CheckOptions, check};
+use diag_core::rules::RuleSet;
 
 /// One stage of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum Stage {
     Load,
     /// The floor: read every `conf/config.json` and `serde_json::from_slice` it into a `Value`.
     SerdeFloor,
+    /// What `diag-check` does: load, then run the shipped config rules.
+    Check,
 }
 
 impl Stage {
@@ -27,6 +31,7 @@ impl Stage {
             "baseline" => Some(Stage::Baseline),
             "load" => Some(Stage::Load),
             "serde" => Some(Stage::SerdeFloor),
+            "check" => Some(Stage::Check),
             _ => None,
         }
     }
@@ -60,6 +65,19 @@ pub fn run(stage: Stage, bundle: &Path) -> anyhow::Result<StageResult> {
             (configs, bytes)
         }
         Stage::SerdeFloor => serde_floor(bundle)?,
+        Stage::Check => {
+            let cluster = Cluster::open(bundle)?;
+            let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+            std::hint::black_box(&outcome);
+            (
+                cluster
+                    .instances
+                    .iter()
+                    .filter(|i| i.config.tree().is_some())
+                    .count(),
+                config_bytes(&cluster),
+            )
+        }
     };
     Ok(StageResult {
         elapsed: start.elapsed(),
@@ -114,4 +132,66 @@ pub fn peak_rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+/// One rule written twice, as a declarative condition and as a Rhai expression, for timing the
+/// two forms on the same rows.
+#[derive(Debug)]
+pub struct RulePair {
+    /// What the rule checks.
+    pub label: &'static str,
+    /// The rule's name in both sets (`--only`).
+    pub name: &'static str,
+    /// The declarative form.
+    pub declarative: RuleSet,
+    /// The Rhai form.
+    pub rhai: RuleSet,
+}
+
+const PAIRS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "TiKV log.level in [debug, trace]",
+        "TikvConfig",
+        "log.level",
+        "path: log.level\n  in: [debug, trace]",
+        r#"rhai: 'let l = cfg.text("log.level"); l == "debug" || l == "trace"'"#,
+    ),
+    (
+        "TiDB log.file.max-days < 1",
+        "TidbConfig",
+        "log.file.max-days",
+        "path: log.file.max-days\n  lt: 1",
+        r#"rhai: 'cfg.int("log.file.max-days") < 1'"#,
+    ),
+    (
+        "PD replica- > region-schedule-limit",
+        "PdConfig",
+        "schedule.replica-schedule-limit",
+        "path: schedule.replica-schedule-limit\n  gt: {path: schedule.region-schedule-limit}",
+        r#"rhai: 'cfg.int("schedule.replica-schedule-limit") > cfg.int("schedule.region-schedule-limit")'"#,
+    ),
+];
+
+/// The rules the benches time in both forms.
+pub fn rule_pairs() -> anyhow::Result<Vec<RulePair>> {
+    PAIRS
+        .iter()
+        .map(|&(label, component, path, declarative, rhai)| {
+            let file = |condition: &str| {
+                format!(
+                    "id: 9000\nname: bench-rule\nkind: config\ncomponent: {component}\nvariation: {component}.{path}\nseverity: info\nversion: \"\"\nlink: https://example.invalid/bench\ndescription: Benchmark rule.\nsuggestion: None.\nabnormal_when:\n  {condition}\n"
+                )
+            };
+            let set = |condition: &str| RuleSet::from_files(vec![("bench-rule.yaml".into(), file(condition))], "bench").map_err(|e| anyhow::anyhow!("{e:?}"));
+            Ok(RulePair { label, name: "bench-rule", declarative: set(declarative)?, rhai: set(rhai)? })
+        })
+        .collect()
+}
+
+/// Options that run only the paired benchmark rule.
+pub fn only_bench_rule() -> CheckOptions {
+    CheckOptions {
+        only: vec!["bench-rule".into()],
+        ..CheckOptions::default()
+    }
 }

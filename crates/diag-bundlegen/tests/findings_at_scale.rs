@@ -101,3 +101,32 @@ fn v4_0_9_selects_the_old_tikv_log_level_and_trace_region_flow() {
     spec.counts.pd = 9;
     assert_matches(&spec);
 }
+
+#[test]
+fn the_benchmarked_rule_pairs_agree_row_for_row() {
+    let mut spec = BundleSpec::with_instances(120, Layout::Operator, 25).violation_share(0.3);
+    spec.counts.pd = 20;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let written = write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
+    let options = diag_bundlegen::measure::only_bench_rule();
+    for pair in diag_bundlegen::measure::rule_pairs().unwrap_or_else(|e| panic!("{e}")) {
+        let states = |set: &RuleSet| {
+            check(&cluster, set, &options)
+                .findings
+                .iter()
+                .flat_map(|f| f.rows.iter().map(|r| (r.tag.clone(), r.state)))
+                .collect::<Vec<_>>()
+        };
+        let declarative = states(&pair.declarative);
+        assert!(!declarative.is_empty(), "{}", pair.label);
+        assert!(
+            declarative
+                .iter()
+                .any(|(_, s)| matches!(s, RowState::Abnormal(_))),
+            "{}: some rows abnormal",
+            pair.label
+        );
+        assert_eq!(declarative, states(&pair.rhai), "{}", pair.label);
+    }
+}
