@@ -1,7 +1,15 @@
-//! The default command: check a bundle and print the report.
+//! The default command: check a bundle, write the report directory, print the report.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use diag_core::engine::{CheckOptions, Finding};
+use diag_core::report::{self, Format, Renderer, ReportRequest, TemplateName, WrittenReport};
+use diag_core::rules::{CheckKind, RuleSet, Severity};
 
 /// Arguments of the default check.
 #[derive(Debug, clap::Args)]
@@ -9,11 +17,279 @@ pub struct CheckArgs {
     /// The bundle: a diag-<id>/ directory, a .zip or a .tar.gz.
     #[arg(required = true)]
     pub bundle: Option<PathBuf>,
+
+    /// Kinds of rules to run, comma-separated: config, default_config, performance, log, system,
+    /// topology, metric.
+    #[arg(long, value_delimiter = ',', default_value = "config", value_parser = parse_kind)]
+    pub types: Vec<CheckKind>,
+
+    /// A directory of rule files added to the built-in rules (a rule with the same name as a
+    /// built-in one replaces it). Repeatable.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rule_dirs: Vec<PathBuf>,
+
+    /// Run only this rule (id or name). Repeatable.
+    #[arg(long = "rule", value_name = "ID")]
+    pub only: Vec<String>,
+
+    /// Do not run this rule (id or name). Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+
+    /// Report formats, comma-separated or repeated: text, markdown, json, html, junit, sarif.
+    /// The first is printed; every one is written to the report directory, together with diag's
+    /// check-report.txt and detailed-check-record.txt.
+    #[arg(long, value_delimiter = ',', default_value = "text", value_parser = parse_format)]
+    pub format: Vec<Format>,
+
+    /// The report directory to create (default: <bundle>/report-YYMMDDhhmmss, or beside an archive).
+    /// It must not exist, or be empty.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Replace a built-in template: `FILE` for the single template-rendered format selected, or
+    /// `NAME=FILE` with NAME one of text, record, markdown, html, junit. Repeatable.
+    #[arg(long, value_name = "[NAME=]FILE")]
+    pub template: Vec<String>,
+
+    /// Exit with status 1 when any abnormal result reaches this severity.
+    #[arg(long, value_name = "LEVEL", default_value = "never", value_parser = ["never", "info", "warning", "critical"])]
+    pub fail_on: String,
+
+    /// Worker threads for evaluating rules (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print nothing but errors; the report directory is still written.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Never color output (also when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+fn parse_kind(s: &str) -> Result<CheckKind, String> {
+    CheckKind::parse(s).ok_or_else(|| {
+        let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown check type `{s}` (known: {})", known.join(", "))
+    })
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "checking {:?}: the rule engine is not wired yet",
-        args.bundle
-    )
+    let Some(bundle) = args.bundle.as_deref() else {
+        bail!("no bundle given")
+    };
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("--threads")?;
+    }
+    let renderer = renderer(&args)?;
+    let rules = rule_set(&args.rule_dirs)?;
+    let options = CheckOptions {
+        kinds: args.types.clone(),
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    };
+
+    let request = ReportRequest {
+        rules: &rules,
+        options: &options,
+        renderer: &renderer,
+        formats: &args.format,
+        output: args.output.as_deref(),
+    };
+    let progress = Progress::start(args.quiet);
+    let written = report::check_and_write(bundle, &request);
+    progress.finish();
+    // The library's errors name the path and cause in one line; no chain to repeat.
+    let written = written.map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    if !args.quiet {
+        for warning in &written.cluster.warnings {
+            eprintln!("diag-check: warning: {warning}");
+        }
+        print_report(&args, &written)?;
+    }
+    Ok(exit_code(&written.outcome.findings, &args.fail_on))
+}
+
+/// The built-in templates, with `--template` replacements.
+fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
+    let mut renderer = Renderer::new();
+    for spec in &args.template {
+        let (name, file) = match spec
+            .split_once('=')
+            .and_then(|(n, f)| Some((TemplateName::parse(n)?, f)))
+        {
+            Some((name, file)) => (name, file),
+            None => {
+                let templated: Vec<TemplateName> =
+                    args.format.iter().filter_map(|f| f.template()).collect();
+                match templated.as_slice() {
+                    [only] => (*only, spec.as_str()),
+                    [] => bail!(
+                        "--template {spec}: none of the formats {:?} is rendered from a template",
+                        names(&args.format)
+                    ),
+                    _ => bail!(
+                        "--template {spec}: several formats selected; say which, e.g. --template html={spec}"
+                    ),
+                }
+            }
+        };
+        let source = std::fs::read_to_string(file).with_context(|| format!("--template {file}"))?;
+        renderer.set_template(name, source)?;
+    }
+    Ok(renderer)
+}
+
+fn names(formats: &[Format]) -> Vec<&'static str> {
+    formats.iter().map(|f| f.as_str()).collect()
+}
+
+/// Built-in rules plus every `--rules DIR`, in the order given.
+fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
+    let mut rules = RuleSet::builtin();
+    for dir in dirs {
+        let extra = RuleSet::load_dir(dir)
+            .map_err(|e| anyhow::anyhow!("--rules {}: {e}", dir.display()))?;
+        rules.merge(extra);
+    }
+    Ok(rules)
+}
+
+fn print_report(args: &CheckArgs, written: &WrittenReport) -> anyhow::Result<()> {
+    let first = args.format.first().copied().unwrap_or(Format::Text);
+    let mut out = std::io::stdout().lock();
+    if first == Format::Text {
+        // diag's terminal output: the report, a blank line, where it was saved.
+        let text = written.terminal_text();
+        let color = color_enabled(args.no_color) && std::io::stdout().is_terminal();
+        out.write_all(if color { colorize(&text) } else { text }.as_bytes())?;
+    } else {
+        // Keep stdout parseable (`--format json > r.json`); say where the files went on stderr.
+        out.write_all(
+            written
+                .file(first.file_name())
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+        eprintln!("{}", report::saved_line(&written.dir));
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn exit_code(findings: &[Finding], fail_on: &str) -> ExitCode {
+    let threshold = match fail_on {
+        "info" => Severity::Info,
+        "warning" => Severity::Warning,
+        "critical" => Severity::Critical,
+        _ => return ExitCode::SUCCESS,
+    };
+    if findings
+        .iter()
+        .filter_map(Finding::worst)
+        .any(|s| s >= threshold)
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `--no-color` or a non-empty `NO_COLOR` (<https://no-color.org>) turn colors off.
+pub fn color_enabled(no_color_flag: bool) -> bool {
+    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Colors the state cell of result rows and the headings; the text is otherwise unchanged.
+fn colorize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let newline = &line[body.len()..];
+        let state = body.rsplit_once("   ").map(|(_, s)| s);
+        let code = match state {
+            Some("critical") | Some("error") if body.starts_with("  ") => Some("1;31"),
+            Some("warning") if body.starts_with("  ") => Some("33"),
+            Some("info") if body.starts_with("  ") => Some("36"),
+            Some("OK") if body.starts_with("  ") => Some("32"),
+            _ => None,
+        };
+        match (code, state) {
+            (Some(code), Some(state)) => {
+                let head = &body[..body.len() - state.len()];
+                out.push_str(&format!("{head}\x1b[{code}m{state}\x1b[0m{newline}"));
+            }
+            _ if body.starts_with('#') => out.push_str(&format!("\x1b[1m{body}\x1b[0m{newline}")),
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// A spinner on stderr, shown only in a terminal and only once the work has taken a moment.
+struct Progress {
+    done: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(quiet: bool) -> Progress {
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        if quiet || !std::io::stderr().is_terminal() {
+            return Progress { done, thread: None };
+        }
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_millis(400) {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.set_message("loading the bundle and checking rules");
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            spinner.finish_and_clear();
+        });
+        Progress {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colorize;
+
+    #[test]
+    fn color_touches_only_state_cells_and_headings() {
+        let text = "# Check Result Report\n- RuleID: 100\n  A_1:1   A.b:0   warning\n  A_2:1   A.b:7   OK\n";
+        let colored = colorize(text);
+        assert_eq!(
+            colored,
+            "\x1b[1m# Check Result Report\x1b[0m\n- RuleID: 100\n  A_1:1   A.b:0   \x1b[33mwarning\x1b[0m\n  A_2:1   A.b:7   \x1b[32mOK\x1b[0m\n"
+        );
+    }
 }

@@ -8,7 +8,7 @@ mod rules_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Check a PingCAP Clinic diagnostic bundle (directory, .zip or .tar.gz) and print the Check
 /// Result Report.
@@ -35,7 +35,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--version` names the rule-set version, known only at run time.
+    let version = format!(
+        "{} (rules {})",
+        env!("CARGO_PKG_VERSION"),
+        diag_core::rules::RuleSet::builtin().version()
+    );
+    let matches = Cli::command().version(&*version.leak()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let result = match cli.command {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),

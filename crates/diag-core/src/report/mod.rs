@@ -1,1 +1,341 @@
-//! Rendering findings: the minijinja environment, built-in templates and output formats.
+//! Rendering findings: the report document, the minijinja environment with its built-in
+//! templates, the output formats and the report directory.
+//!
+//! Every format is produced from one [`ReportDocument`] built from a cluster and its
+//! [`CheckOutcome`](crate::engine::CheckOutcome):
+//!
+//! - text (diag's `check-report.txt`, byte for byte), markdown, html and junit come from
+//!   minijinja templates embedded in the library; each can be replaced ([`Renderer::set_template`]),
+//!   and the template context is the document itself, described by [`JSON_SCHEMA`];
+//! - json is the document serialized; sarif 2.1.0 is built from it.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use diag_core::engine::CheckOutcome;
+//! use diag_core::report::{Format, Renderer, ReportDocument};
+//! let cluster = diag_core::Cluster::open("../../fixtures/minimal".as_ref())?;
+//! let outcome = CheckOutcome { findings: vec![], rule_set_version: "none".into() };
+//! let doc = ReportDocument::new(&cluster, &outcome);
+//! let text = Renderer::new().render(Format::Text, &doc)?;
+//! assert!(text.starts_with("# Check Result Report\nmini "));
+//! # Ok(()) }
+//! ```
+
+mod document;
+mod output;
+mod run;
+mod sarif;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use minijinja::Environment;
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value};
+
+pub use document::{
+    BundleInfo, ClusterInfo, EngineInfo, EvidenceDoc, FORMAT_VERSION, FindingDoc, InstanceDoc,
+    KIND_ORDER, KindSummary, ReportDocument, RowDoc, RuleDoc, RuleSetInfo, SampleInfo,
+    SeverityCounts, StatusCounts, Summary, ValueDoc,
+};
+pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
+pub use run::{ReportRequest, WrittenReport, check_and_write};
+
+/// The JSON Schema (draft 2020-12) of the json format and of every template's context.
+pub const JSON_SCHEMA: &str = include_str!("schema/report-v1.json");
+
+/// The file diag writes for every rule and row.
+pub const RECORD_FILE: &str = "detailed-check-record.txt";
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// diag's Check Result Report (`check-report.txt`).
+    Text,
+    /// The same content as Markdown, for tickets and chat.
+    Markdown,
+    /// The [`ReportDocument`], versioned by [`FORMAT_VERSION`] and [`JSON_SCHEMA`].
+    Json,
+    /// One self-contained HTML page.
+    Html,
+    /// JUnit XML: rule = test case, abnormal = failure.
+    Junit,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+impl Format {
+    /// Every format, in the order files are written.
+    pub const ALL: [Format; 6] = [
+        Format::Text,
+        Format::Markdown,
+        Format::Json,
+        Format::Html,
+        Format::Junit,
+        Format::Sarif,
+    ];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+            Format::Html => "html",
+            Format::Junit => "junit",
+            Format::Sarif => "sarif",
+        }
+    }
+
+    /// The file the format is written to inside the report directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Text => "check-report.txt",
+            Format::Markdown => "check-report.md",
+            Format::Json => "check-report.json",
+            Format::Html => "check-report.html",
+            Format::Junit => "check-report.junit.xml",
+            Format::Sarif => "check-report.sarif",
+        }
+    }
+
+    /// The template a format is rendered from, if it is template-rendered.
+    pub fn template(self) -> Option<TemplateName> {
+        match self {
+            Format::Text => Some(TemplateName::Text),
+            Format::Markdown => Some(TemplateName::Markdown),
+            Format::Html => Some(TemplateName::Html),
+            Format::Junit => Some(TemplateName::Junit),
+            Format::Json | Format::Sarif => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = ReportError;
+
+    fn from_str(s: &str) -> Result<Format, ReportError> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "md" => return Ok(Format::Markdown),
+            "xml" => return Ok(Format::Junit),
+            _ => {}
+        }
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or(ReportError::UnknownFormat(s))
+    }
+}
+
+/// A built-in template; each can be replaced with [`Renderer::set_template`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TemplateName {
+    /// `check-report.txt`.
+    Text,
+    /// `detailed-check-record.txt`.
+    Record,
+    /// `check-report.md`.
+    Markdown,
+    /// `check-report.html` (HTML auto-escaping).
+    Html,
+    /// JUnit XML (XML auto-escaping).
+    Junit,
+}
+
+impl TemplateName {
+    /// Every template.
+    pub const ALL: [TemplateName; 5] = [
+        TemplateName::Text,
+        TemplateName::Record,
+        TemplateName::Markdown,
+        TemplateName::Html,
+        TemplateName::Junit,
+    ];
+
+    /// The name the environment knows it by; its extension picks the auto-escaping.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateName::Text => "check-report.txt",
+            TemplateName::Record => "detailed-check-record.txt",
+            TemplateName::Markdown => "check-report.md",
+            TemplateName::Html => "check-report.html",
+            TemplateName::Junit => "junit.xml",
+        }
+    }
+
+    /// The built-in source.
+    pub fn builtin_source(self) -> &'static str {
+        match self {
+            TemplateName::Text => include_str!("templates/check-report.txt.j2"),
+            TemplateName::Record => include_str!("templates/detailed-check-record.txt.j2"),
+            TemplateName::Markdown => include_str!("templates/check-report.md.j2"),
+            TemplateName::Html => include_str!("templates/check-report.html.j2"),
+            TemplateName::Junit => include_str!("templates/junit.xml.j2"),
+        }
+    }
+
+    /// Parses `text`, `record`, `markdown`/`md`, `html`, `junit`.
+    pub fn parse(s: &str) -> Option<TemplateName> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(TemplateName::Text),
+            "record" => Some(TemplateName::Record),
+            "markdown" | "md" => Some(TemplateName::Markdown),
+            "html" => Some(TemplateName::Html),
+            "junit" => Some(TemplateName::Junit),
+            _ => None,
+        }
+    }
+}
+
+/// What can go wrong while rendering or writing a report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    // Causes are part of each message (one line, like `LoadError`), not chained as `source()`,
+    // so `{:#}` printers do not repeat them.
+    /// A template failed to compile or render.
+    #[error("template `{name}`: {error}")]
+    Template {
+        /// The template.
+        name: String,
+        /// minijinja's error, with line information (its `{:#}` form shows the template excerpt).
+        error: minijinja::Error,
+    },
+    /// Serializing the json or sarif format failed.
+    #[error("serializing the report: {0}")]
+    Json(serde_json::Error),
+    /// Reading or writing a file failed.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        error: std::io::Error,
+    },
+    /// The report directory exists and is not empty; it is never overwritten.
+    #[error("{}: report directory already exists and is not empty; refusing to overwrite it", .0.display())]
+    Exists(PathBuf),
+    /// The bundle could not be loaded.
+    #[error("{0}")]
+    Load(crate::LoadError),
+    /// A format name that does not exist.
+    #[error("unknown format `{0}` (known: text, markdown, json, html, junit, sarif)")]
+    UnknownFormat(String),
+}
+
+/// The minijinja environment with the built-in (or replaced) templates.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Renderer {
+        Renderer::new()
+    }
+}
+
+impl Renderer {
+    /// An environment holding the built-in templates. Templates use `trim_blocks`,
+    /// `lstrip_blocks` and `keep_trailing_newline`, so block tags may sit on their own lines.
+    pub fn new() -> Renderer {
+        let mut env = Environment::new();
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.add_filter("md", markdown_cell);
+        for name in TemplateName::ALL {
+            // The built-ins are compiled by the tests; a failure here would be a build defect.
+            let _ = env.add_template(name.as_str(), name.builtin_source());
+        }
+        Renderer { env }
+    }
+
+    /// Replaces a built-in template with `source` (e.g. the content of `--template FILE`).
+    pub fn set_template(&mut self, name: TemplateName, source: String) -> Result<(), ReportError> {
+        self.env
+            .add_template_owned(name.as_str(), source)
+            .map_err(|error| ReportError::Template {
+                name: name.as_str().to_owned(),
+                error,
+            })
+    }
+
+    /// Renders one template with the document as its context.
+    pub fn render_template(
+        &self,
+        name: TemplateName,
+        doc: &ReportDocument,
+    ) -> Result<String, ReportError> {
+        let err = |error| ReportError::Template {
+            name: name.as_str().to_owned(),
+            error,
+        };
+        let template = self.env.get_template(name.as_str()).map_err(err)?;
+        template.render(Value::from(Serde(doc))).map_err(err)
+    }
+
+    /// Renders one format.
+    pub fn render(&self, format: Format, doc: &ReportDocument) -> Result<String, ReportError> {
+        match format.template() {
+            Some(name) => self.render_template(name, doc),
+            None if format == Format::Json => {
+                Ok(serde_json::to_string_pretty(doc).map_err(ReportError::Json)? + "\n")
+            }
+            None => Ok(serde_json::to_string_pretty(&sarif::sarif(doc))
+                .map_err(ReportError::Json)?
+                + "\n"),
+        }
+    }
+
+    /// The files of a report directory: diag's `check-report.txt` and
+    /// `detailed-check-record.txt` always, plus one file per other requested format.
+    pub fn render_files(
+        &self,
+        formats: &[Format],
+        doc: &ReportDocument,
+    ) -> Result<Vec<ReportFile>, ReportError> {
+        let mut files = vec![
+            ReportFile {
+                name: Format::Text.file_name().to_owned(),
+                content: self.render(Format::Text, doc)?,
+            },
+            ReportFile {
+                name: RECORD_FILE.to_owned(),
+                content: self.render_template(TemplateName::Record, doc)?,
+            },
+        ];
+        let mut rest: Vec<Format> = formats
+            .iter()
+            .copied()
+            .filter(|f| *f != Format::Text)
+            .collect();
+        rest.sort();
+        rest.dedup();
+        for format in rest {
+            files.push(ReportFile {
+                name: format.file_name().to_owned(),
+                content: self.render(format, doc)?,
+            });
+        }
+        Ok(files)
+    }
+}
+
+/// Markdown table cell: no pipes or line breaks may break the table.
+fn markdown_cell(value: String) -> String {
+    value.replace('|', "\\|").replace(['\r', '\n'], " ")
+}

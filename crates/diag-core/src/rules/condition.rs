@@ -784,6 +784,56 @@ mod tests {
     }
 
     #[test]
+    fn every_operator_agrees_with_integer_order_whatever_the_spelling() {
+        // Property over a small grid: an integer written as JSON int, float or numeric string
+        // compares with an int or float literal exactly as the integers do.
+        for a in -3i64..=3 {
+            for b in -3i64..=3 {
+                for json in [format!("{a}"), format!("{a}.0"), format!("\"{a}\"")] {
+                    for lit in [format!("{b}"), format!("{b}.0")] {
+                        for (op, want) in [
+                            ("lt", a < b),
+                            ("le", a <= b),
+                            ("gt", a > b),
+                            ("ge", a >= b),
+                            ("eq", a == b),
+                            ("ne", a != b),
+                        ] {
+                            let got = eval(
+                                &format!("{{path: x, {op}: {lit}}}"),
+                                &format!(r#"{{"x": {json}}}"#),
+                            );
+                            assert_eq!(got, Ok(want), "{json} {op} {lit}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_agree_across_units() {
+        for (text, bytes) in [
+            ("1KB", 1024u64),
+            ("1KiB", 1024),
+            ("1K", 1024),
+            ("2MiB", 2 << 20),
+            ("1.5GB", 3 << 29),
+            ("1024", 1024),
+            ("0KiB", 0),
+        ] {
+            assert_eq!(
+                eval(
+                    &format!("{{path: s, as: size, eq: {bytes}}}"),
+                    &format!(r#"{{"s": "{text}"}}"#)
+                ),
+                Ok(true),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn a_missing_path_is_nodata_never_zero() {
         assert_eq!(
             eval("{path: log.file.max-days, lt: 1}", r#"{"log": {}}"#),

@@ -240,21 +240,137 @@ pub(super) fn load_files(
     }
 }
 
-/// The 1-based line of the first `key:` in the file (0 when absent).
+/// The 1-based line of the first `key:` in the file: at the start of a line, else inside a
+/// flow map (`{path: a, lt: 1}`); 0 when absent.
 fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches("- ");
-            t.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    let at_start = text.lines().position(|l| {
+        let t = l.trim_start().trim_start_matches("- ");
+        t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    });
+    let inline = || {
+        text.lines().position(|l| {
+            [format!("{{{key}:"), format!(" {key}:"), format!(",{key}:")]
+                .iter()
+                .any(|p| l.contains(p.as_str()))
         })
-        .map(|i| i + 1)
-        .unwrap_or(0)
+    };
+    at_start.or_else(inline).map(|i| i + 1).unwrap_or(0)
+}
+
+/// Top-level fields of a rule file, diag's TOML names included as aliases.
+const FIELDS: [&str; 17] = [
+    "id",
+    "name",
+    "kind",
+    "check_type",
+    "component",
+    "name_struct",
+    "variation",
+    "severity",
+    "warn_level",
+    "version",
+    "link",
+    "expect_res",
+    "description",
+    "suggestion",
+    "default",
+    "abnormal_when",
+    "rhai_script",
+];
+
+/// Finds every unknown field and bad enum value before serde, which stops at the first.
+fn prescan(
+    file: &str,
+    text: &str,
+    errors: &mut Vec<RuleLoadError>,
+) -> Result<serde_yaml::Value, RuleLoadError> {
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
+    let Some(map) = value.as_mapping_mut() else {
+        return Err(RuleLoadError {
+            file: file.into(),
+            line: 1,
+            field: None,
+            message: "a rule file is a YAML map of fields (id, name, kind, …)".into(),
+            did_you_mean: None,
+        });
+    };
+    let mut unknown = Vec::new();
+    for key in map.keys() {
+        let name = key
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{key:?}"));
+        if !FIELDS.contains(&name.as_str()) {
+            errors.push(RuleLoadError {
+                file: file.into(),
+                line: line_of(text, &name),
+                field: Some(name.clone()),
+                message: "unknown field".into(),
+                did_you_mean: nearest(&name, &FIELDS),
+            });
+            unknown.push(key.clone());
+        }
+    }
+    for key in unknown {
+        map.remove(&key);
+    }
+    let kinds: Vec<&str> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
+    let severities = [Severity::Info, Severity::Warning, Severity::Critical].map(Severity::as_str);
+    let kind_ok = |v: &str| CheckKind::parse(v).is_some();
+    let severity_ok = |v: &str| severities.contains(&v);
+    type Check<'a> = (&'a str, &'a [&'a str], &'a str, &'a dyn Fn(&str) -> bool);
+    let checks: [Check; 4] = [
+        ("kind", &kinds, "config", &kind_ok),
+        ("check_type", &kinds, "config", &kind_ok),
+        ("severity", &severities, "info", &severity_ok),
+        ("warn_level", &severities, "info", &severity_ok),
+    ];
+    for (field, valid, placeholder, ok) in checks {
+        let Some(v) = map.get_mut(field) else {
+            continue;
+        };
+        let Some(written) = v.as_str() else { continue };
+        if ok(written) {
+            continue;
+        }
+        errors.push(RuleLoadError {
+            file: file.into(),
+            line: line_of(text, field),
+            field: Some(field.to_string()),
+            message: format!(
+                "unknown value `{written}`, expected one of {}",
+                valid
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            did_you_mean: nearest(written, valid),
+        });
+        *v = serde_yaml::Value::String(placeholder.into());
+    }
+    Ok(value)
 }
 
 fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
-    let raw: RuleFile = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(file, text, &e)])?;
     let mut errors = Vec::new();
+    let value = prescan(file, text, &mut errors).map_err(|e| vec![e])?;
+    // Without prescan findings, deserialize the text itself: serde then gives exact locations.
+    let parsed = if errors.is_empty() {
+        serde_yaml::from_str::<RuleFile>(text)
+    } else {
+        RuleFile::deserialize(value)
+    };
+    let raw = match parsed {
+        Ok(raw) => raw,
+        Err(e) => {
+            errors.push(yaml_error(file, text, &e));
+            return Err(errors);
+        }
+    };
+    let prescan_errors = !errors.is_empty();
     let mut err = |field: &str, message: String, did_you_mean: Option<String>| {
         errors.push(RuleLoadError {
             file: file.to_string(),
@@ -424,7 +540,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
         }
     };
     if let Some(RuleBody::Condition(c)) = &body
-        && components.is_empty()
+        && names.is_empty()
         && !matches!(c, Condition::Rhai(_))
     {
         errors.push(RuleLoadError {
@@ -438,7 +554,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
     }
 
     match (body, version) {
-        (Some(body), Some(version)) if errors.is_empty() => Ok(Rule {
+        (Some(body), Some(version)) if errors.is_empty() && !prescan_errors => Ok(Rule {
             meta: Arc::new(RuleMeta {
                 id: raw.id,
                 name: raw.name,
@@ -587,24 +703,23 @@ mod tests {
     #[test]
     fn unknown_fields_name_line_and_suggest() {
         let text = GOOD.replace("severity:", "severty:");
-        let e = errors(&text);
-        assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with(
-                "r.yaml:6: field `severty`: unknown field `severty`, expected one of `id`, `name`,"
-            ),
-            "{e:?}"
+        assert_eq!(
+            errors(&text),
+            [
+                "r.yaml:6: field `severty`: unknown field (did you mean `severity`?)",
+                "r.yaml: field `severity`: is required"
+            ]
         );
-        assert!(e[0].ends_with("(did you mean `severity`?)"), "{e:?}");
     }
 
     #[test]
     fn bad_values_suggest_the_nearest() {
         let e = errors(&GOOD.replace("warning", "warnng"));
-        assert!(
-            e[0].starts_with("r.yaml:6: field `severity`: unknown variant `warnng`")
-                && e[0].ends_with("(did you mean `warning`?)"),
-            "{e:?}"
+        assert_eq!(
+            e,
+            [
+                "r.yaml:6: field `severity`: unknown value `warnng`, expected one of `info`, `warning`, `critical` (did you mean `warning`?)"
+            ]
         );
         let e = errors(&GOOD.replace("component: TidbConfig", "component: TidbConf"));
         assert!(e.iter().any(|m| m == "r.yaml:4: field `component`: unknown component `TidbConf` (did you mean `TidbConfig`?)"), "{e:?}");
@@ -612,6 +727,22 @@ mod tests {
         assert!(
             e[0].contains("field `abnormal_when.lte`") && e[0].contains("(did you mean `lt`?)"),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_values_of_one_file_come_together() {
+        let text = GOOD
+            .replace("kind: config", "kind: confg\nsuggestoin: x")
+            .replace("component: TidbConfig", "component: TidbConf");
+        let e = errors(&text);
+        assert_eq!(
+            e,
+            [
+                "r.yaml:4: field `suggestoin`: unknown field (did you mean `suggestion`?)",
+                "r.yaml:3: field `kind`: unknown value `confg`, expected one of `config`, `default_config`, `performance`, `log`, `system`, `topology`, `metric` (did you mean `config`?)",
+                "r.yaml:5: field `component`: unknown component `TidbConf` (did you mean `TidbConfig`?)",
+            ]
         );
     }
 

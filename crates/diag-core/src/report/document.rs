@@ -1,0 +1,436 @@
+//! The report document: what every format is rendered from, and the JSON format itself.
+//!
+//! Its shape is versioned ([`FORMAT_VERSION`]) and described by the JSON Schema committed at
+//! `crates/diag-core/src/report/schema/report-v1.json` ([`super::JSON_SCHEMA`]). Templates receive
+//! exactly this document as their context, so the schema is also the template author's reference.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::Cluster;
+use crate::engine::{CheckOutcome, Finding, Row, RowState, RuleStatus};
+use crate::rules::{CheckKind, Severity};
+
+/// Version of the document shape; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything a report says, in the order people read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportDocument {
+    /// Always `diag-check-report`.
+    pub format: &'static str,
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The program that produced the findings.
+    pub engine: EngineInfo,
+    /// The rules used.
+    pub rule_set: RuleSetInfo,
+    /// The bundle that was checked.
+    pub bundle: BundleInfo,
+    /// The cluster the bundle describes.
+    pub cluster: ClusterInfo,
+    /// The collection run.
+    pub sample: SampleInfo,
+    /// Counts.
+    pub summary: Summary,
+    /// One entry per selected rule, in check-kind order, then rule id, then name.
+    pub findings: Vec<FindingDoc>,
+}
+
+/// The program that produced the findings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineInfo {
+    /// `diag-check`.
+    pub name: &'static str,
+    /// The `diag_core` version.
+    pub version: &'static str,
+}
+
+/// The rules used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleSetInfo {
+    /// As [`CheckOutcome::rule_set_version`].
+    pub version: String,
+}
+
+/// The bundle that was checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BundleInfo {
+    /// The file or directory name (`diag-fPrz0RnDxRn`, `diag-x.tar.gz`); never a full path, so
+    /// reports do not leak where the bundle sat.
+    pub name: String,
+    /// `directory`, `zip` or `tar_gz`.
+    pub kind: String,
+}
+
+/// The cluster the bundle describes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterInfo {
+    /// `cluster_name`.
+    pub name: String,
+    /// `cluster_id`.
+    pub id: String,
+    /// The version rules were selected by, e.g. `v5.4.0`.
+    pub version: String,
+    /// `tidb-cluster` or `dm-cluster`.
+    pub cluster_type: String,
+    /// `tiup-cluster`, `tidb-operator` or `manual`.
+    pub deploy_type: String,
+}
+
+/// The collection run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleInfo {
+    /// Sample (session) id.
+    pub id: String,
+    /// Start of the collected range, as written.
+    pub begin_time: String,
+    /// End of the collected range, as written.
+    pub end_time: String,
+    /// Collectors, as written.
+    pub collectors: Vec<String>,
+}
+
+/// Counts over the findings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Rules executed (diag's "N rules were executed").
+    pub rules_executed: usize,
+    /// Rules with at least one abnormal row (diag's "**M** rules were abnormal").
+    pub rules_abnormal: usize,
+    /// Rules by status.
+    pub rules_by_status: StatusCounts,
+    /// Abnormal rules by their worst severity.
+    pub abnormal_by_severity: SeverityCounts,
+    /// One entry per check kind that has findings, in report order.
+    pub kinds: Vec<KindSummary>,
+    /// Every component some executed rule reads, sorted.
+    pub components: Vec<String>,
+}
+
+/// Rules by [`FindingDoc::status`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusCounts {
+    /// Every row OK.
+    pub ok: usize,
+    /// At least one abnormal row.
+    pub abnormal: usize,
+    /// No abnormal row, at least one error.
+    pub error: usize,
+    /// Only nodata rows.
+    pub nodata: usize,
+}
+
+impl StatusCounts {
+    fn count(&mut self, status: RuleStatus) {
+        match status {
+            RuleStatus::Ok => self.ok += 1,
+            RuleStatus::Abnormal => self.abnormal += 1,
+            RuleStatus::Error => self.error += 1,
+            RuleStatus::NoData => self.nodata += 1,
+        }
+    }
+}
+
+/// Abnormal rules by worst severity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SeverityCounts {
+    /// Act now.
+    pub critical: usize,
+    /// Likely to cause trouble.
+    pub warning: usize,
+    /// Worth knowing.
+    pub info: usize,
+}
+
+/// Counts for one check kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindSummary {
+    /// `config`, `default_config`, `performance`, …
+    pub kind: &'static str,
+    /// Rules of this kind executed.
+    pub rules_executed: usize,
+    /// Rules of this kind abnormal (diag's "There were **K** abnormal results.").
+    pub rules_abnormal: usize,
+    /// Rules of this kind by status.
+    pub rules_by_status: StatusCounts,
+}
+
+/// The result of one rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingDoc {
+    /// What the rule says about itself.
+    pub rule: RuleDoc,
+    /// `ok`, `abnormal`, `error` or `nodata`.
+    pub status: &'static str,
+    /// Worst severity among abnormal rows, if any.
+    pub worst: Option<&'static str>,
+    /// Every row, normal ones too, in the order the engine produced them.
+    pub rows: Vec<RowDoc>,
+}
+
+/// Rule metadata as reports print it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleDoc {
+    /// diag's numeric id (not unique).
+    pub id: i64,
+    /// The rule name (unique).
+    pub name: String,
+    /// Check kind.
+    pub kind: &'static str,
+    /// Components read, e.g. `tidb`.
+    pub components: Vec<String>,
+    /// What is printed as the variation, e.g. `TidbConfig.log.file.max-days`.
+    pub variation: String,
+    /// Severity of an abnormal row.
+    pub severity: &'static str,
+    /// Version constraint, empty for all versions.
+    pub version: String,
+    /// Knowledge-base link, may be empty.
+    pub link: String,
+    /// What it checks and why.
+    pub description: String,
+    /// What to do about an abnormal result.
+    pub suggestion: String,
+    /// Where the rule was loaded from.
+    pub source: String,
+}
+
+/// One row of a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowDoc {
+    /// diag's tag, e.g. `TidbConfig_172.20.21.213:4000`.
+    pub tag: String,
+    /// Instances the row is about.
+    pub instances: Vec<InstanceDoc>,
+    /// Values read.
+    pub values: Vec<ValueDoc>,
+    /// The values as diag prints them: `A:1,B:<nil>`.
+    pub values_text: String,
+    /// diag's state text: `OK`, `warning`, `info`, `critical`, `nodata`, `error`.
+    pub state: &'static str,
+    /// Why, for nodata and error rows (sometimes detail for abnormal ones).
+    pub message: Option<String>,
+}
+
+/// An instance a row is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceDoc {
+    /// Component, e.g. `pd`.
+    pub component: String,
+    /// Host or Pod IP.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// One value a rule read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueDoc {
+    /// `<ConfigStruct>.<path>`.
+    pub variation: String,
+    /// The value as text; null when missing.
+    pub value: Option<String>,
+    /// Where it was read; null when missing.
+    pub evidence: Option<EvidenceDoc>,
+}
+
+/// A place in the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceDoc {
+    /// Path inside the bundle.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+}
+
+/// Check kinds in the order reports present them: diag's config → performance → default config,
+/// then the kinds diag never had.
+pub const KIND_ORDER: [CheckKind; 7] = [
+    CheckKind::Config,
+    CheckKind::Performance,
+    CheckKind::DefaultConfig,
+    CheckKind::Log,
+    CheckKind::System,
+    CheckKind::Topology,
+    CheckKind::Metric,
+];
+
+fn kind_rank(kind: CheckKind) -> usize {
+    KIND_ORDER
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(KIND_ORDER.len())
+}
+
+fn status_str(status: RuleStatus) -> &'static str {
+    match status {
+        RuleStatus::Ok => "ok",
+        RuleStatus::Abnormal => "abnormal",
+        RuleStatus::Error => "error",
+        RuleStatus::NoData => "nodata",
+    }
+}
+
+impl ReportDocument {
+    /// Builds the document for one check of one cluster.
+    pub fn new(cluster: &Cluster, outcome: &CheckOutcome) -> ReportDocument {
+        let mut findings: Vec<&Finding> = outcome.findings.iter().collect();
+        // Stable: within a kind the engine's id-then-name order is kept.
+        findings.sort_by_key(|f| kind_rank(f.rule.kind));
+
+        let mut by_status = StatusCounts::default();
+        let mut by_severity = SeverityCounts::default();
+        let mut kinds: Vec<KindSummary> = Vec::new();
+        for f in &findings {
+            let status = f.status();
+            by_status.count(status);
+            match f.worst() {
+                Some(Severity::Critical) => by_severity.critical += 1,
+                Some(Severity::Warning) => by_severity.warning += 1,
+                Some(Severity::Info) => by_severity.info += 1,
+                None => {}
+            }
+            let kind = f.rule.kind.as_str();
+            if kinds.last().is_none_or(|k| k.kind != kind) {
+                kinds.push(KindSummary {
+                    kind,
+                    rules_executed: 0,
+                    rules_abnormal: 0,
+                    rules_by_status: StatusCounts::default(),
+                });
+            }
+            if let Some(k) = kinds.last_mut() {
+                k.rules_executed += 1;
+                k.rules_abnormal += usize::from(status == RuleStatus::Abnormal);
+                k.rules_by_status.count(status);
+            }
+        }
+
+        let mut components: Vec<String> = findings
+            .iter()
+            .flat_map(|f| {
+                f.rule
+                    .components
+                    .iter()
+                    .map(|c| c.topology_key().to_owned())
+            })
+            .collect();
+        components.sort();
+        components.dedup();
+
+        let location = cluster.source.location();
+        ReportDocument {
+            format: "diag-check-report",
+            format_version: FORMAT_VERSION,
+            engine: EngineInfo {
+                name: "diag-check",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            rule_set: RuleSetInfo {
+                version: outcome.rule_set_version.clone(),
+            },
+            bundle: BundleInfo {
+                name: file_name(location),
+                kind: serde_json::to_value(cluster.source.kind())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            },
+            cluster: ClusterInfo {
+                name: cluster.name.clone(),
+                id: cluster.id.clone(),
+                version: cluster.version.text.clone(),
+                cluster_type: cluster.cluster_type.clone(),
+                deploy_type: cluster.deploy_type.clone(),
+            },
+            sample: SampleInfo {
+                id: cluster.sample.id.clone(),
+                begin_time: cluster.sample.begin_time.clone(),
+                end_time: cluster.sample.end_time.clone(),
+                collectors: cluster.sample.collectors.clone(),
+            },
+            summary: Summary {
+                rules_executed: findings.len(),
+                rules_abnormal: by_status.abnormal,
+                rules_by_status: by_status,
+                abnormal_by_severity: by_severity,
+                kinds,
+                components,
+            },
+            findings: findings.into_iter().map(finding_doc).collect(),
+        }
+    }
+
+    /// Findings whose status is `abnormal`.
+    pub fn abnormal(&self) -> impl Iterator<Item = &FindingDoc> {
+        self.findings.iter().filter(|f| f.status == "abnormal")
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn finding_doc(f: &Finding) -> FindingDoc {
+    let r = &f.rule;
+    FindingDoc {
+        rule: RuleDoc {
+            id: r.id,
+            name: r.name.clone(),
+            kind: r.kind.as_str(),
+            components: r
+                .components
+                .iter()
+                .map(|c| c.topology_key().to_owned())
+                .collect(),
+            variation: r.variation.clone(),
+            severity: r.severity.as_str(),
+            version: r.version.clone(),
+            link: r.link.clone(),
+            description: r.description.clone(),
+            suggestion: r.suggestion.clone(),
+            source: r.source.clone(),
+        },
+        status: status_str(f.status()),
+        worst: f.worst().map(Severity::as_str),
+        rows: f.rows.iter().map(row_doc).collect(),
+    }
+}
+
+fn row_doc(row: &Row) -> RowDoc {
+    RowDoc {
+        tag: row.tag.clone(),
+        instances: row
+            .instances
+            .iter()
+            .map(|i| InstanceDoc {
+                component: i.component.topology_key().to_owned(),
+                host: i.host.clone(),
+                port: i.port,
+            })
+            .collect(),
+        values: row
+            .values
+            .iter()
+            .map(|v| ValueDoc {
+                variation: v.variation.clone(),
+                value: v.value.clone(),
+                evidence: v.evidence.as_ref().map(|e| EvidenceDoc {
+                    file: e.file.clone(),
+                    line: e.line,
+                }),
+            })
+            .collect(),
+        values_text: row.values_display(),
+        state: state_str(row.state),
+        message: row.message.clone(),
+    }
+}
+
+fn state_str(state: RowState) -> &'static str {
+    state.as_str()
+}

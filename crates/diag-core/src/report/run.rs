@@ -1,0 +1,85 @@
+//! One check, start to finish: load the bundle, run the rules, render, write the report
+//! directory. Both front ends (`diag-check <bundle>` and diag-server's check API) do exactly this.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    Format, Renderer, ReportDocument, ReportError, ReportFile, default_report_dir, saved_line,
+    write_report_dir,
+};
+use crate::Cluster;
+use crate::engine::{self, CheckOptions, CheckOutcome};
+use crate::rules::RuleSet;
+
+/// What to check and how to report it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportRequest<'a> {
+    /// The rules to select from.
+    pub rules: &'a RuleSet,
+    /// Which of them to run.
+    pub options: &'a CheckOptions,
+    /// Templates.
+    pub renderer: &'a Renderer,
+    /// Formats written besides diag's two text files.
+    pub formats: &'a [Format],
+    /// The report directory to create; `None` for [`default_report_dir`] (made unique).
+    pub output: Option<&'a Path>,
+}
+
+/// A check whose report directory has been written.
+#[derive(Debug)]
+pub struct WrittenReport {
+    /// The loaded bundle (its warnings are the caller's to show).
+    pub cluster: Cluster,
+    /// The findings.
+    pub outcome: CheckOutcome,
+    /// The document every format was rendered from.
+    pub doc: ReportDocument,
+    /// The files written, by name.
+    pub files: Vec<ReportFile>,
+    /// The directory they were written to.
+    pub dir: PathBuf,
+}
+
+impl WrittenReport {
+    /// The content of one written file.
+    pub fn file(&self, name: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.content.as_str())
+    }
+
+    /// What diag prints on the terminal: the text report, a blank line, and where it was saved.
+    pub fn terminal_text(&self) -> String {
+        let report = self.file(Format::Text.file_name()).unwrap_or_default();
+        format!("{report}\n{}\n", saved_line(&self.dir))
+    }
+}
+
+/// Loads `bundle`, runs the selected rules, renders the requested formats and writes them
+/// atomically into a new report directory. Nothing is written when loading or rendering fails.
+pub fn check_and_write(
+    bundle: &Path,
+    request: &ReportRequest<'_>,
+) -> Result<WrittenReport, ReportError> {
+    let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
+    let outcome = engine::check(&cluster, request.rules, request.options);
+    let doc = ReportDocument::new(&cluster, &outcome);
+    let files = request.renderer.render_files(request.formats, &doc)?;
+    let dir = match request.output {
+        Some(dir) => write_report_dir(dir, &files, false)?,
+        None => write_report_dir(
+            &default_report_dir(bundle, cluster.source.kind()),
+            &files,
+            true,
+        )?,
+    };
+    Ok(WrittenReport {
+        cluster,
+        outcome,
+        doc,
+        files,
+        dir,
+    })
+}

@@ -1,0 +1,378 @@
+//! Every format from the same findings: json against its committed schema, SARIF and JUnit
+//! parsed and cross-checked, markdown snapshotted, HTML self-contained.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
+
+mod report_support;
+
+use diag_core::Cluster;
+use diag_core::report::{Format, JSON_SCHEMA, Renderer, ReportDocument};
+use report_support::{SEED, seed_outcome};
+use serde_json::Value;
+
+fn seed_doc() -> ReportDocument {
+    let cluster = Cluster::open(SEED.as_ref()).expect("seed bundle loads");
+    ReportDocument::new(&cluster, &seed_outcome())
+}
+
+fn render(format: Format) -> String {
+    let out = Renderer::new()
+        .render(format, &seed_doc())
+        .expect("renders");
+    // Set DIAG_REPORT_DUMP=<dir> to look at the rendered files (e.g. the HTML in a browser).
+    if let Some(dir) = std::env::var_os("DIAG_REPORT_DUMP") {
+        std::fs::write(std::path::Path::new(&dir).join(format.file_name()), &out).expect("dump");
+    }
+    out
+}
+
+#[test]
+fn json_matches_the_committed_schema() {
+    let doc: Value = serde_json::from_str(&render(Format::Json)).expect("json parses");
+    let schema: Value = serde_json::from_str(JSON_SCHEMA).expect("schema parses");
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &doc, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["summary"]["rules_executed"], 21);
+    assert_eq!(doc["summary"]["rules_abnormal"], 3);
+    let first = &doc["findings"][0];
+    assert_eq!(first["rule"]["name"], "tidb-max-days");
+    assert_eq!(
+        first["rows"][0]["values"][0]["evidence"]["file"],
+        "basic-tidb-0/conf/config.json"
+    );
+}
+
+#[test]
+fn the_schema_validator_rejects_what_it_should() {
+    let schema: Value = serde_json::from_str(JSON_SCHEMA).expect("schema parses");
+    let mut doc: Value = serde_json::from_str(&render(Format::Json)).expect("json parses");
+    doc["findings"][0]["rows"][0]["state"] = "broken".into();
+    doc["summary"]["surprise"] = 1.into();
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &doc, "$", &mut errors);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}
+
+#[test]
+fn sarif_is_2_1_0_with_bundle_relative_locations() {
+    let sarif: Value = serde_json::from_str(&render(Format::Sarif)).expect("sarif parses");
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 21);
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(results.len(), 7, "1 TiDB row + 2 × 3 PD rows");
+    for r in results {
+        let index = r["ruleIndex"].as_u64().expect("index") as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        assert_eq!(r["level"], "warning");
+        let location = &r["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uriBaseId"], "BUNDLEROOT");
+        assert!(
+            location["artifactLocation"]["uri"]
+                .as_str()
+                .expect("uri")
+                .ends_with("/conf/config.json")
+        );
+        assert_eq!(location["region"]["startLine"], 12);
+    }
+    assert_eq!(rules[0]["helpUri"], "https://s.tidb.io/msmo6awg");
+}
+
+#[test]
+fn junit_has_one_case_per_rule_and_a_failure_per_abnormal_rule() {
+    let xml = render(Format::Junit);
+    let tree = xml::parse(&xml).expect("well-formed XML");
+    assert_eq!(tree.name, "testsuites");
+    assert_eq!(tree.attr("tests"), Some("21"));
+    assert_eq!(tree.attr("failures"), Some("3"));
+    let suite = &tree.children[0];
+    assert_eq!(suite.attr("name"), Some("basic.config"));
+    let cases: Vec<_> = suite
+        .children
+        .iter()
+        .filter(|c| c.name == "testcase")
+        .collect();
+    assert_eq!(cases.len(), 21);
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children.iter().any(|f| f.name == "failure"))
+        .map(|c| c.attr("name").unwrap_or(""))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "100 tidb-max-days",
+            "209 pdconfig-max-days",
+            "210 pdconfig-max-backups"
+        ]
+    );
+    // The suggestion's `<`, `&` and `|` survive escaping.
+    assert!(xml.contains("&lt;= 30 &amp; keep | pipes"));
+}
+
+#[test]
+fn markdown_reads_like_the_report() {
+    let md = render(Format::Markdown);
+    assert!(
+        md.contains("keep \\| pipes"),
+        "pipes are escaped in table cells"
+    );
+    insta::assert_snapshot!("seed-markdown", md);
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let html = render(Format::Html);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg"), "severity chart is inline SVG");
+    assert!(
+        html.contains("id=\"f-level\"") && html.contains("id=\"f-component\""),
+        "filters"
+    );
+    assert!(
+        html.contains("&lt;= 30 &amp; keep"),
+        "suggestions are escaped"
+    );
+    // minijinja's HTML escaping also escapes `/` as `&#x2f;`, which browsers decode.
+    let html_text = html.replace("&#x2f;", "/");
+    assert!(
+        html_text.contains("basic-pd-2/conf/config.json:12"),
+        "evidence shown"
+    );
+    assert!(
+        html_text.contains("href=\"https://s.tidb.io/jkdqxudq\""),
+        "links shown"
+    );
+    for external in ["<link", "src=\"http", "src='http", "@import", "url("] {
+        assert!(!html.contains(external), "no external asset: {external}");
+    }
+    assert_eq!(html.matches("<tbody class=\"finding\"").count(), 21);
+}
+
+#[test]
+fn every_format_parses_from_its_name() {
+    for f in Format::ALL {
+        assert_eq!(f.as_str().parse::<Format>().expect("parses"), f);
+    }
+    assert!("pdf".parse::<Format>().is_err());
+}
+
+/// The subset of JSON Schema 2020-12 the committed schema uses; any other keyword fails the
+/// test, so the schema cannot silently rely on something this check ignores.
+fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let Some(s) = schema.as_object() else {
+        errors.push(format!("{at}: schema is not an object"));
+        return;
+    };
+    for (key, rule) in s {
+        match key.as_str() {
+            "$schema" | "$id" | "title" | "description" | "$defs" => {}
+            "$ref" => {
+                let name = rule
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .unwrap_or("?");
+                validate(root, &root["$defs"][name], v, at, errors);
+            }
+            "type" => {
+                let types: Vec<&str> = match rule {
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    other => other.as_str().into_iter().collect(),
+                };
+                let ok = types.iter().any(|t| match *t {
+                    "object" => v.is_object(),
+                    "array" => v.is_array(),
+                    "string" => v.is_string(),
+                    "integer" => v.is_i64() || v.is_u64(),
+                    "number" => v.is_number(),
+                    "boolean" => v.is_boolean(),
+                    "null" => v.is_null(),
+                    _ => false,
+                });
+                if !ok {
+                    errors.push(format!("{at}: expected {types:?}, got {v}"));
+                }
+            }
+            "const" => {
+                if v != rule {
+                    errors.push(format!("{at}: expected {rule}, got {v}"));
+                }
+            }
+            "enum" => {
+                if !rule.as_array().is_some_and(|a| a.contains(v)) {
+                    errors.push(format!("{at}: {v} not in {rule}"));
+                }
+            }
+            "minimum" => {
+                if v.as_f64().zip(rule.as_f64()).is_some_and(|(x, m)| x < m) {
+                    errors.push(format!("{at}: {v} < {rule}"));
+                }
+            }
+            "maximum" => {
+                if v.as_f64().zip(rule.as_f64()).is_some_and(|(x, m)| x > m) {
+                    errors.push(format!("{at}: {v} > {rule}"));
+                }
+            }
+            "required" => {
+                for name in rule
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if v.as_object().is_some_and(|o| !o.contains_key(name)) {
+                        errors.push(format!("{at}: missing `{name}`"));
+                    }
+                }
+            }
+            "properties" => {
+                if let Some(o) = v.as_object() {
+                    for (name, sub) in rule.as_object().into_iter().flatten() {
+                        if let Some(child) = o.get(name) {
+                            validate(root, sub, child, &format!("{at}.{name}"), errors);
+                        }
+                    }
+                }
+            }
+            "additionalProperties" => {
+                if rule == &Value::Bool(false)
+                    && let Some(o) = v.as_object()
+                {
+                    for name in o.keys() {
+                        if s.get("properties").is_none_or(|p| p.get(name).is_none()) {
+                            errors.push(format!("{at}: unexpected `{name}`"));
+                        }
+                    }
+                }
+            }
+            "items" => {
+                for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+                    validate(root, rule, item, &format!("{at}[{i}]"), errors);
+                }
+            }
+            "anyOf" => {
+                let any = rule.as_array().into_iter().flatten().any(|sub| {
+                    let mut e = Vec::new();
+                    validate(root, sub, v, at, &mut e);
+                    e.is_empty()
+                });
+                if !any {
+                    errors.push(format!("{at}: matches no alternative"));
+                }
+            }
+            other => errors.push(format!(
+                "{at}: schema keyword `{other}` is not supported by this test"
+            )),
+        }
+    }
+}
+
+/// A minimal XML reader: elements and attributes, enough to check JUnit's structure; fails on
+/// anything not well-formed in the ways our template could get wrong (unbalanced tags, bare `&`
+/// or `<` in text or attributes).
+mod xml {
+    #[derive(Debug)]
+    pub struct Element {
+        pub name: String,
+        pub attrs: Vec<(String, String)>,
+        pub children: Vec<Element>,
+    }
+
+    impl Element {
+        pub fn attr(&self, name: &str) -> Option<&str> {
+            self.attrs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Element, String> {
+        let s = s.trim_start();
+        let s = match s.strip_prefix("<?xml") {
+            Some(rest) => &rest[rest.find("?>").ok_or("unterminated declaration")? + 2..],
+            None => s,
+        };
+        let mut stack: Vec<Element> = Vec::new();
+        let mut rest = s;
+        let mut root = None;
+        while let Some(lt) = rest.find('<') {
+            check_text(&rest[..lt])?;
+            rest = &rest[lt + 1..];
+            let gt = rest.find('>').ok_or("unterminated tag")?;
+            let tag = &rest[..gt];
+            rest = &rest[gt + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                let done = stack.pop().ok_or("close without open")?;
+                if done.name != name.trim() {
+                    return Err(format!("</{name}> closes <{}>", done.name));
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+                continue;
+            }
+            let self_closing = tag.ends_with('/');
+            let tag = tag.trim_end_matches('/');
+            let (name, mut attrs_src) = tag.split_once(char::is_whitespace).unwrap_or((tag, ""));
+            let mut attrs = Vec::new();
+            loop {
+                attrs_src = attrs_src.trim_start();
+                if attrs_src.is_empty() {
+                    break;
+                }
+                let eq = attrs_src
+                    .find("=\"")
+                    .ok_or(format!("bad attribute in <{name}>"))?;
+                let key = attrs_src[..eq].to_string();
+                let after = &attrs_src[eq + 2..];
+                let end = after.find('"').ok_or("unterminated attribute")?;
+                check_text(&after[..end])?;
+                attrs.push((key, unescape(&after[..end])));
+                attrs_src = &after[end + 1..];
+            }
+            let element = Element {
+                name: name.to_string(),
+                attrs,
+                children: Vec::new(),
+            };
+            if self_closing {
+                stack
+                    .last_mut()
+                    .ok_or("self-closing root")?
+                    .children
+                    .push(element);
+            } else {
+                stack.push(element);
+            }
+        }
+        if !stack.is_empty() {
+            return Err(format!("unclosed <{}>", stack[stack.len() - 1].name));
+        }
+        root.ok_or_else(|| "no root element".to_string())
+    }
+
+    fn check_text(t: &str) -> Result<(), String> {
+        for (i, _) in t.match_indices('&') {
+            let entity = &t[i..t[i..].find(';').map_or(t.len(), |e| i + e + 1)];
+            if !matches!(
+                entity,
+                "&amp;" | "&lt;" | "&gt;" | "&quot;" | "&#x27;" | "&#39;" | "&#x2f;"
+            ) {
+                return Err(format!("bad entity {entity:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn unescape(t: &str) -> String {
+        t.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&")
+    }
+}
