@@ -36,12 +36,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::Cluster;
 use crate::engine::{CheckOptions, Row, RuleStatus, check};
-use crate::model::value::{ConfigNode, ConfigTree, ConfigValue};
+use crate::model::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::model::version::{ClusterVersion, VersionOrigin};
 use crate::model::{ComponentKind, Instance, InstanceConfig};
 use crate::rules::{CheckKind, Rule, RuleLoadErrors, RuleMeta, RuleSet};
@@ -360,7 +359,7 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             deploy_dir: None,
             log_dir: None,
             data_dir: None,
-            attributes: ConfigNode::new(ConfigValue::Map(IndexMap::new())),
+            attributes: ConfigNode::new(ConfigValue::Map(ConfigMap::new())),
             dir: String::new(),
             config,
             files: Vec::new(),
@@ -438,14 +437,12 @@ fn set_path(root: &mut ConfigNode, path: &str, value: ConfigNode) -> Result<(), 
                 "`{path}`: `{seg}` is inside a value that is not a map"
             ));
         };
-        node = map
-            .entry((*seg).to_string())
-            .or_insert_with(|| ConfigNode::new(ConfigValue::Map(IndexMap::new())));
+        node = map.get_or_insert_with(seg, || ConfigNode::new(ConfigValue::Map(ConfigMap::new())));
     }
     let ConfigValue::Map(map) = &mut node.value else {
         return Err(format!("`{path}`: the parent is not a map"));
     };
-    map.insert((*last).to_string(), value);
+    map.insert(*last, value);
     Ok(())
 }
 
@@ -460,13 +457,13 @@ fn unset_path(root: &mut ConfigNode, path: &str) -> Result<(), String> {
             return Err(format!("`{path}` is not in the config"));
         };
         node = map
-            .get_mut(*seg)
+            .get_mut(seg)
             .ok_or_else(|| format!("`{path}` is not in the config"))?;
     }
     let ConfigValue::Map(map) = &mut node.value else {
         return Err(format!("`{path}` is not in the config"));
     };
-    map.shift_remove(*last)
+    map.remove(last)
         .map(|_| ())
         .ok_or_else(|| format!("`{path}` is not in the config"))
 }

@@ -272,7 +272,7 @@ fn coercions_hold_on_real_pd_config() {
     assert!(limits > 0);
     let first = at(&pd, "schedule.store-limit")
         .as_map()
-        .and_then(|m| m.keys().next().cloned())
+        .and_then(|m| m.keys().next().map(String::from))
         .unwrap_or_default();
     assert!(
         at(&pd, &format!("schedule.store-limit.{first}.add-peer"))

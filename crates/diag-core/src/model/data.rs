@@ -3,10 +3,9 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::value::{ConfigNode, ConfigTree, ConfigValue};
+use super::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::bundle::Source;
 use crate::error::{Format, LoadError};
 
@@ -325,7 +324,7 @@ pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
 
 fn parse_sysctl(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
-    let mut map = IndexMap::new();
+    let mut map = ConfigMap::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
         let trimmed = line.trim();
@@ -380,7 +379,7 @@ fn parse_limits(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
                 ),
             });
         };
-        let mut row = IndexMap::new();
+        let mut row = ConfigMap::new();
         for (k, v) in [
             ("domain", domain),
             ("type", kind),
@@ -488,7 +487,7 @@ fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     };
     let (header, mut pos) = csv_record(&text, 0, &mut line).map_err(|m| syntax(line, m))?;
     let mut rows = Vec::new();
-    let mut by_name = IndexMap::new();
+    let mut by_name = ConfigMap::new();
     while pos < text.len() {
         let row_line = line;
         let (fields, next) = csv_record(&text, pos, &mut line).map_err(|m| syntax(row_line, m))?;
@@ -528,7 +527,7 @@ fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
             line: row_line,
         });
     }
-    let mut root = IndexMap::new();
+    let mut root = ConfigMap::new();
     root.insert(
         "rows".to_string(),
         ConfigNode::new(ConfigValue::Array(rows)),

@@ -1,9 +1,34 @@
 //! A JSON reader that keeps what the model needs and serde_json drops: the line of every value,
 //! integer vs float, key order, and integers above `i64::MAX`.
 
-use indexmap::IndexMap;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::value::{ConfigNode, ConfigValue};
+use super::value::{ConfigMap, ConfigNode, ConfigValue};
+
+/// Distinct keys remembered per thread; past this, keys are still read, just not shared.
+const MAX_INTERNED_KEYS: usize = 1 << 16;
+
+thread_local! {
+    /// Key names seen by this thread's reader. Runtime configs of one component repeat the
+    /// same few hundred keys, so sharing them across files is most of the memory a tree saves.
+    static KEYS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+fn intern(key: String) -> Arc<str> {
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some(shared) = keys.get(key.as_str()) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(key);
+        if keys.len() < MAX_INTERNED_KEYS {
+            keys.insert(shared.clone());
+        }
+        shared
+    })
+}
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
@@ -123,7 +148,7 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<ConfigValue, SyntaxError> {
         self.pos += 1;
-        let mut map = IndexMap::new();
+        let mut map = ConfigMap::new();
         self.skip_ws();
         if self.bytes.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -145,12 +170,13 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            map.insert(key, value);
+            map.insert(intern(key), value);
             self.skip_ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    map.shrink();
                     return Ok(ConfigValue::Map(map));
                 }
                 _ => {
@@ -179,6 +205,7 @@ impl Parser<'_> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
+                    items.shrink_to_fit();
                     return Ok(ConfigValue::Array(items));
                 }
                 _ => {

@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::units::{UnitError, parse_duration, parse_size};
@@ -28,7 +27,119 @@ pub enum ConfigValue {
     /// An array.
     Array(Vec<ConfigNode>),
     /// An object / table, in file order.
-    Map(IndexMap<String, ConfigNode>),
+    Map(ConfigMap),
+}
+
+/// The entries of a map, in file order. Kept as a flat list: config maps are small, looked up
+/// by path, and there are hundreds of thousands of them in a large bundle, so a hash table per
+/// map costs more memory than it saves time. Keys are shared `Arc<str>`s: the JSON reader
+/// interns them, so a thousand TiKV configs hold each key name once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigMap {
+    entries: Vec<(Arc<str>, ConfigNode)>,
+}
+
+impl ConfigMap {
+    /// An empty map.
+    pub fn new() -> ConfigMap {
+        ConfigMap::default()
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&ConfigNode> {
+        self.entries
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The value under `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut ConfigNode> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key`, keeping its position when it exists (as a JSON object with a repeated key
+    /// reads: the last value wins); returns the old value.
+    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: ConfigNode) -> Option<ConfigNode> {
+        let key = key.into();
+        match self.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.entries.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// The value under `key`, inserted from `make` when absent.
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> ConfigNode,
+    ) -> &mut ConfigNode {
+        let index = match self.entries.iter().position(|(k, _)| &**k == key) {
+            Some(i) => i,
+            None => {
+                self.entries.push((Arc::from(key), make()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[index].1
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<ConfigNode> {
+        let index = self.entries.iter().position(|(k, _)| &**k == key)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    /// Entries in file order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &ConfigNode)> {
+        self.entries.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Keys in file order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| &**k)
+    }
+
+    /// Values in file order.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &ConfigNode> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops spare capacity once a map is complete.
+    pub(crate) fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
+    }
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, ConfigNode)> for ConfigMap {
+    fn from_iter<I: IntoIterator<Item = (K, ConfigNode)>>(iter: I) -> ConfigMap {
+        let mut map = ConfigMap::new();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
 }
 
 /// A value and the line (1-based; 0 when the format gives none) where it starts.
@@ -85,7 +196,7 @@ impl ConfigNode {
     }
 
     /// The entries, if this is a map.
-    pub fn as_map(&self) -> Option<&IndexMap<String, ConfigNode>> {
+    pub fn as_map(&self) -> Option<&ConfigMap> {
         match &self.value {
             ConfigValue::Map(m) => Some(m),
             _ => None,
@@ -243,7 +354,7 @@ fn lookup_segments<'a>(node: &'a ConfigNode, segments: &[&str]) -> Lookup<'a> {
                     key.push('.');
                     key.push_str(segments[taken - 1]);
                 }
-                if let Some(child) = map.get(key.as_str()) {
+                if let Some(child) = map.get(&key) {
                     let found = lookup_segments(child, &segments[taken..]);
                     if !matches!(found, Lookup::Missing) {
                         return found;
@@ -319,7 +430,7 @@ impl fmt::Display for ConfigNode {
                     if i > 0 {
                         f.write_str(",")?;
                     }
-                    write!(f, "{}:{v}", serde_json::Value::String(k.clone()))?;
+                    write!(f, "{}:{v}", serde_json::Value::String(k.to_string()))?;
                 }
                 f.write_str("}")
             }
@@ -345,7 +456,7 @@ impl Serialize for ConfigNode {
             }
             ConfigValue::Map(map) => {
                 let mut m = s.serialize_map(Some(map.len()))?;
-                for (k, v) in map {
+                for (k, v) in map.iter() {
                     m.serialize_entry(k, v)?;
                 }
                 m.end()

@@ -167,7 +167,7 @@ fn build_engine() -> Engine {
             read(i, p, |n| match &n.value {
                 ConfigValue::Map(m) => Ok(m
                     .keys()
-                    .map(|k| Dynamic::from(ImmutableString::from(k.as_str())))
+                    .map(|k| Dynamic::from(ImmutableString::from(k)))
                     .collect::<Array>()),
                 _ => Err(format!("expected a map, found {} {n}", n.type_name())),
             })
@@ -255,7 +255,7 @@ fn to_dynamic(n: &ConfigNode) -> Dynamic {
         ConfigValue::Array(a) => a.iter().map(to_dynamic).collect::<Array>().into(),
         ConfigValue::Map(m) => m
             .iter()
-            .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
+            .map(|(k, v)| (k.into(), to_dynamic(v)))
             .collect::<Map>()
             .into(),
     }
