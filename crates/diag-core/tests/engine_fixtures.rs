@@ -87,7 +87,7 @@ fn rows_carry_their_evidence() {
     assert!(
         evidence
             .as_ref()
-            .is_some_and(|e| e.file == "basic-tidb-0/conf/config.json" && e.line > 0),
+            .is_some_and(|e| &*e.file == "basic-tidb-0/conf/config.json" && e.line > 0),
         "{evidence:?}"
     );
 }

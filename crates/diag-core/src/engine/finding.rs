@@ -37,8 +37,8 @@ impl RowState {
 /// Where a value was read: a bundle-relative file and, when known, the line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Evidence {
-    /// Path inside the bundle.
-    pub file: String,
+    /// Path inside the bundle (shared with the config tree it was read from).
+    pub file: Arc<str>,
     /// 1-based line; 0 when the format gives none.
     pub line: u32,
 }
@@ -46,8 +46,8 @@ pub struct Evidence {
 /// One value a rule read for a row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValueRead {
-    /// `<ConfigStruct>.<path>`, e.g. `PdConfig.log.file.max-days`.
-    pub variation: String,
+    /// `<ConfigStruct>.<path>`, e.g. `PdConfig.log.file.max-days` (shared with the rule).
+    pub variation: Arc<str>,
     /// The value as text; `None` when the path is missing.
     pub value: Option<String>,
     /// Where it came from; `None` when missing.

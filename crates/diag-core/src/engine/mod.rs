@@ -258,7 +258,7 @@ fn row(
             Some((tree, Lookup::Present(n) | Lookup::Null(n))) => (
                 Some(n.to_text()),
                 Some(Evidence {
-                    file: tree.file.to_string(),
+                    file: tree.file.clone(),
                     line: n.line,
                 }),
             ),

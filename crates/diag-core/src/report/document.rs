@@ -417,10 +417,10 @@ fn row_doc(row: &Row) -> RowDoc {
             .values
             .iter()
             .map(|v| ValueDoc {
-                variation: v.variation.clone(),
+                variation: v.variation.to_string(),
                 value: v.value.clone(),
                 evidence: v.evidence.as_ref().map(|e| EvidenceDoc {
-                    file: e.file.clone(),
+                    file: e.file.to_string(),
                     line: e.line,
                 }),
             })

@@ -447,7 +447,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
                 None,
             ),
             Some(k) => variation.push(VariationItem {
-                text: item.to_string(),
+                text: Arc::from(item),
                 component: Some(k),
                 path: path.to_string(),
             }),
@@ -463,7 +463,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
                 );
             }
             None => variation.push(VariationItem {
-                text: item.to_string(),
+                text: Arc::from(item),
                 component: None,
                 path: String::new(),
             }),

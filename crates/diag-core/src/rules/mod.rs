@@ -158,7 +158,7 @@ pub struct Rule {
 /// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VariationItem {
-    pub(crate) text: String,
+    pub(crate) text: Arc<str>,
     pub(crate) component: Option<ComponentKind>,
     pub(crate) path: String,
 }

@@ -62,7 +62,7 @@ pub fn row(
             variation: variation.into(),
             value: Some(value.into()),
             evidence: Some(Evidence {
-                file: format!("{pod}/conf/config.json"),
+                file: format!("{pod}/conf/config.json").into(),
                 line: 12,
             }),
         }],
