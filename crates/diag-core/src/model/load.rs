@@ -254,6 +254,29 @@ fn schema(file: &str, node: &ConfigNode, field: &str, expected: &str) -> LoadErr
     }
 }
 
+/// The `host` of a topology entry; a warning when it is absent, empty or not a string.
+fn host_of<'a>(
+    spec: &'a ConfigNode,
+    file: &str,
+    field: &str,
+    warnings: &mut Vec<LoadError>,
+) -> Option<&'a str> {
+    let host = spec
+        .get("host")
+        .and_then(ConfigNode::as_str)
+        .filter(|h| !h.is_empty());
+    if host.is_none() {
+        warnings.push(missing_or_wrong(
+            file,
+            spec,
+            "host",
+            field,
+            "a host name or IP",
+        ));
+    }
+    host
+}
+
 /// A required field that is absent (`found nothing`) or of the wrong type.
 fn missing_or_wrong(
     file: &str,
@@ -428,18 +451,7 @@ fn instances_from_cluster_json(
         };
         for (index, spec) in items.iter().enumerate() {
             let field = format!("topology.{key}.{index}");
-            let Some(host) = spec
-                .get("host")
-                .and_then(ConfigNode::as_str)
-                .filter(|h| !h.is_empty())
-            else {
-                warnings.push(missing_or_wrong(
-                    file,
-                    spec,
-                    "host",
-                    &field,
-                    "a host name or IP",
-                ));
+            let Some(host) = host_of(spec, file, &field, warnings) else {
                 continue;
             };
             let port = port_of(spec, "port", file, &field, warnings).unwrap_or(0);
@@ -516,14 +528,7 @@ fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) ->
         };
         for (index, spec) in items.iter().enumerate() {
             let field = format!("topology.{key}.{index}");
-            let Some(host) = spec.get("host").and_then(ConfigNode::as_str) else {
-                warnings.push(missing_or_wrong(
-                    file,
-                    spec,
-                    "host",
-                    &field,
-                    "a host name or IP",
-                ));
+            let Some(host) = host_of(spec, file, &field, warnings) else {
                 continue;
             };
             let port_key = if kind == ComponentKind::Pd {
