@@ -233,12 +233,7 @@ fn hostile_rules_end_in_error_rows_and_the_others_still_run() {
     let outcome = check(&cluster, &rules, &CheckOptions::default());
     assert_eq!(outcome.findings.len(), 24);
     assert_eq!(abnormal_ids(&outcome), [100, 209, 210]);
-    let spin = outcome
-        .findings
-        .iter()
-        .find(|f| f.rule.id == 900)
-        .map(|f| f.rows.clone())
-        .unwrap_or_default();
+    let spin = rows_of(&outcome, 900);
     assert_eq!(spin.len(), 3);
     assert!(
         spin.iter().all(|r| r.state == RowState::Error
@@ -247,23 +242,23 @@ fn hostile_rules_end_in_error_rows_and_the_others_still_run() {
                 .is_some_and(|m| m.contains("operations"))),
         "{spin:?}"
     );
-    let throws = outcome
-        .findings
-        .iter()
-        .find(|f| f.rule.id == 901)
-        .map(|f| f.rows.clone())
-        .unwrap_or_default();
+    let throws = rows_of(&outcome, 901);
     assert!(
         throws.iter().all(|r| r.state == RowState::Error
             && r.message.as_deref().is_some_and(|m| m.contains("boom"))),
         "{throws:?}"
     );
-    let bad = outcome
-        .findings
-        .iter()
-        .find(|f| f.rule.id == 902)
-        .map(|f| f.rows.clone())
-        .unwrap_or_default();
+    let bad = rows_of(&outcome, 902);
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].state, RowState::Error, "{bad:?}");
+}
+
+/// The rows of rule `id` in an outcome (none when the rule did not run).
+fn rows_of(outcome: &diag_core::engine::CheckOutcome, id: i64) -> Vec<diag_core::engine::Row> {
+    outcome
+        .findings
+        .iter()
+        .find(|f| f.rule.id == id)
+        .map(|f| f.rows.clone())
+        .unwrap_or_default()
 }

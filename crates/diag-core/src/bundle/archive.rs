@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{
-    Limits, Opened, Source, SourceKind, find_root, not_a_bundle, read_capped, resolve_link,
-    safe_relative, strip_root, too_large,
+    Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, read_capped,
+    resolve_link, safe_relative, strip_root, too_large,
 };
 use crate::error::{LimitKind, LoadError};
 
@@ -238,10 +238,7 @@ impl Source for ZipSource {
 
     fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
         let Some((raw, size)) = self.names.get(path) else {
-            return Err(LoadError::Io {
-                path: PathBuf::from(path),
-                cause: std::io::ErrorKind::NotFound.into(),
-            });
+            return Err(not_found(path));
         };
         let mut archive = self
             .archive
@@ -406,9 +403,6 @@ impl Source for TarGzSource {
         self.files
             .get(path)
             .map(|b| b.to_vec())
-            .ok_or_else(|| LoadError::Io {
-                path: PathBuf::from(path),
-                cause: std::io::ErrorKind::NotFound.into(),
-            })
+            .ok_or_else(|| not_found(path))
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{Limits, Opened, Source, SourceKind, find_root, not_a_bundle, read_capped, strip_root};
+use super::{
+    Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, read_capped, strip_root,
+};
 use crate::error::{LimitKind, LoadError};
 
 /// A bundle read from a directory. Symbolic links are followed only while they stay inside it.
@@ -148,10 +150,7 @@ impl Source for DirSource {
 
     fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
         let Some(&size) = self.entries.get(path) else {
-            return Err(LoadError::Io {
-                path: PathBuf::from(path),
-                cause: std::io::ErrorKind::NotFound.into(),
-            });
+            return Err(not_found(path));
         };
         let file = std::fs::File::open(self.root.join(path)).map_err(|source| LoadError::Io {
             path: PathBuf::from(path),

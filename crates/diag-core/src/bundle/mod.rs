@@ -198,6 +198,14 @@ pub(crate) fn not_a_bundle(path: &Path) -> LoadError {
     }
 }
 
+/// A path the source does not hold.
+pub(crate) fn not_found(path: &str) -> LoadError {
+    LoadError::Io {
+        path: PathBuf::from(path),
+        cause: std::io::ErrorKind::NotFound.into(),
+    }
+}
+
 pub(crate) fn too_large(entry: &str, limit: LimitKind, what: String) -> LoadError {
     LoadError::TooLarge {
         entry: entry.to_string(),
