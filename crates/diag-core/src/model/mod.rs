@@ -4,6 +4,7 @@
 pub mod data;
 pub mod inspect;
 pub mod json;
+pub mod metrics;
 mod load;
 pub mod units;
 pub mod value;
