@@ -42,7 +42,7 @@ use crate::Cluster;
 use crate::engine::{CheckOptions, Row, RuleStatus, check};
 use crate::model::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::model::version::{ClusterVersion, VersionOrigin};
-use crate::model::{ComponentKind, Instance, InstanceConfig};
+use crate::model::{ComponentKind, DataFile, DataKind, Instance, InstanceConfig};
 use crate::rules::{CheckKind, Rule, RuleLoadErrors, RuleMeta, RuleSet};
 
 /// What a case expects of the rule.
@@ -102,7 +102,9 @@ pub struct Case {
     #[serde(default)]
     pub overlay: Vec<Overlay>,
     /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
-    /// `null` removes the file. Only files the bundle already holds can be replaced.
+    /// `null` removes the file. Only files the bundle already holds can be replaced, except
+    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`) and `alerts.json`
+    /// files, which a case may add.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, Option<String>>,
 }
@@ -197,6 +199,17 @@ impl RuleCases {
                 out.push_str("  ");
                 out.push_str(&render_row(row));
                 out.push('\n');
+                // Metric and alert rows say where they looked: file, time, series.
+                if self.rule.kind == CheckKind::Metric {
+                    for e in &row.evidence {
+                        out.push_str(&format!(
+                            "    at {} {}: {}\n",
+                            e.file,
+                            e.time.as_deref().unwrap_or("-"),
+                            e.excerpt.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
             }
         }
         out
@@ -446,9 +459,26 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             return Ok(());
         }
     }
-    Err(format!(
-        "`files`: the bundle has no indexed file `{path}` to replace"
-    ))
+    // Metric and alert files may be added: a case plants the series it needs.
+    let kind = if path.starts_with("monitor/metrics/") && path.ends_with(".json") {
+        Some(DataKind::Metric)
+    } else if path.starts_with("monitor/alerts/") && path.ends_with("/alerts.json") {
+        Some(DataKind::Alerts)
+    } else {
+        None
+    };
+    match (kind, content) {
+        (Some(kind), Some(text)) => {
+            let file =
+                DataFile::in_memory(Arc::clone(&cluster.source), path.to_string(), kind, text.as_bytes());
+            cluster.files.push(file);
+            cluster.files.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(())
+        }
+        _ => Err(format!(
+            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ can be added)"
+        )),
+    }
 }
 
 fn component(name: &str) -> Result<ComponentKind, String> {

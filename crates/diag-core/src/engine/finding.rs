@@ -181,6 +181,45 @@ pub struct Row {
     pub evidence: Vec<Evidence>,
     /// For rows that stand for many matches: count, first/last time, examples.
     pub aggregate: Option<Aggregate>,
+    /// For metric rows: the series behind the value, thinned, with the threshold (sparklines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesSketch>,
+}
+
+/// A metric row's series, thinned to at most [`SeriesSketch::MAX_POINTS`] points, and the
+/// threshold it was held against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SeriesSketch {
+    /// `(unix seconds, value)`, in time order; non-finite values left out.
+    pub points: Vec<(f64, f64)>,
+    /// The abnormal threshold.
+    pub threshold: f64,
+}
+
+impl SeriesSketch {
+    /// Points kept.
+    pub const MAX_POINTS: usize = 120;
+
+    /// Thins `points` to at most [`SeriesSketch::MAX_POINTS`], keeping each stretch's extreme
+    /// (so a spike survives thinning).
+    pub fn of(points: &[crate::model::metrics::Point], threshold: f64) -> SeriesSketch {
+        let finite: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.v.is_finite())
+            .map(|p| (p.t, p.v))
+            .collect();
+        let per = finite.len().div_ceil(Self::MAX_POINTS).max(1);
+        let points = finite
+            .chunks(per)
+            .filter_map(|c| {
+                c.iter().copied().reduce(|a, b| {
+                    if (b.1 - threshold).abs() > (a.1 - threshold).abs() { b } else { a }
+                })
+            })
+            .collect();
+        SeriesSketch { points, threshold }
+    }
 }
 
 impl Row {
@@ -202,6 +241,7 @@ impl Row {
             message,
             evidence: Vec::new(),
             aggregate: None,
+            series: None,
         }
     }
 

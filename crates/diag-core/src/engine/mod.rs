@@ -22,13 +22,15 @@
 mod documents;
 pub mod finding;
 mod groups;
+mod metrics;
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
 pub use finding::{
-    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus,
+    SeriesSketch, ValueRead,
 };
 
 use crate::model::value::Lookup;
@@ -90,11 +92,12 @@ pub fn select<'a>(cluster: &Cluster, rules: &'a RuleSet, options: &CheckOptions)
 pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> CheckOutcome {
     let selected = select(cluster, rules, options);
     let view = ScriptCluster::new(cluster);
+    let metrics = metrics::MetricCache::new(cluster, &selected);
     let findings = selected
         .par_iter()
         .map(|rule| Finding {
             rule: rule.meta.clone(),
-            rows: evaluate(cluster, &view, rule),
+            rows: evaluate(cluster, &view, &metrics, rule),
         })
         .collect();
     CheckOutcome {
@@ -104,8 +107,15 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 }
 
 /// Every rule's rows for one cluster, from the checker of the rule's source.
-fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
+fn evaluate(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    metrics: &metrics::MetricCache<'_>,
+    rule: &Rule,
+) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Metric(spec) => metrics::metric_rows(cluster, rule, spec, metrics),
+        RuleBody::Alert(spec) => metrics::alert_rows(rule, spec, cluster, metrics),
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             documents::rows(cluster, view, rule, condition)
         }

@@ -113,6 +113,8 @@ pub struct DataFile {
     pub kind: DataKind,
     source: Arc<dyn Source>,
     parsed: Arc<OnceLock<Result<Arc<ConfigTree>, LoadError>>>,
+    /// Content given in memory (rule cases), served instead of the bundle's bytes.
+    content: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for DataFile {
@@ -138,6 +140,7 @@ impl DataFile {
             kind,
             source,
             parsed: Arc::new(OnceLock::new()),
+            content: None,
         }
     }
 
@@ -153,7 +156,10 @@ impl DataFile {
 
     /// The raw bytes (metrics decompressed when they carry the zstd magic).
     pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
-        let raw = self.source.read(&self.path)?;
+        let raw = match &self.content {
+            Some(c) => c.to_vec(),
+            None => self.source.read(&self.path)?,
+        };
         if raw.starts_with(&ZSTD_MAGIC) {
             let mut decoder =
                 ruzstd::decoding::StreamingDecoder::new(raw.as_slice()).map_err(|e| {
@@ -209,7 +215,19 @@ impl DataFile {
             kind: self.kind,
             source: Arc::clone(&self.source),
             parsed: Arc::new(parsed),
+            content: Some(Arc::from(content)),
         }
+    }
+
+    /// A file that is not in the bundle, of `kind` at `path` with `content` (rule cases add
+    /// metric and alert files in memory; the bundle is never written).
+    pub(crate) fn in_memory(
+        source: Arc<dyn Source>,
+        path: String,
+        kind: DataKind,
+        content: &[u8],
+    ) -> DataFile {
+        DataFile::new(source, path, content.len() as u64, kind).with_content(content)
     }
 
     fn parse(&self) -> Result<ConfigTree, LoadError> {

@@ -449,6 +449,22 @@ impl Selector {
         })
     }
 
+    /// Each matcher as `(label, operator and value)`, e.g. `("type", "=\"available\"")`.
+    pub fn matcher_labels(&self) -> std::collections::BTreeSet<(&str, String)> {
+        self.matchers
+            .iter()
+            .map(|(label, op, value, _)| {
+                let op = match op {
+                    MatchOp::Eq => "=",
+                    MatchOp::Ne => "!=",
+                    MatchOp::Re => "=~",
+                    MatchOp::NotRe => "!~",
+                };
+                (label.as_str(), format!("{op}{value:?}"))
+            })
+            .collect()
+    }
+
     /// Whether a series with these labels is selected (a missing label reads as empty).
     pub fn matches(&self, labels: &Labels) -> bool {
         self.matchers.iter().all(|(label, op, value, regex)| {

@@ -115,6 +115,12 @@ struct RuleFile {
     /// Which system file a `source: system` rule reads.
     #[serde(default)]
     file: Option<String>,
+    /// What a `source: metric` rule computes (see [`super::metric_rule`]).
+    #[serde(default)]
+    metric: Option<serde_yaml::Value>,
+    /// Which alerts a `source: alert` rule reports.
+    #[serde(default)]
+    alert: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +277,7 @@ fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// Top-level fields of a rule file, diag's TOML names included as aliases.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 22] = [
     "id",
     "name",
     "kind",
@@ -292,6 +298,8 @@ const FIELDS: [&str; 20] = [
     "source",
     "subject",
     "file",
+    "metric",
+    "alert",
 ];
 
 /// Finds every unknown field and bad enum value before serde, which stops at the first.
@@ -519,7 +527,21 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
         );
     }
 
+    let special = super::metric_rule::compile_body(
+        data,
+        raw.metric.as_ref(),
+        raw.alert.as_ref(),
+        raw.abnormal_when.is_some() || raw.rhai_script.is_some(),
+    );
     let body = match (&raw.abnormal_when, &raw.rhai_script) {
+        _ if special.is_some() => match special {
+            Some(Ok(body)) => Some(body),
+            Some(Err((field, message))) => {
+                err(field, message, None);
+                None
+            }
+            None => None,
+        },
         (Some(spec), None) => {
             if components.len() > 1 && !spec.is_rhai() && subject == Subject::Instance {
                 err("abnormal_when", "declarative conditions read one component; rules over several components use `abnormal_when: {rhai: …}` or `rhai_script`".into(), None);
@@ -618,6 +640,7 @@ fn source_and_subject(
         "placement" => DataSource::Placement,
         "db_vars" => DataSource::DbVars,
         "alert" => DataSource::Alerts,
+        "metric" => DataSource::Metric,
         "kubernetes" => DataSource::Kubernetes,
         "system" => {
             let names: Vec<&str> = SystemFile::ALL.iter().map(|f| f.file_name()).collect();

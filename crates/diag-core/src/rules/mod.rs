@@ -15,6 +15,7 @@
 
 pub mod condition;
 mod load;
+pub mod metric_rule;
 pub mod script;
 
 use std::path::Path;
@@ -110,8 +111,11 @@ pub enum DataSource {
     Placement,
     /// System variables dumped from TiDB (`db_vars/*.csv`).
     DbVars,
-    /// The Prometheus alerts firing at collection time (`alerts.json`).
+    /// Prometheus alerts: firing or pending at collection time (`alerts.json`), and fired during
+    /// the window (the `ALERTS` metric history).
     Alerts,
+    /// Prometheus metric matrices (`monitor/metrics/**`).
+    Metric,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
 }
@@ -163,12 +167,13 @@ impl DataSource {
             DataSource::Placement => "placement",
             DataSource::DbVars => "db_vars",
             DataSource::Alerts => "alert",
+            DataSource::Metric => "metric",
             DataSource::Kubernetes => "kubernetes",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "config",
         "config_file",
         "system",
@@ -176,6 +181,7 @@ impl DataSource {
         "placement",
         "db_vars",
         "alert",
+        "metric",
         "kubernetes",
     ];
 
@@ -184,6 +190,7 @@ impl DataSource {
         match self {
             DataSource::Config => &[Subject::Instance, Subject::Component, Subject::Cluster],
             DataSource::ConfigFile => &[Subject::Instance],
+            DataSource::Metric => &[Subject::Instance, Subject::Cluster],
             DataSource::System(_) => &[Subject::Host],
             DataSource::Store
             | DataSource::Placement
@@ -202,7 +209,8 @@ impl DataSource {
             DataSource::Store => vec![DataKind::PdStores],
             DataSource::Placement => vec![DataKind::PlacementRules],
             DataSource::DbVars => vec![DataKind::DbVars],
-            DataSource::Alerts => vec![DataKind::Alerts],
+            DataSource::Alerts => vec![DataKind::Alerts, DataKind::Metric],
+            DataSource::Metric => vec![DataKind::Metric],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
         }
     }
@@ -328,6 +336,10 @@ pub(crate) enum RuleBody {
     Condition(Condition),
     /// A Rhai script that sees the whole cluster and returns the rows.
     ClusterScript(Arc<rhai::AST>),
+    /// A function over metric series and a threshold (`source: metric`).
+    Metric(Arc<metric_rule::MetricRule>),
+    /// Alerts by name (`source: alert`).
+    Alert(Arc<metric_rule::AlertRule>),
 }
 
 impl Rule {
@@ -357,6 +369,17 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::Metric(_) => "metric function",
+            RuleBody::Alert(_) => "alert names",
+        }
+    }
+
+    /// The metric names the rule reads (`ALERTS` for alert rules); empty for other sources.
+    pub fn metrics(&self) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Metric(m) => m.metrics(),
+            RuleBody::Alert(_) => vec!["ALERTS"],
+            _ => Vec::new(),
         }
     }
 
