@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use diag_core::engine::CheckOptions;
-use diag_core::report::{Format, Renderer, ReportError, ReportRequest, check_and_write, saved_line};
+use diag_core::report::{
+    Format, Renderer, ReportError, ReportRequest, check_and_write, saved_line,
+};
 use diag_core::rules::{CheckKind, RuleSet};
 use serde::Deserialize;
 
@@ -175,8 +177,11 @@ pub struct State {
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     last: Mutex<HashMap<String, CheckAnswer>>,
     /// Archive summaries by path, valid while the file keeps its size and mtime.
-    listed: Mutex<HashMap<PathBuf, (u64, Option<SystemTime>, Summary)>>,
+    listed: Mutex<HashMap<PathBuf, (FileStamp, Summary)>>,
 }
+
+/// An archive's size and mtime: while both stay, its summary does.
+type FileStamp = (u64, Option<SystemTime>);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,7 +267,10 @@ impl State {
         if !allowed.split(", ").any(|m| m == req.method) {
             let mut e = ApiError::new(
                 405,
-                format!("{} not allowed on {url_path} (allowed: {allowed})", req.method),
+                format!(
+                    "{} not allowed on {url_path} (allowed: {allowed})",
+                    req.method
+                ),
             );
             e.headers.push(("Allow".into(), allowed.into()));
             return Err(e);
@@ -347,18 +355,18 @@ impl State {
         if entry.container == Container::Directory {
             return catalog::summarize(entry);
         }
-        let stamp = std::fs::metadata(&entry.path)
+        let stamp: Option<FileStamp> = std::fs::metadata(&entry.path)
             .map(|m| (m.len(), m.modified().ok()))
             .ok();
-        if let Some((len, modified)) = stamp
-            && let Some((l, m, summary)) = lock(&self.listed).get(&entry.path)
-            && (*l, *m) == (len, modified)
+        if let Some(stamp) = stamp
+            && let Some((cached, summary)) = lock(&self.listed).get(&entry.path)
+            && *cached == stamp
         {
             return summary.clone();
         }
         let summary = catalog::summarize(entry);
-        if let Some((len, modified)) = stamp {
-            lock(&self.listed).insert(entry.path.clone(), (len, modified, summary.clone()));
+        if let Some(stamp) = stamp {
+            lock(&self.listed).insert(entry.path.clone(), (stamp, summary.clone()));
         }
         summary
     }
@@ -370,7 +378,10 @@ impl State {
         req: &Request<'_>,
     ) -> Result<Reply, ApiError> {
         if let Some(problem) = self.summary(entry).problem {
-            return Err(ApiError::new(422, format!("cannot check `{}`: {problem}", entry.id)));
+            return Err(ApiError::new(
+                422,
+                format!("cannot check `{}`: {problem}", entry.id),
+            ));
         }
         let bundle_lock = lock(&self.locks)
             .entry(entry.id.clone())
@@ -501,7 +512,7 @@ fn check_options(body: &[u8]) -> Result<CheckOptions, ApiError> {
         serde_json::from_slice::<CheckBody>(body).map_err(|e| {
             ApiError::new(
                 400,
-                format!("malformed body: {e}; expected {{\"types\": [\"config\"]}}"),
+                format!("malformed body: {e} (the body is {{\"types\": [\"config\"]}})"),
             )
         })?
     };

@@ -124,12 +124,10 @@ pub fn summarize(entry: &Entry) -> Summary {
     let name = entry.file_name();
     let (size, modified, markers) = match entry.container {
         Container::Directory => directory(&entry.path),
-        Container::Zip => on_disk(&entry.path).and_then(|(size, modified)| {
-            Ok((size, modified, zip_markers(&entry.path)?))
-        }),
-        Container::TarGz => on_disk(&entry.path).and_then(|(size, modified)| {
-            Ok((size, modified, tar_gz_markers(&entry.path)?))
-        }),
+        Container::Zip => on_disk(&entry.path)
+            .and_then(|(size, modified)| Ok((size, modified, zip_markers(&entry.path)?))),
+        Container::TarGz => on_disk(&entry.path)
+            .and_then(|(size, modified)| Ok((size, modified, tar_gz_markers(&entry.path)?))),
     }
     .unwrap_or_else(|problem| (0, None, Markers::broken(problem)));
     let (cluster_name, problem) = markers.resolve();
@@ -164,8 +162,12 @@ impl Markers {
         if let Some(problem) = self.broken {
             return (String::new(), Some(problem));
         }
-        let from_json = self.cluster_json.map(|r| r.and_then(|b| name_in_cluster_json(&b)));
-        let from_yaml = self.meta_yaml.map(|r| r.and_then(|b| name_in_meta_yaml(&b)));
+        let from_json = self
+            .cluster_json
+            .map(|r| r.and_then(|b| name_in_cluster_json(&b)));
+        let from_yaml = self
+            .meta_yaml
+            .map(|r| r.and_then(|b| name_in_meta_yaml(&b)));
         match (from_json, from_yaml) {
             (Some(Ok(name)), _) | (_, Some(Ok(name))) => (name, None),
             (Some(Err(e)), _) | (None, Some(Err(e))) => (String::new(), Some(e)),
@@ -298,7 +300,10 @@ fn tar_gz_markers(path: &Path) -> Result<Markers, String> {
             depths[i] = depth;
             let bytes = capped(&mut entry, marker);
             if i == 0 {
-                let done = depth <= 1 && bytes.as_deref().is_ok_and(|b| name_in_cluster_json(b).is_ok());
+                let done = depth <= 1
+                    && bytes
+                        .as_deref()
+                        .is_ok_and(|b| name_in_cluster_json(b).is_ok());
                 markers.cluster_json = Some(bytes);
                 if done {
                     return Ok(markers);
@@ -325,11 +330,16 @@ fn capped(reader: impl Read, marker: &str) -> Result<Vec<u8>, String> {
 }
 
 fn name_in_cluster_json(bytes: &[u8]) -> Result<String, String> {
-    let tree = ConfigTree::parse_json(CLUSTER_JSON, bytes).map_err(|e| format!("cluster.json: {e}"))?;
+    let tree =
+        ConfigTree::parse_json(CLUSTER_JSON, bytes).map_err(|e| format!("cluster.json: {e}"))?;
     if tree.root.as_map().is_none() {
         return Err("cluster.json: expected a JSON object".into());
     }
-    let text = |node: Option<&ConfigNode>| node.and_then(ConfigNode::as_str).unwrap_or_default().to_owned();
+    let text = |node: Option<&ConfigNode>| {
+        node.and_then(ConfigNode::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let name = text(tree.root.get("cluster_name"));
     let namespace = text(tree.root.get("topology").and_then(|t| t.get("namespace")));
     Ok(if namespace.is_empty() {

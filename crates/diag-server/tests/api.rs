@@ -231,7 +231,11 @@ fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, path));
             }
         }
@@ -242,14 +246,21 @@ fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 fn write_zip(src: &Path, dest: &Path) {
-    let mut zip = zip::ZipWriter::new(fs::File::create(dest).unwrap());
+    fs::write(dest, zip_of(src, b"")).unwrap();
+}
+
+/// A zip of `src`, then `trailing` as one more file (`big.log`).
+fn zip_of(src: &Path, trailing: &[u8]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (rel, path) in files_under(src) {
         zip.start_file(rel, options).unwrap();
         zip.write_all(&fs::read(path).unwrap()).unwrap();
     }
-    zip.finish().unwrap();
+    zip.start_file("big.log", options).unwrap();
+    zip.write_all(trailing).unwrap();
+    zip.finish().unwrap().into_inner()
 }
 
 /// A tar.gz of `src`, then `trailing` as one more file (`big.log`).
@@ -297,8 +308,18 @@ fn fingerprint(dir: &Path) -> Vec<(String, bool, u64, std::time::SystemTime, u64
             } else {
                 hasher.write(&fs::read(&path).unwrap());
             }
-            let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            out.push((rel, meta.is_dir(), meta.len(), meta.modified().unwrap(), hasher.finish()));
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.push((
+                rel,
+                meta.is_dir(),
+                meta.len(),
+                meta.modified().unwrap(),
+                hasher.finish(),
+            ));
         }
     }
     let top = fs::metadata(dir).unwrap();
@@ -379,7 +400,10 @@ fn data_sets_are_listed_and_described() {
     assert!(set["size"].as_u64().unwrap() > 0);
     assert!(set["date"].as_str().unwrap().ends_with('Z'));
     assert!(set.get("problem").is_none(), "{set}");
-    assert_eq!(json(&server.get("/api/v1/data/mini"))["clusterName"], "mini");
+    assert_eq!(
+        json(&server.get("/api/v1/data/mini"))["clusterName"],
+        "mini"
+    );
     assert_eq!(
         server.get("/api/v1/data/mini/check").status,
         204,
@@ -416,7 +440,10 @@ fn bad_requests_get_clear_answers() {
     assert_eq!(server.get("/nowhere").status, 404);
     let huge = "x".repeat(100 * 1024);
     assert_eq!(server.post("/api/v1/data/mini/check", &huge).status, 413);
-    assert!(server.reports("mini").is_empty(), "no bad request wrote a report");
+    assert!(
+        server.reports("mini").is_empty(),
+        "no bad request wrote a report"
+    );
     assert_eq!(fingerprint(data.path()), before);
 }
 
@@ -427,7 +454,13 @@ fn a_token_is_required_when_set() {
     let missing = server.get("/api/v1/data");
     assert_eq!(missing.status, 401);
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
-    for wrong in ["Bearer wrong", "Basic s3cret", "Bearers3cret", "s3cret", "Bearer"] {
+    for wrong in [
+        "Bearer wrong",
+        "Basic s3cret",
+        "Bearers3cret",
+        "s3cret",
+        "Bearer",
+    ] {
         let r = server.request("GET", "/api/v1/data", &[("Authorization", wrong)], "");
         assert_eq!(r.status, 401, "{wrong}");
     }
@@ -453,7 +486,12 @@ fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(r.status, 200, "{given}: {}", r.body);
     }
     // The token itself is not.
-    let r = server.request("GET", "/api/v1/data", &[("Authorization", "bearer S3CRET")], "");
+    let r = server.request(
+        "GET",
+        "/api/v1/data",
+        &[("Authorization", "bearer S3CRET")],
+        "",
+    );
     assert_eq!(r.status, 401);
 }
 
@@ -464,26 +502,46 @@ fn errors_are_json_when_the_client_asks_for_json() {
     let accept = ("Accept", "application/json");
     let auth = ("Authorization", "Bearer t");
     let huge = "x".repeat(100 * 1024);
-    let cases: [(&str, &str, Vec<(&str, &str)>, &str, u16); 7] = [
+    let cases = [
         ("GET", "/api/v1/data", vec![accept], "", 401),
         ("GET", "/api/v1/data/nope", vec![accept, auth], "", 404),
         ("GET", "/api/v1/data/%2e%2e", vec![accept, auth], "", 400),
         ("DELETE", "/api/v1/data/mini", vec![accept, auth], "", 405),
-        ("POST", "/api/v1/data/mini/check", vec![accept, auth], "{", 400),
-        ("POST", "/api/v1/data/mini/check", vec![accept, auth], &huge, 413),
+        (
+            "POST",
+            "/api/v1/data/mini/check",
+            vec![accept, auth],
+            "{",
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/data/mini/check",
+            vec![accept, auth],
+            &huge,
+            413,
+        ),
         ("GET", "/elsewhere", vec![accept, auth], "", 404),
     ];
     for (method, path, headers, body, status) in cases {
         let r = server.request(method, path, &headers, body);
         assert_eq!(r.status, status, "{method} {path}: {}", r.body);
-        assert_eq!(r.header("content-type"), Some("application/json"), "{method} {path}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{method} {path}"
+        );
         let doc = json(&r);
         assert_eq!(doc["status"], status);
         assert!(!doc["error"].as_str().unwrap().is_empty(), "{doc}");
     }
     // Without Accept, errors stay one line of text.
     let text = server.request("GET", "/api/v1/data/nope", &[auth], "");
-    assert!(text.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        text.header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
     assert_eq!(text.body, "no data set `nope` in the data directory\n");
 }
 
@@ -528,7 +586,11 @@ fn a_check_writes_nothing_into_the_bundle() {
         let r = server.post(&format!("/api/v1/data/{id}/check"), "");
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    assert_eq!(fingerprint(data.path()), before, "the data dir is as it was");
+    assert_eq!(
+        fingerprint(data.path()),
+        before,
+        "the data dir is as it was"
+    );
     assert_eq!(server.reports("fPrz0RnDxRn").len(), 2);
     assert_eq!(server.reports("mini").len(), 1);
     // Sizes and dates describe the collected data, so checks do not move them.
@@ -551,7 +613,11 @@ fn data_set_size_and_date_ignore_reports_the_cli_wrote() {
 fn no_answer_reveals_a_server_path() {
     let data = data_dir();
     fs::write(data.path().join("diag-broken.zip"), b"not a zip at all").unwrap();
-    fs::write(data.path().join("diag-broken2.tar.gz"), b"\x1f\x8b nor a tar.gz").unwrap();
+    fs::write(
+        data.path().join("diag-broken2.tar.gz"),
+        b"\x1f\x8b nor a tar.gz",
+    )
+    .unwrap();
     fs::create_dir(data.path().join("diag-empty")).unwrap();
     let server = Server::start(data.path(), &["--token", "t"]);
     let private: Vec<String> = [data.path(), server.state.as_path()]
@@ -588,22 +654,42 @@ fn no_answer_reveals_a_server_path() {
     }
     for r in &answers {
         for p in &private {
-            assert!(!r.body.contains(p.as_str()), "`{p}` in answer {}: {}", r.status, r.body);
+            assert!(
+                !r.body.contains(p.as_str()),
+                "`{p}` in answer {}: {}",
+                r.status,
+                r.body
+            );
             for (name, value) in &r.headers {
-                assert!(!value.contains(p.as_str()), "`{p}` in header {name}: {value}");
+                assert!(
+                    !value.contains(p.as_str()),
+                    "`{p}` in header {name}: {value}"
+                );
             }
         }
     }
-    assert!(answers.iter().any(|r| r.status == 200 && r.body.contains("saved at reports/")));
+    assert!(
+        answers
+            .iter()
+            .any(|r| r.status == 200 && r.body.contains("saved at reports/"))
+    );
 }
 
 #[test]
 fn a_corrupt_archive_is_listed_with_its_problem_and_checking_it_is_a_4xx() {
     let data = data_dir();
     fs::write(data.path().join("diag-broken.zip"), b"PK\x03\x04 truncated").unwrap();
-    fs::write(data.path().join("diag-garbled.tar.gz"), b"\x1f\x8b\x08 garbled").unwrap();
+    fs::write(
+        data.path().join("diag-garbled.tar.gz"),
+        b"\x1f\x8b\x08 garbled",
+    )
+    .unwrap();
     fs::create_dir(data.path().join("diag-empty")).unwrap();
-    fs::write(data.path().join("diag-empty/notes.txt"), b"no cluster.json here").unwrap();
+    fs::write(
+        data.path().join("diag-empty/notes.txt"),
+        b"no cluster.json here",
+    )
+    .unwrap();
     let server = Server::start(data.path(), &[]);
     let list = json(&server.get("/api/v1/data"));
     for (id, file) in [
@@ -669,7 +755,10 @@ fn listing_a_tar_gz_does_not_inflate_past_cluster_json() {
     bytes[damage..].fill(0xA5);
     fs::write(data.path().join("diag-tail.tar.gz"), &bytes).unwrap();
     // A zip whose big entry is damaged lists by its central directory and cluster.json alone.
-    write_zip(&fixture("minimal"), &data.path().join("diag-z.zip"));
+    let mut zip = zip_of(&fixture("minimal"), &noise(4 << 20));
+    let damage = zip.len() / 2;
+    zip[damage..damage + 4096].fill(0xA5);
+    fs::write(data.path().join("diag-z.zip"), &zip).unwrap();
     let server = Server::start(data.path(), &[]);
     let list = json(&server.get("/api/v1/data"));
     let tail = data_set(&list, "tail");
@@ -730,7 +819,11 @@ fn a_hundred_checks_leave_the_data_dir_byte_identical() {
             s.spawn(move || {
                 for n in 0..25 {
                     let id = ids[(worker + n) % ids.len()];
-                    let accept = if n % 2 == 0 { "application/json" } else { "text/plain" };
+                    let accept = if n % 2 == 0 {
+                        "application/json"
+                    } else {
+                        "text/plain"
+                    };
                     let r = server.request(
                         "POST",
                         &format!("/api/v1/data/{id}/check"),
@@ -745,10 +838,18 @@ fn a_hundred_checks_leave_the_data_dir_byte_identical() {
             });
         }
     });
-    assert_eq!(fingerprint(data.path()), before, "the data dir is as it was");
+    assert_eq!(
+        fingerprint(data.path()),
+        before,
+        "the data dir is as it was"
+    );
     assert_eq!(server.get("/api/v1/data").body, list_before);
     for id in ids {
-        assert_eq!(server.reports(id).len(), 3, "{id}: the newest three are kept");
+        assert_eq!(
+            server.reports(id).len(),
+            3,
+            "{id}: the newest three are kept"
+        );
     }
 }
 
@@ -780,5 +881,9 @@ fn a_state_dir_inside_the_data_dir_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("overlaps --data-dir"), "{stderr}");
-    assert_eq!(fingerprint(data.path()), before, "nothing was created in it");
+    assert_eq!(
+        fingerprint(data.path()),
+        before,
+        "nothing was created in it"
+    );
 }
