@@ -619,6 +619,11 @@ fn no_answer_reveals_a_server_path() {
     )
     .unwrap();
     fs::create_dir(data.path().join("diag-empty")).unwrap();
+    // Lists, but fails to load: the loader's error names the archive by its full path.
+    let mut tail = tar_gz(&fixture("minimal"), &noise(1 << 20));
+    let damage = tail.len() / 2;
+    tail[damage..].fill(0xA5);
+    fs::write(data.path().join("diag-tail.tar.gz"), &tail).unwrap();
     let server = Server::start(data.path(), &["--token", "t"]);
     let private: Vec<String> = [data.path(), server.state.as_path()]
         .iter()
@@ -650,6 +655,7 @@ fn no_answer_reveals_a_server_path() {
             server.request("POST", "/api/v1/data/broken/check", &h, ""),
             server.request("POST", "/api/v1/data/broken2/check", &h, ""),
             server.request("POST", "/api/v1/data/empty/check", &h, ""),
+            server.request("POST", "/api/v1/data/tail/check", &h, ""),
         ]);
     }
     for r in &answers {
@@ -672,6 +678,12 @@ fn no_answer_reveals_a_server_path() {
         answers
             .iter()
             .any(|r| r.status == 200 && r.body.contains("saved at reports/"))
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|r| r.status == 422 && r.body.contains("`tail`: diag-tail.tar.gz: ")),
+        "the loader's error names the archive, not its path"
     );
 }
 
