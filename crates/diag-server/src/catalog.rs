@@ -275,15 +275,13 @@ fn tar_gz_markers(path: &Path) -> Result<Markers, String> {
         .map_err(|e| format!("not a readable tar.gz archive ({e})"))?;
     let mut markers = Markers::default();
     let mut depths = [usize::MAX; 2];
-    let mut seen_any = false;
     for entry in entries {
         let mut entry = match entry {
-            // A damaged archive lists by what came before the damage; a check reports the rest.
-            Err(_) if seen_any => break,
+            // Damage past a marker: the listing goes by the marker, a check reports the damage.
+            Err(_) if markers.cluster_json.is_some() || markers.meta_yaml.is_some() => break,
             Err(e) => return Err(format!("not a readable tar.gz archive ({e})")),
             Ok(entry) => entry,
         };
-        seen_any = true;
         if !entry.header().entry_type().is_file() {
             continue;
         }
