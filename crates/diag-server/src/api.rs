@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use diag_core::Cluster;
 use diag_core::engine::CheckOptions;
 use diag_core::report::{
-    Format, Renderer, ReportError, ReportRequest, check_and_write, saved_line,
+    Format, Renderer, ReportDocument, ReportError, saved_line, write_report_dir,
 };
 use diag_core::rules::{CheckKind, RuleSet};
 use serde::Deserialize;
@@ -389,8 +390,7 @@ impl State {
             .clone();
         let _held = lock(&bundle_lock);
         let reports = self.config.state_dir.join("reports").join(&entry.id);
-        let out = free_report_dir(&reports);
-        let checked = check_bundle(&entry.path, &out, &self.rules, options, &self.renderer)
+        let checked = check_bundle(&entry.path, &reports, &self.rules, options, &self.renderer)
             .map_err(|e| match e {
                 ReportError::Load(e) => {
                     ApiError::new(422, format!("cannot check `{}`: {e}", entry.id))
@@ -399,12 +399,12 @@ impl State {
             })?;
         prune_reports(&reports, self.config.keep_reports);
         // diag answers "stdout:\n" + what `diag check` printed; the place is the state dir's.
-        let shown = out
+        let shown = checked
+            .dir
             .strip_prefix(&self.config.state_dir)
-            .unwrap_or(&out)
-            .to_path_buf();
+            .unwrap_or(&checked.dir);
         let answer = CheckAnswer {
-            text: format!("stdout:\n{}\n{}\n", checked.text, saved_line(&shown)),
+            text: format!("stdout:\n{}\n{}\n", checked.text, saved_line(shown)),
             json: checked.json,
         };
         lock(&self.last).insert(entry.id.clone(), answer.clone());
@@ -434,48 +434,44 @@ impl State {
     }
 }
 
-/// The two texts one check answers with.
+/// What one check answers with, and where its report went.
 struct Checked {
     text: String,
     json: String,
+    dir: PathBuf,
 }
 
-/// Runs one check of `bundle` and writes its report directory at `out` (never inside the
-/// bundle). The server's only call into the core's check; `diag_core::pipeline` takes its place.
+/// Runs one check of `bundle` and writes its report directory into `reports` (never inside the
+/// bundle): load, check, render, write, as `check_and_write` does, but with no links from the
+/// report into the bundle, which a client of the server could not follow (and which would spell
+/// out where the data sits). The server's only call into the core's check; a
+/// `diag_core::pipeline` call that writes nothing into the bundle takes its place.
 fn check_bundle(
     bundle: &Path,
-    out: &Path,
+    reports: &Path,
     rules: &RuleSet,
     options: &CheckOptions,
     renderer: &Renderer,
 ) -> Result<Checked, ReportError> {
-    let request = ReportRequest {
-        rules,
-        options,
-        renderer,
-        formats: &[Format::Text, Format::Json],
-        output: Some(out),
+    let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
+    let outcome = diag_core::engine::check(&cluster, rules, options);
+    let doc = ReportDocument::new(&cluster, &outcome);
+    let files = renderer.render_files(&[Format::Text, Format::Json], &doc)?;
+    // Named as diag names reports (local time); `-1`, `-2`, … when a second holds several.
+    let stamp = jiff::Zoned::now().strftime("%y%m%d%H%M%S");
+    let dir = write_report_dir(&reports.join(format!("report-{stamp}")), &files, true)?;
+    let file = |f: Format| {
+        files
+            .iter()
+            .find(|file| file.name == f.file_name())
+            .map(|file| file.content.clone())
+            .unwrap_or_default()
     };
-    let written = check_and_write(bundle, &request)?;
-    let file = |f: Format| written.file(f.file_name()).unwrap_or_default().to_owned();
     Ok(Checked {
         text: file(Format::Text),
         json: file(Format::Json),
+        dir,
     })
-}
-
-/// `reports/report-YYMMDDhhmmss` (local time, as diag names reports), with `-N` when taken. The
-/// caller holds the data set's lock, so nothing else of this server picks the same name.
-fn free_report_dir(reports: &Path) -> PathBuf {
-    let stamp = jiff::Zoned::now().strftime("%y%m%d%H%M%S").to_string();
-    let base = format!("report-{stamp}");
-    (0..)
-        .map(|n| match n {
-            0 => reports.join(&base),
-            n => reports.join(format!("{base}-{n}")),
-        })
-        .find(|dir| !dir.exists())
-        .unwrap_or_else(|| reports.join(base))
 }
 
 /// Keeps the newest `keep` report directories of one data set.

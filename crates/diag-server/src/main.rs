@@ -1,8 +1,8 @@
 //! `diag-server`: diag's check HTTP API over a directory of bundles.
 //!
-//! Thin by design: argument parsing, HTTP IO and routing; checking and rendering are
-//! `diag_core::report::check_and_write`, the same call `diag-check <bundle>` makes. The data
-//! directory is only ever read; reports go to the server's state directory.
+//! Thin by design: argument parsing, HTTP IO and routing; loading, checking and rendering are
+//! diag_core's, as for `diag-check <bundle>`. The data directory is only ever read; reports go
+//! to the server's state directory.
 
 mod api;
 mod catalog;
