@@ -589,3 +589,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_the_data_and_state_directories_but_nothing_else() {
+        let state = State::new(Config {
+            data_dir: PathBuf::from("/srv/data"),
+            state_dir: PathBuf::from("/var/lib/diag-server"),
+            token: None,
+            keep_reports: 0,
+        });
+        assert_eq!(
+            state.redact("/srv/data/diag-x.zip: invalid; /var/lib/diag-server/reports/x: full"),
+            "diag-x.zip: invalid; reports/x: full"
+        );
+        assert_eq!(
+            state.redact("cannot read /srv/data: gone"),
+            "cannot read .: gone"
+        );
+        assert_eq!(
+            state.redact("/srv/database/x and /srv/data.old"),
+            "/srv/database/x and /srv/data.old"
+        );
+    }
+}

@@ -785,6 +785,20 @@ fn listing_a_tar_gz_does_not_inflate_past_cluster_json() {
 }
 
 #[test]
+fn an_archive_replaced_in_place_is_listed_anew() {
+    let data = data_dir();
+    let archive = data.path().join("diag-z.zip");
+    write_zip(&fixture("minimal"), &archive);
+    let server = Server::start(data.path(), &[]);
+    assert_eq!(json(&server.get("/api/v1/data/z"))["clusterName"], "mini");
+    // The seed bundle under the same name: another size, so the cached summary is stale.
+    write_zip(&fixture("diag-fPrz0RnDxRn"), &archive);
+    let set = json(&server.get("/api/v1/data/z"));
+    assert_eq!(set["clusterName"], "tidb-cluster/basic");
+    assert_eq!(set["size"], fs::metadata(&archive).unwrap().len());
+}
+
+#[test]
 fn checks_run_concurrently_and_the_same_bundle_twice_is_safe() {
     let data = data_dir();
     let server = Server::start(data.path(), &[]);
