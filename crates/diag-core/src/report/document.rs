@@ -212,6 +212,9 @@ pub struct RowDoc {
     pub state: &'static str,
     /// Why, for nodata and error rows (sometimes detail for abnormal ones).
     pub message: Option<String>,
+    /// Metric rows: the series behind the value and its threshold (the HTML sparkline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::engine::SeriesSketch>,
 }
 
 /// An instance a row is about.
@@ -428,6 +431,7 @@ fn row_doc(row: &Row) -> RowDoc {
         values_text: row.values_display(),
         state: state_str(row.state),
         message: row.message.clone(),
+        series: row.series.clone(),
     }
 }
 

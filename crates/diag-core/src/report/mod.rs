@@ -25,6 +25,7 @@ mod document;
 mod output;
 mod run;
 mod sarif;
+mod sparkline;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -257,6 +258,7 @@ impl Renderer {
             env.set_syntax(syntax);
         }
         env.add_filter("md", markdown_cell);
+        env.add_function("sparkline", sparkline::sparkline);
         for name in TemplateName::ALL {
             // The built-ins are compiled by the tests; a failure here would be a build defect.
             let _ = env.add_template(name.as_str(), name.builtin_source());
