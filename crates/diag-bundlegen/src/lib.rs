@@ -20,6 +20,7 @@
 pub mod configs;
 pub mod json;
 pub mod measure;
+pub mod metrics;
 pub mod rng;
 pub mod rules;
 pub mod sink;
