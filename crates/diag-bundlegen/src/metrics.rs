@@ -74,9 +74,8 @@ pub fn write_metrics(
     metrics: &MetricsSpec,
     sink: &mut dyn BundleSink,
 ) -> io::Result<MetricsSummary> {
-    let version = Version::parse(&spec.version).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "version is not vX.Y.Z")
-    })?;
+    let version = Version::parse(&spec.version)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "version is not vX.Y.Z"))?;
     let (planned, _) = plan(spec, version);
     let targets: Vec<Target> = planned
         .iter()
@@ -128,13 +127,39 @@ pub fn write_metrics(
         let mut m = Matrix::new("tikv_store_size_bytes");
         for t in &tikv {
             let low = faults.low_space_tikv.as_deref() == Some(&t.instance);
-            m.series(&[("instance", &t.instance), ("job", "tikv"), ("type", "available")], &ts, |x| {
-                let free = if low { (0.40 - 0.35 * frac(x)).max(0.09) } else { 0.70 - 0.01 * frac(x) };
-                (capacity * free).round()
-            });
-            m.series(&[("instance", &t.instance), ("job", "tikv"), ("type", "capacity")], &ts, |_| capacity);
+            m.series(
+                &[
+                    ("instance", &t.instance),
+                    ("job", "tikv"),
+                    ("type", "available"),
+                ],
+                &ts,
+                |x| {
+                    let free = if low {
+                        (0.40 - 0.35 * frac(x)).max(0.09)
+                    } else {
+                        0.70 - 0.01 * frac(x)
+                    };
+                    (capacity * free).round()
+                },
+            );
+            m.series(
+                &[
+                    ("instance", &t.instance),
+                    ("job", "tikv"),
+                    ("type", "capacity"),
+                ],
+                &ts,
+                |_| capacity,
+            );
         }
-        put(sink, &name("tikv_store_size_bytes", ""), &m.finish(), metrics, &mut out)?;
+        put(
+            sink,
+            &name("tikv_store_size_bytes", ""),
+            &m.finish(),
+            metrics,
+            &mut out,
+        )?;
 
         // process_start_time_seconds: restarts at four moments 6 minutes apart for the crash
         // looping TiKV, in the last block; the last block is written per instance (diag's
@@ -154,16 +179,36 @@ pub fn write_metrics(
         if last_block {
             for t in &targets {
                 let mut m = Matrix::new("process_start_time_seconds");
-                m.series(&[("instance", &t.instance), ("job", t.component.key())], &ts, |x| started(&t.instance, x));
+                m.series(
+                    &[("instance", &t.instance), ("job", t.component.key())],
+                    &ts,
+                    |x| started(&t.instance, x),
+                );
                 let suffix = format!(".{}", t.instance.replace(':', "-"));
-                put(sink, &name("process_start_time_seconds", &suffix), &m.finish(), metrics, &mut out)?;
+                put(
+                    sink,
+                    &name("process_start_time_seconds", &suffix),
+                    &m.finish(),
+                    metrics,
+                    &mut out,
+                )?;
             }
         } else {
             let mut m = Matrix::new("process_start_time_seconds");
             for t in &targets {
-                m.series(&[("instance", &t.instance), ("job", t.component.key())], &ts, |x| started(&t.instance, x));
+                m.series(
+                    &[("instance", &t.instance), ("job", t.component.key())],
+                    &ts,
+                    |x| started(&t.instance, x),
+                );
             }
-            put(sink, &name("process_start_time_seconds", ""), &m.finish(), metrics, &mut out)?;
+            put(
+                sink,
+                &name("process_start_time_seconds", ""),
+                &m.finish(),
+                metrics,
+                &mut out,
+            )?;
         }
 
         // PD: leader, region health and store counts. The first PD leads.
@@ -172,33 +217,84 @@ pub fn write_metrics(
         let mut stores = Matrix::new("pd_cluster_status");
         for (n, p) in pd.iter().enumerate() {
             let is_leader = if n == 0 { 1.0 } else { 0.0 };
-            leader.series(&[("instance", &p.instance), ("job", "pd")], &ts, |_| is_leader);
-            for kind in ["miss-peer-region-count", "pending-peer-region-count", "down-peer-region-count"] {
-                let planted = kind.starts_with("miss") && faults.miss_peer_pd.as_deref() == Some(&p.instance);
-                regions.series(&[("instance", &p.instance), ("job", "pd"), ("type", kind)], &ts, |x| {
-                    if planted && frac(x) > 0.5 { 500.0 } else { 0.0 }
-                });
+            leader.series(&[("instance", &p.instance), ("job", "pd")], &ts, |_| {
+                is_leader
+            });
+            for kind in [
+                "miss-peer-region-count",
+                "pending-peer-region-count",
+                "down-peer-region-count",
+            ] {
+                let planted =
+                    kind.starts_with("miss") && faults.miss_peer_pd.as_deref() == Some(&p.instance);
+                regions.series(
+                    &[("instance", &p.instance), ("job", "pd"), ("type", kind)],
+                    &ts,
+                    |x| {
+                        if planted && frac(x) > 0.5 { 500.0 } else { 0.0 }
+                    },
+                );
             }
             for kind in ["store_up_count", "store_down_count", "store_slow_count"] {
-                let up = if kind == "store_up_count" { tikv.len() as f64 } else { 0.0 };
-                stores.series(&[("instance", &p.instance), ("job", "pd"), ("type", kind)], &ts, |_| up);
+                let up = if kind == "store_up_count" {
+                    tikv.len() as f64
+                } else {
+                    0.0
+                };
+                stores.series(
+                    &[("instance", &p.instance), ("job", "pd"), ("type", kind)],
+                    &ts,
+                    |_| up,
+                );
             }
         }
-        put(sink, &name("etcd_server_is_leader", ""), &leader.finish(), metrics, &mut out)?;
-        put(sink, &name("pd_regions_status", ""), &regions.finish(), metrics, &mut out)?;
-        put(sink, &name("pd_cluster_status", ""), &stores.finish(), metrics, &mut out)?;
+        put(
+            sink,
+            &name("etcd_server_is_leader", ""),
+            &leader.finish(),
+            metrics,
+            &mut out,
+        )?;
+        put(
+            sink,
+            &name("pd_regions_status", ""),
+            &regions.finish(),
+            metrics,
+            &mut out,
+        )?;
+        put(
+            sink,
+            &name("pd_cluster_status", ""),
+            &stores.finish(),
+            metrics,
+            &mut out,
+        )?;
 
         // TiKV slow score and TiDB heap: healthy in both bundles.
         let mut slow = Matrix::new("tikv_raftstore_slow_score");
         for t in &tikv {
             slow.series(&[("instance", &t.instance), ("job", "tikv")], &ts, |_| 1.0);
         }
-        put(sink, &name("tikv_raftstore_slow_score", ""), &slow.finish(), metrics, &mut out)?;
+        put(
+            sink,
+            &name("tikv_raftstore_slow_score", ""),
+            &slow.finish(),
+            metrics,
+            &mut out,
+        )?;
         let mut heap = Matrix::new("go_memstats_heap_inuse_bytes");
         for t in of(Component::Tidb) {
-            heap.series(&[("instance", &t.instance), ("job", "tidb")], &ts, |x| 2.0e9 + 1.0e8 * frac(x));
+            heap.series(&[("instance", &t.instance), ("job", "tidb")], &ts, |x| {
+                2.0e9 + 1.0e8 * frac(x)
+            });
         }
-        put(sink, &name("go_memstats_heap_inuse_bytes", ""), &heap.finish(), metrics, &mut out)?;
+        put(
+            sink,
+            &name("go_memstats_heap_inuse_bytes", ""),
+            &heap.finish(),
+            metrics,
+            &mut out,
+        )?;
         block_start = block_end;
     }
 
@@ -253,7 +349,10 @@ fn put(
 
 fn stored(json: Vec<u8>, compress: bool) -> Vec<u8> {
     if compress {
-        ruzstd::encoding::compress_to_vec(json.as_slice(), ruzstd::encoding::CompressionLevel::Fastest)
+        ruzstd::encoding::compress_to_vec(
+            json.as_slice(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )
     } else {
         json
     }

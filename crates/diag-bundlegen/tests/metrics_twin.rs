@@ -12,7 +12,8 @@ fn checked(layout: Layout, faults: bool) -> (CheckOutcome, tempfile::TempDir, Cl
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let spec = BundleSpec::with_instances(12, layout, 7).violation_share(0.0);
     let root = dir.path().join(spec.bundle_name());
-    let mut sink: Box<dyn BundleSink> = Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
+    let mut sink: Box<dyn BundleSink> =
+        Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
     generate(&spec, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
     let metrics = MetricsSpec {
         faults,
@@ -56,7 +57,11 @@ fn planted_faults_are_each_named_with_their_file() {
         let space = abnormal_rows(&outcome, "tikv-store-space");
         assert_eq!(space.len(), 1, "{layout:?}: {space:?}");
         assert_eq!(worst(&space), Some(Severity::Critical));
-        assert!(space[0].values[0].value.as_deref() == Some("9%"), "{:?}", space[0]);
+        assert!(
+            space[0].values[0].value.as_deref() == Some("9%"),
+            "{:?}",
+            space[0]
+        );
         assert!(space[0].evidence[0].file.contains("monitor/metrics/prometheus-0_9090/tikv_store_size_bytes-2022-02-07T16:00:00+08:00-2022-02-07T18:00:00+08:00.json"), "{:?}", space[0].evidence);
 
         let restarts = abnormal_rows(&outcome, "component-restarts");
@@ -64,7 +69,13 @@ fn planted_faults_are_each_named_with_their_file() {
         assert_eq!(restarts[0].values[0].value.as_deref(), Some("4"));
         assert_eq!(worst(&restarts), Some(Severity::Critical));
         // The last block came per instance (diag's fallback): the row cites that file.
-        assert!(restarts[0].evidence[0].file.contains("process_start_time_seconds-2022-02-07T16:00:00+08:00-2022-02-07T18:00:00+08:00."), "{:?}", restarts[0].evidence);
+        assert!(
+            restarts[0].evidence[0].file.contains(
+                "process_start_time_seconds-2022-02-07T16:00:00+08:00-2022-02-07T18:00:00+08:00."
+            ),
+            "{:?}",
+            restarts[0].evidence
+        );
 
         let miss = abnormal_rows(&outcome, "pd-miss-peer-regions");
         assert_eq!(miss.len(), 1);
@@ -75,7 +86,11 @@ fn planted_faults_are_each_named_with_their_file() {
         assert_eq!(down.len(), 1);
         assert!(down[0].tag.starts_with("TiKV_server_is_down_"));
         assert_eq!(worst(&down), Some(Severity::Critical));
-        assert!(down[0].evidence[0].file.ends_with("monitor/alerts/prometheus-0_9090/alerts.json"));
+        assert!(
+            down[0].evidence[0]
+                .file
+                .ends_with("monitor/alerts/prometheus-0_9090/alerts.json")
+        );
         let region = abnormal_rows(&outcome, "alert-pd-region-health");
         assert_eq!(worst(&region), Some(Severity::Critical));
         let pending = abnormal_rows(&outcome, "alert-tikv-resources");
@@ -94,14 +109,25 @@ fn the_healthy_twin_raises_nothing_above_info() {
             .findings
             .iter()
             .flat_map(|f| f.rows.iter().map(move |r| (f, r)))
-            .filter(|(_, r)| matches!(r.state, RowState::Abnormal(s) if s > Severity::Info) || r.state == RowState::Error)
+            .filter(|(_, r)| {
+                matches!(r.state, RowState::Abnormal(s) if s > Severity::Info)
+                    || r.state == RowState::Error
+            })
             .map(|(f, r)| format!("{}: {} {:?} {:?}", f.rule.name, r.tag, r.state, r.message))
             .collect();
         assert!(loud.is_empty(), "{layout:?}: {loud:#?}");
         // The rules with data say OK, not nodata.
-        for rule in ["tikv-store-space", "component-restarts", "pd-miss-peer-regions", "tikv-slow-score"] {
+        for rule in [
+            "tikv-store-space",
+            "component-restarts",
+            "pd-miss-peer-regions",
+            "tikv-slow-score",
+        ] {
             let f = outcome.findings.iter().find(|f| f.rule.name == rule);
-            assert!(f.is_some_and(|f| f.rows.iter().all(|r| r.state == RowState::Ok)), "{rule}: {f:?}");
+            assert!(
+                f.is_some_and(|f| f.rows.iter().all(|r| r.state == RowState::Ok)),
+                "{rule}: {f:?}"
+            );
         }
     }
 }

@@ -469,8 +469,12 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
     };
     match (kind, content) {
         (Some(kind), Some(text)) => {
-            let file =
-                DataFile::in_memory(Arc::clone(&cluster.source), path.to_string(), kind, text.as_bytes());
+            let file = DataFile::in_memory(
+                Arc::clone(&cluster.source),
+                path.to_string(),
+                kind,
+                text.as_bytes(),
+            );
             cluster.files.push(file);
             cluster.files.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(())

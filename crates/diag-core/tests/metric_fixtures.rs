@@ -34,9 +34,18 @@ fn a_zstd_metric_file_named_json_decodes_like_a_plain_one() {
     assert!(s.samples[1].v > s.samples[0].v);
     let plain = MetricData::load("pd_cluster_status", files.iter().copied());
     assert!(plain.problems.is_empty());
-    assert!(plain.series.iter().any(|s| s.label("type") == Some("store_up_count")));
+    assert!(
+        plain
+            .series
+            .iter()
+            .any(|s| s.label("type") == Some("store_up_count"))
+    );
     // Nothing else is decoded for a name no file has.
-    assert!(MetricData::load("no_such_metric", files.iter().copied()).files.is_empty());
+    assert!(
+        MetricData::load("no_such_metric", files.iter().copied())
+            .files
+            .is_empty()
+    );
 }
 
 #[test]
@@ -55,7 +64,11 @@ fn the_seed_bundles_alerts_become_rows_at_their_level() {
     assert_eq!(region.len(), 1);
     assert_eq!(region[0].tag, "TiKV_approximate_region_size_basic-tikv-1");
     assert_eq!(region[0].state, RowState::Abnormal(Severity::Warning));
-    assert!(region[0].evidence[0].file.ends_with("alerts/basic-prometheus_9090/alerts.json"));
+    assert!(
+        region[0].evidence[0]
+            .file
+            .ends_with("alerts/basic-prometheus_9090/alerts.json")
+    );
     let pending = rows_of("alert-pd-region-health");
     assert_eq!(pending[0].state, RowState::Abnormal(Severity::Info));
     // No store size metric in this bundle: nodata, not OK.
@@ -73,7 +86,10 @@ fn the_lili_bundle_reports_metric_findings_in_the_text_and_html_reports() {
     assert!(text.contains("### Metric Summary\n"), "{text}");
     // TiDB_server_panic_total fires at level critical in lili's alerts.json.
     assert!(text.contains("#### Rule Name: alert-tidb\n"), "{text}");
-    assert!(text.contains("TiDB_server_panic_total_172.16.7.86:10080"), "{text}");
+    assert!(
+        text.contains("TiDB_server_panic_total_172.16.7.86:10080"),
+        "{text}"
+    );
     insta::assert_snapshot!("lili-metric-report", text);
     let html = renderer.render(Format::Html, &doc).unwrap();
     assert!(html.contains("<svg class=\"spark\""));
@@ -83,5 +99,10 @@ fn the_lili_bundle_reports_metric_findings_in_the_text_and_html_reports() {
 fn metric_rules_are_not_run_by_default() {
     let cluster = Cluster::open(SEED.as_ref()).unwrap();
     let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
-    assert!(outcome.findings.iter().all(|f| f.rule.kind != CheckKind::Metric));
+    assert!(
+        outcome
+            .findings
+            .iter()
+            .all(|f| f.rule.kind != CheckKind::Metric)
+    );
 }

@@ -214,7 +214,11 @@ impl SeriesSketch {
             .chunks(per)
             .filter_map(|c| {
                 c.iter().copied().reduce(|a, b| {
-                    if (b.1 - threshold).abs() > (a.1 - threshold).abs() { b } else { a }
+                    if (b.1 - threshold).abs() > (a.1 - threshold).abs() {
+                        b
+                    } else {
+                        a
+                    }
                 })
             })
             .collect();

@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::finding::{Evidence, InstanceRef, Row, RowState, ValueRead};
+use crate::model::Cluster;
 use crate::model::data::DataKind;
 use crate::model::metrics::{
     self, Labels, MetricData, PdLeader, Point, Series, Windowed, histogram_quantile,
 };
-use crate::model::{Cluster, Instance};
 use crate::rules::metric_rule::{AlertRule, Function, LEADER_METRIC, MetricRule, Threshold};
 use crate::rules::{Rule, RuleBody, Severity, Subject};
 
@@ -25,6 +25,34 @@ pub(crate) struct MetricCache<'c> {
     loaded: Mutex<BTreeMap<String, Arc<OnceLock<Arc<MetricData>>>>>,
     /// Alert names some selected alert rule reports by name (the `"*"` rule reports the rest).
     claimed: BTreeSet<String>,
+    /// `instance` label → cluster instance, built on first use.
+    instances: OnceLock<InstanceIndex>,
+}
+
+/// How `instance` labels name cluster instances: by address, status address or pod name; and
+/// the hosts exporters run on.
+struct InstanceIndex {
+    by_label: BTreeMap<String, usize>,
+    hosts: BTreeSet<String>,
+}
+
+impl InstanceIndex {
+    fn new(cluster: &Cluster) -> InstanceIndex {
+        let mut by_label = BTreeMap::new();
+        let mut hosts: BTreeSet<String> = cluster.hosts.keys().cloned().collect();
+        // Reverse order so that the first instance wins a shared label.
+        for (index, i) in cluster.instances.iter().enumerate().rev() {
+            by_label.insert(i.address(), index);
+            if let Some(p) = i.status_port {
+                by_label.insert(format!("{}:{p}", i.host), index);
+            }
+            if let Some(pod) = &i.pod {
+                by_label.insert(pod.clone(), index);
+            }
+            hosts.insert(i.host.clone());
+        }
+        InstanceIndex { by_label, hosts }
+    }
 }
 
 impl<'c> MetricCache<'c> {
@@ -41,6 +69,7 @@ impl<'c> MetricCache<'c> {
             cluster,
             loaded: Mutex::new(BTreeMap::new()),
             claimed,
+            instances: OnceLock::new(),
         }
     }
 
@@ -204,14 +233,16 @@ pub(super) fn metric_rows(
     let leader_note = (spec.pd_leader && leader.is_none())
         .then_some("no etcd_server_is_leader series: every PD's samples counted");
     for (key, members) in groups {
-        let worst = members
-            .iter()
-            .filter(|e| e.value.is_some())
-            .reduce(|a, b| match (a.value, b.value) {
-                (Some(x), Some(y)) if spec.abnormal.worse(y.v, x.v) => b,
-                _ => a,
-            });
-        let (tag, instances) = subject_of(cluster, &by, &key);
+        let worst =
+            members
+                .iter()
+                .filter(|e| e.value.is_some())
+                .reduce(|a, b| match (a.value, b.value) {
+                    (Some(x), Some(y)) if spec.abnormal.worse(y.v, x.v) => b,
+                    _ => a,
+                });
+        let index = cache.instances.get_or_init(|| InstanceIndex::new(cluster));
+        let (tag, instances) = subject_of(cluster, index, &by, &key);
         let mut row = match worst.and_then(|e| e.value.map(|p| (e, p))) {
             None => Row::new(
                 &rule.meta,
@@ -227,7 +258,10 @@ pub(super) fn metric_rows(
             Some((e, point)) => metric_row(rule, spec, (e, point), tag, instances, leader_note),
         };
         if let Some(e) = worst {
-            row.series = Some(super::finding::SeriesSketch::of(&e.samples, spec.abnormal.value));
+            row.series = Some(super::finding::SeriesSketch::of(
+                &e.samples,
+                spec.abnormal.value,
+            ));
         }
         rows.push(row);
     }
@@ -355,7 +389,9 @@ fn evaluate(spec: &MetricRule, samples: &[Point]) -> Option<Point> {
         Function::Increase if spec.range.is_none() => {
             Some(Point::new(last_t?, metrics::increase(samples)?))
         }
-        Function::Rate if spec.range.is_none() => Some(Point::new(last_t?, metrics::rate(samples)?)),
+        Function::Rate if spec.range.is_none() => {
+            Some(Point::new(last_t?, metrics::rate(samples)?))
+        }
         Function::Delta if spec.range.is_none() => {
             Some(Point::new(last_t?, metrics::delta(samples)?))
         }
@@ -407,7 +443,10 @@ fn quantile_over(
                 (Some(a), Some(b)) => b.t - a.t,
                 _ => 0.0,
             };
-            (*le, metrics::sliding(s, range.unwrap_or(span), Windowed::Increase))
+            (
+                *le,
+                metrics::sliding(s, range.unwrap_or(span), Windowed::Increase),
+            )
         })
         .collect();
     let Some((_, base)) = grown.iter().find(|(le, _)| *le == f64::INFINITY) else {
@@ -437,15 +476,24 @@ fn quantile_over(
 
 /// A row's tag and instances for a group of series: the cluster instance the `instance` label
 /// names (by address, status address or pod), else the label values as written.
-fn subject_of(cluster: &Cluster, by: &[String], key: &[String]) -> (String, Vec<InstanceRef>) {
+fn subject_of(
+    cluster: &Cluster,
+    index: &InstanceIndex,
+    by: &[String],
+    key: &[String],
+) -> (String, Vec<InstanceRef>) {
     if by.is_empty() {
         return ("cluster".to_string(), Vec::new());
     }
     let mut parts = Vec::new();
     let mut instances = Vec::new();
     for (label, value) in by.iter().zip(key) {
+        let found = index
+            .by_label
+            .get(value)
+            .and_then(|&n| cluster.instances.get(n).map(|i| (n, i)));
         if label == "instance"
-            && let Some((index, instance)) = find_instance(cluster, value)
+            && let Some((index, instance)) = found
         {
             parts.push(instance.tag());
             instances.push(InstanceRef {
@@ -458,23 +506,13 @@ fn subject_of(cluster: &Cluster, by: &[String], key: &[String]) -> (String, Vec<
         }
         // Exporters on a host (node_exporter's `<host>:9100`) are about the host.
         let host = value.rsplit_once(':').map_or(value.as_str(), |(h, _)| h);
-        if label == "instance"
-            && (cluster.hosts.contains_key(host) || cluster.instances.iter().any(|i| i.host == host))
-        {
+        if label == "instance" && index.hosts.contains(host) {
             parts.push(format!("Host_{host}"));
             continue;
         }
         parts.push(format!("{label}={value}"));
     }
     (parts.join(","), instances)
-}
-
-fn find_instance<'a>(cluster: &'a Cluster, label: &str) -> Option<(usize, &'a Instance)> {
-    cluster.instances.iter().enumerate().find(|(_, i)| {
-        i.address() == label
-            || i.status_port.is_some_and(|p| format!("{}:{p}", i.host) == label)
-            || i.pod.as_deref() == Some(label)
-    })
 }
 
 fn cluster_row(rule: &Rule, state: RowState, message: String) -> Row {
@@ -526,7 +564,12 @@ struct AlertSeen {
     history: bool,
 }
 
-pub(super) fn alert_rows(rule: &Rule, spec: &AlertRule, cluster: &Cluster, cache: &MetricCache<'_>) -> Vec<Row> {
+pub(super) fn alert_rows(
+    rule: &Rule,
+    spec: &AlertRule,
+    cluster: &Cluster,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
     let snapshot_files: Vec<_> = cluster.files_of(DataKind::Alerts).collect();
     let history = cache.get("ALERTS");
     let mut rows = problem_rows(rule, &history);
@@ -632,7 +675,11 @@ pub(super) fn alert_rows(rule: &Rule, spec: &AlertRule, cluster: &Cluster, cache
         } else {
             format!(" (level {level})")
         };
-        let source = if alert.history { "the ALERTS history" } else { "alerts.json" };
+        let source = if alert.history {
+            "the ALERTS history"
+        } else {
+            "alerts.json"
+        };
         let excerpt = {
             let shown: Vec<String> = labels
                 .iter()

@@ -201,7 +201,12 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Vec<Series>, LoadError> {
         format: Format::Json,
         line: e.line() as u32,
         column: e.column() as u32,
-        message: e.to_string().split(" at line ").next().unwrap_or("").to_string(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or("")
+            .to_string(),
     })?;
     let schema = |field: &str, expected: &str, found: String| LoadError::Schema {
         file: file.to_string(),
@@ -424,7 +429,9 @@ impl Selector {
                 };
                 let after = after.trim_start();
                 let Some(quoted) = after.strip_prefix('"') else {
-                    return Err(format!("`{text}`: the value of `{label}` is a quoted string"));
+                    return Err(format!(
+                        "`{text}`: the value of `{label}` is a quoted string"
+                    ));
                 };
                 let Some(close) = quoted.find('"') else {
                     return Err(format!("`{text}`: unterminated value of `{label}`"));
@@ -624,7 +631,11 @@ pub fn sliding(samples: &[Point], range: f64, f: Windowed) -> Vec<Point> {
 /// assert!((histogram_quantile(0.7, &b).unwrap() - 0.55).abs() < 1e-9);
 /// ```
 pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
-    let mut b: Vec<(f64, f64)> = buckets.iter().copied().filter(|(le, _)| !le.is_nan()).collect();
+    let mut b: Vec<(f64, f64)> = buckets
+        .iter()
+        .copied()
+        .filter(|(le, _)| !le.is_nan())
+        .collect();
     b.sort_by(|x, y| x.0.total_cmp(&y.0));
     if b.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
         return None;
@@ -649,7 +660,11 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     let i = b.partition_point(|(_, c)| *c < rank);
     if i == b.len() - 1 {
         // The +Inf bucket: the highest finite bound is all that is known.
-        return Some(if b.len() >= 2 { b[b.len() - 2].0 } else { f64::NAN });
+        return Some(if b.len() >= 2 {
+            b[b.len() - 2].0
+        } else {
+            f64::NAN
+        });
     }
     if i == 0 && b[0].0 <= 0.0 {
         return Some(b[0].0);
@@ -744,18 +759,33 @@ mod tests {
 
     #[test]
     fn max_min_avg_last_skip_nan() {
-        let s = pts(&[(0.0, 3.0), (15.0, f64::NAN), (30.0, 7.0), (45.0, 1.0), (60.0, f64::NAN)]);
+        let s = pts(&[
+            (0.0, 3.0),
+            (15.0, f64::NAN),
+            (30.0, 7.0),
+            (45.0, 1.0),
+            (60.0, f64::NAN),
+        ]);
         assert_eq!(max(&s), Some(Point::new(30.0, 7.0)));
         assert_eq!(min(&s), Some(Point::new(45.0, 1.0)));
         assert_eq!(avg(&s), Some(11.0 / 3.0));
         assert_eq!(last(&s), Some(Point::new(45.0, 1.0)));
-        assert_eq!(max(&pts(&[(0.0, 1.0), (1.0, f64::INFINITY)])).map(|p| p.v), Some(f64::INFINITY));
+        assert_eq!(
+            max(&pts(&[(0.0, 1.0), (1.0, f64::INFINITY)])).map(|p| p.v),
+            Some(f64::INFINITY)
+        );
         assert_eq!(max(&[]), None);
     }
 
     #[test]
     fn changes_counts_value_changes_and_the_last_one() {
-        let s = pts(&[(0.0, 100.0), (15.0, 100.0), (30.0, 200.0), (45.0, 300.0), (60.0, 300.0)]);
+        let s = pts(&[
+            (0.0, 100.0),
+            (15.0, 100.0),
+            (30.0, 200.0),
+            (45.0, 300.0),
+            (60.0, 300.0),
+        ]);
         assert_eq!(changes(&s), Some((2.0, Some(Point::new(45.0, 300.0)))));
         assert_eq!(changes(&pts(&[(0.0, 1.0)])), Some((0.0, None)));
     }
@@ -773,12 +803,28 @@ mod tests {
     #[test]
     fn sliding_windows_match_the_function_on_each_window() {
         // Restarts at 60, 120 and 300: three within any 300 s window ending at 300.
-        let s = pts(&[(0.0, 1.0), (60.0, 2.0), (120.0, 3.0), (180.0, 3.0), (300.0, 4.0)]);
+        let s = pts(&[
+            (0.0, 1.0),
+            (60.0, 2.0),
+            (120.0, 3.0),
+            (180.0, 3.0),
+            (300.0, 4.0),
+        ]);
         let w = sliding(&s, 240.0, Windowed::Changes);
         // Windows ending at 60, 120, 180, 300: [0..60]=1, [0..120]=2, [0..180]=2, [60..300]=2.
-        assert_eq!(w.iter().map(|p| p.v).collect::<Vec<_>>(), vec![1.0, 2.0, 2.0, 2.0]);
-        let inc = sliding(&pts(&[(0.0, 10.0), (10.0, 20.0), (20.0, 5.0), (30.0, 15.0)]), 10.0, Windowed::Increase);
-        assert_eq!(inc.iter().map(|p| p.v).collect::<Vec<_>>(), vec![10.0, 5.0, 10.0]);
+        assert_eq!(
+            w.iter().map(|p| p.v).collect::<Vec<_>>(),
+            vec![1.0, 2.0, 2.0, 2.0]
+        );
+        let inc = sliding(
+            &pts(&[(0.0, 10.0), (10.0, 20.0), (20.0, 5.0), (30.0, 15.0)]),
+            10.0,
+            Windowed::Increase,
+        );
+        assert_eq!(
+            inc.iter().map(|p| p.v).collect::<Vec<_>>(),
+            vec![10.0, 5.0, 10.0]
+        );
         let r = sliding(&pts(&[(0.0, 0.0), (10.0, 20.0)]), 60.0, Windowed::Rate);
         assert_eq!(r, vec![Point::new(10.0, 2.0)]);
     }
@@ -792,9 +838,15 @@ mod tests {
         // rank 5 in the first bucket (0, 0.5]: 0.25.
         assert_eq!(histogram_quantile(0.125, &b), Some(0.25));
         // Everything in +Inf: the highest finite bound.
-        assert_eq!(histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 10.0)]), Some(1.0));
+        assert_eq!(
+            histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 10.0)]),
+            Some(1.0)
+        );
         assert_eq!(histogram_quantile(0.99, &[(1.0, 5.0)]), None);
-        assert_eq!(histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 0.0)]), None);
+        assert_eq!(
+            histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
     }
 
     #[test]
@@ -822,9 +874,23 @@ mod tests {
 
     #[test]
     fn blocks_join_into_one_series_per_label_set() {
-        let a = decode("m/p/x-1.json", matrix("x", r#""instance":"a""#, r#"[0,"1"],[15,"2"]"#).as_bytes());
-        let b = decode("m/p/x-2.json", matrix("x", r#""instance":"a""#, r#"[15,"2"],[30,"NaN"],[45,"+Inf"]"#).as_bytes());
-        let c = decode("m/p/x-2.a.json", matrix("x", r#""instance":"b""#, r#"[30,"3"]"#).as_bytes());
+        let a = decode(
+            "m/p/x-1.json",
+            matrix("x", r#""instance":"a""#, r#"[0,"1"],[15,"2"]"#).as_bytes(),
+        );
+        let b = decode(
+            "m/p/x-2.json",
+            matrix(
+                "x",
+                r#""instance":"a""#,
+                r#"[15,"2"],[30,"NaN"],[45,"+Inf"]"#,
+            )
+            .as_bytes(),
+        );
+        let c = decode(
+            "m/p/x-2.a.json",
+            matrix("x", r#""instance":"b""#, r#"[30,"3"]"#).as_bytes(),
+        );
         let mut parts = Vec::new();
         for r in [a, b, c] {
             parts.extend(r.unwrap_or_else(|e| panic!("{e}")));
@@ -848,17 +914,31 @@ mod tests {
             e.map(|e| e.to_string()).as_deref(),
             Some("m/x.json:1: `status`: expected `success`, found `error` (timeout)")
         );
-        let e = decode("m/x.json", matrix("x", r#""a":"b""#, r#"[0,"oops"]"#).as_bytes()).err();
+        let e = decode(
+            "m/x.json",
+            matrix("x", r#""a":"b""#, r#"[0,"oops"]"#).as_bytes(),
+        )
+        .err();
         assert!(e.is_some_and(|e| e.to_string().starts_with("m/x.json:1:")));
         assert!(decode("m/x.json", b"").is_err());
-        assert!(decode("m/x.json", br#"{"status":"success","data":{"resultType":"scalar","result":[]}}"#).is_err());
+        assert!(
+            decode(
+                "m/x.json",
+                br#"{"status":"success","data":{"resultType":"scalar","result":[]}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn selectors_match_labels() {
-        let s = Selector::parse(r#"x{type=~"a|b", job!="pd", z=""}"#).unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            Selector::parse(r#"x{type=~"a|b", job!="pd", z=""}"#).unwrap_or_else(|e| panic!("{e}"));
         let labels = |pairs: &[(&str, &str)]| -> Labels {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         assert!(s.matches(&labels(&[("type", "a"), ("job", "tikv")])));
         assert!(!s.matches(&labels(&[("type", "ab")])));

@@ -4,8 +4,8 @@
 pub mod data;
 pub mod inspect;
 pub mod json;
-pub mod metrics;
 mod load;
+pub mod metrics;
 pub mod units;
 pub mod value;
 pub mod version;

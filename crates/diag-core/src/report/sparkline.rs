@@ -17,8 +17,14 @@ pub(super) fn sparkline(series: Value) -> Value {
         && let Ok(items) = list.try_iter()
     {
         for item in items {
-            let t = item.get_item_by_index(0).ok().and_then(|v| f64::try_from(v).ok());
-            let v = item.get_item_by_index(1).ok().and_then(|v| f64::try_from(v).ok());
+            let t = item
+                .get_item_by_index(0)
+                .ok()
+                .and_then(|v| f64::try_from(v).ok());
+            let v = item
+                .get_item_by_index(1)
+                .ok()
+                .and_then(|v| f64::try_from(v).ok());
             if let (Some(t), Some(v)) = (t, v) {
                 points.push((t, v));
             }

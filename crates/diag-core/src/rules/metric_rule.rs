@@ -150,7 +150,13 @@ impl Unit {
     /// `v` for a report: `9.0%`, `12.5 GiB`, `1.98s`, `500`.
     pub fn format(self, v: f64) -> String {
         if !v.is_finite() {
-            return if v.is_nan() { "NaN".into() } else if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+            return if v.is_nan() {
+                "NaN".into()
+            } else if v > 0.0 {
+                "+Inf".into()
+            } else {
+                "-Inf".into()
+            };
         }
         match self {
             Unit::Ratio => format!("{}%", trim(v * 100.0, 1)),
@@ -371,7 +377,9 @@ pub(crate) fn compile_metric(value: &serde_yaml::Value) -> Result<MetricRule, St
             return Err("`metric.quantile`: `function: quantile` needs `quantile: <0..1>`".into());
         }
         (f, Some(_)) if FUNCTIONS.contains(&f) => {
-            return Err(format!("`metric.quantile` goes with `function: quantile`, not `{f}`"));
+            return Err(format!(
+                "`metric.quantile` goes with `function: quantile`, not `{f}`"
+            ));
         }
         (f, _) => {
             return Err(format!(
@@ -400,7 +408,11 @@ pub(crate) fn compile_metric(value: &serde_yaml::Value) -> Result<MetricRule, St
     let pd_leader = match spec.leader.as_deref().map(str::trim) {
         None => false,
         Some("pd") => true,
-        Some(other) => return Err(format!("`metric.leader`: only `pd` is known, not `{other}`")),
+        Some(other) => {
+            return Err(format!(
+                "`metric.leader`: only `pd` is known, not `{other}`"
+            ));
+        }
     };
     let unit = match spec.unit.as_deref().map(str::trim) {
         None | Some("number") => Unit::Number,
@@ -417,7 +429,9 @@ pub(crate) fn compile_metric(value: &serde_yaml::Value) -> Result<MetricRule, St
         None => None,
         Some("tso_age") => Some(Transform::TsoAge),
         Some(other) => {
-            return Err(format!("`metric.transform`: only `tso_age` is known, not `{other}`"));
+            return Err(format!(
+                "`metric.transform`: only `tso_age` is known, not `{other}`"
+            ));
         }
     };
     Ok(MetricRule {
@@ -491,8 +505,16 @@ pub(crate) fn compile_body(
     };
     Some(match body {
         Ok(_) if has_condition => Err((
-                "abnormal_when",
-                format!("a `source: {}` rule decides by its `{}` block, not by `abnormal_when` or `rhai_script`", data.as_str(), if data == DataSource::Metric { "metric:" } else { "alert:" }),
+            "abnormal_when",
+            format!(
+                "a `source: {}` rule decides by its `{}` block, not by `abnormal_when` or `rhai_script`",
+                data.as_str(),
+                if data == DataSource::Metric {
+                    "metric:"
+                } else {
+                    "alert:"
+                }
+            ),
         )),
         other => other,
     })
@@ -501,7 +523,9 @@ pub(crate) fn compile_body(
 /// `30s`, `10m`, `2h`, `1d` → seconds.
 fn parse_duration(text: &str) -> Result<f64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (n, unit) = text.split_at(split);
     let n: f64 = n
         .parse()
@@ -544,11 +568,25 @@ mod tests {
     #[test]
     fn mistakes_name_the_field() {
         let err = |t: &str| compile_metric(&yaml(t)).err().unwrap_or_default();
-        assert!(err("series: x\nfunction: median\nabnormal: {gt: 1}").contains("unknown function `median`"));
-        assert!(err("series: x\nfunction: quantile\nquantile: 0.99\nabnormal: {gt: 1}").contains("`_bucket`"));
-        assert!(err("series: x\nfunction: max\nabnormal: {gt: 1, lt: 2}").contains("one comparison"));
-        assert!(err("series: x\nfunction: increase\nrange: 10q\nabnormal: {gt: 1}").contains("unit is s, m, h or d"));
-        assert!(err("series: x\nfunction: max\nabnormal: {gt: 1}\nwindow: 1m").contains("unknown field `window`"));
+        assert!(
+            err("series: x\nfunction: median\nabnormal: {gt: 1}")
+                .contains("unknown function `median`")
+        );
+        assert!(
+            err("series: x\nfunction: quantile\nquantile: 0.99\nabnormal: {gt: 1}")
+                .contains("`_bucket`")
+        );
+        assert!(
+            err("series: x\nfunction: max\nabnormal: {gt: 1, lt: 2}").contains("one comparison")
+        );
+        assert!(
+            err("series: x\nfunction: increase\nrange: 10q\nabnormal: {gt: 1}")
+                .contains("unit is s, m, h or d")
+        );
+        assert!(
+            err("series: x\nfunction: max\nabnormal: {gt: 1}\nwindow: 1m")
+                .contains("unknown field `window`")
+        );
         assert!(compile_alert(&yaml("[\"*\", x]")).is_err());
         assert_eq!(compile_alert(&yaml("\"*\"")).map(|a| a.others), Ok(true));
     }
