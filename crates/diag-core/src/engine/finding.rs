@@ -91,6 +91,8 @@ pub struct Row {
     pub state: RowState,
     /// Why, for `nodata` and `error` rows (and optional detail for abnormal ones).
     pub message: Option<String>,
+    /// What a normal value looks like (`>= 1`), for declarative conditions; `None` for Rhai.
+    pub expected: Option<String>,
 }
 
 impl Row {

@@ -19,6 +19,7 @@
 //! assert_eq!(abnormal, [100, 209, 210]);
 //! ```
 
+mod expected;
 pub mod finding;
 
 use std::collections::HashMap;
@@ -104,13 +105,26 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 /// Every rule's rows for one cluster.
 fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
     match &rule.body {
-        RuleBody::Condition(condition) => tuples(cluster, &rule.meta.components)
-            .into_par_iter()
-            .map(|tuple| {
-                let (state, message) = decide(cluster, view, rule, condition, &tuple);
-                row(cluster, rule, &tuple, state, message)
-            })
-            .collect(),
+        RuleBody::Condition(condition) => {
+            let per_row = expected::per_row(condition);
+            let fixed = expected::expected(condition, None);
+            tuples(cluster, &rule.meta.components)
+                .into_par_iter()
+                .map(|tuple| {
+                    let (state, message) = decide(cluster, view, rule, condition, &tuple);
+                    let mut row = row(cluster, rule, &tuple, state, message);
+                    row.expected = if per_row {
+                        let root = tuple
+                            .iter()
+                            .find_map(|&i| cluster.instances.get(i)?.config.tree());
+                        expected::expected(condition, root.map(|t| &t.root))
+                    } else {
+                        fixed.clone()
+                    };
+                    row
+                })
+                .collect()
+        }
         RuleBody::ClusterScript(ast) => match script::run_script(ast, view) {
             Ok(mut rows) => {
                 rows.sort_by(|a, b| a.instances.cmp(&b.instances));
@@ -134,6 +148,7 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
                     values: Vec::new(),
                     state,
                     message: Some(message),
+                    expected: None,
                 }]
             }
         },
@@ -276,6 +291,7 @@ fn row(
         values,
         state,
         message,
+        expected: None,
     }
 }
 

@@ -68,6 +68,7 @@ pub fn row(
         }],
         state,
         message: None,
+        expected: None,
     }
 }
 
