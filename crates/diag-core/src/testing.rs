@@ -6,7 +6,8 @@
 //! ```yaml
 //! base: minimal                  # a bundle: path relative to this file, a name under some
 //!                                # ancestor's `fixtures/` directory, or a base shipped with
-//!                                # the library (BUILTIN_BASES: minimal, diag-fPrz0RnDxRn)
+//!                                # the library ([`builtin_bases`]: minimal, diag-fPrz0RnDxRn,
+//!                                # diag-lili-fNTnz5MGhr6)
 //! cases:
 //!   - name: max-days 0 keeps logs forever
 //!     expect: abnormal           # abnormal | ok | nodata | error | not_selected
@@ -102,6 +103,10 @@ pub struct Case {
     /// Changes to instance configs.
     #[serde(default)]
     pub overlay: Vec<Overlay>,
+    /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
+    /// `null` removes the file. Only files the bundle already holds can be replaced.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// An instance a case adds.
@@ -227,55 +232,41 @@ pub struct BuiltinBase {
     pub files: &'static [(&'static str, &'static [u8])],
 }
 
-macro_rules! base_files {
-    ($base:literal: $($file:literal),+ $(,)?) => {
-        &[$(($file, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/", $base, "/", $file)) as &[u8])),+]
-    };
-}
+// The fixture bundles, embedded by build.rs: `BASE_FILES`.
+include!(concat!(env!("OUT_DIR"), "/builtin_bases.rs"));
 
-/// The bases shipped with the library (the repository's `fixtures/` of the same names).
-pub const BUILTIN_BASES: &[BuiltinBase] = &[
-    BuiltinBase {
-        name: "minimal",
-        description: "v6.5.0, manual (TiUP-like) layout: 1 PD, 1 TiKV, 1 TiDB with short runtime configs; every config rule quiet",
-        files: base_files!("minimal":
-            "cluster.json",
-            "127.0.0.1/tidb-deploy/pd-2379/conf/config.json",
-            "127.0.0.1/tidb-deploy/tikv-20160/conf/config.json",
-            "127.0.0.1/tidb-deploy/tidb-4000/conf/config.json",
-        ),
-    },
-    BuiltinBase {
-        name: "diag-fPrz0RnDxRn",
-        description: "v5.4.0, TiDB Operator layout: 3 PD, 3 TiKV, 1 TiDB with full runtime configs, PD stores and placement rules, alerts and metrics",
-        files: base_files!("diag-fPrz0RnDxRn":
-            "cluster.json",
-            "tidbcluster.json",
-            "diag.log",
-            "basic-pd-0/conf/config.json",
-            "basic-pd-0/conf/placement-rule.json",
-            "basic-pd-0/conf/store.json",
-            "basic-pd-1/conf/config.json",
-            "basic-pd-1/conf/placement-rule.json",
-            "basic-pd-1/conf/store.json",
-            "basic-pd-2/conf/config.json",
-            "basic-pd-2/conf/placement-rule.json",
-            "basic-pd-2/conf/store.json",
-            "basic-tidb-0/conf/config.json",
-            "basic-tikv-0/conf/config.json",
-            "basic-tikv-1/conf/config.json",
-            "basic-tikv-2/conf/config.json",
-            "monitor/alerts/basic-prometheus_9090/alerts.json",
-            "monitor/metrics/basic-prometheus_9090/pd_cluster_status-2022-02-07T12:00:00+08:00-2022-02-07T14:00:00+08:00.json",
-            "monitor/metrics/basic-prometheus_9090/tidb_server_query_total-2022-02-07T12:00:00+08:00-2022-02-07T14:00:00+08:00.json",
-        ),
-    },
+/// What each shipped base is, for people choosing one.
+const BASE_DESCRIPTIONS: [(&str, &str); 3] = [
+    (
+        "minimal",
+        "v6.5.0, manual (TiUP-like) layout: 1 PD, 1 TiKV, 1 TiDB with short runtime configs; every config rule quiet",
+    ),
+    (
+        "diag-fPrz0RnDxRn",
+        "v5.4.0, TiDB Operator layout: 3 PD, 3 TiKV, 1 TiDB with full runtime configs, PD stores and placement rules, alerts and metrics",
+    ),
+    (
+        "diag-lili-fNTnz5MGhr6",
+        "v5.3.0, TiUP layout: 3 PD, 3 TiKV, 3 TiDB on 5 hosts, config files, logs, slow logs, system files and db_vars",
+    ),
 ];
+
+/// The bases shipped with the library: the repository's `fixtures/` of the same names.
+pub fn builtin_bases() -> impl Iterator<Item = BuiltinBase> {
+    BASE_FILES.iter().map(|(name, files)| BuiltinBase {
+        name,
+        description: BASE_DESCRIPTIONS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, d)| d),
+        files,
+    })
+}
 
 impl BuiltinBase {
     /// The shipped base called `name`.
-    pub fn get(name: &str) -> Option<&'static BuiltinBase> {
-        BUILTIN_BASES.iter().find(|b| b.name == name)
+    pub fn get(name: &str) -> Option<BuiltinBase> {
+        builtin_bases().find(|b| b.name == name)
     }
 
     /// Writes the bundle into `dir/<name>` (a scratch directory the caller owns) and returns
@@ -307,7 +298,7 @@ impl Bases {
             return Ok(found);
         }
         let Some(builtin) = BuiltinBase::get(base) else {
-            let known: Vec<&str> = BUILTIN_BASES.iter().map(|b| b.name).collect();
+            let known: Vec<&str> = builtin_bases().map(|b| b.name).collect();
             return Err(format!(
                 "base bundle `{base}` not found (relative to the file, under an ancestor's fixtures/, or shipped: {})",
                 known.join(", ")
@@ -548,7 +539,33 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             }
         }
     }
+    for (path, content) in &case.files {
+        replace_file(cluster, path, content.as_deref())?;
+    }
     Ok(())
+}
+
+/// Replaces (or with `None` removes) one indexed file of the cluster, in memory.
+fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Result<(), String> {
+    let lists = cluster
+        .hosts
+        .values_mut()
+        .chain(cluster.instances.iter_mut().map(|i| &mut i.files))
+        .chain(std::iter::once(&mut cluster.files));
+    for files in lists {
+        if let Some(at) = files.iter().position(|f| f.path == path) {
+            match content {
+                Some(text) => files[at] = files[at].with_content(text.as_bytes()),
+                None => {
+                    files.remove(at);
+                }
+            }
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "`files`: the bundle has no indexed file `{path}` to replace"
+    ))
 }
 
 fn component(name: &str) -> Result<ComponentKind, String> {

@@ -98,6 +98,14 @@ fn describe(c: &Condition, normal: bool, named: bool, root: Option<&ConfigNode>)
             let inner = describe(condition, normal, true, None)?;
             format!("{quantifier} {path}.*: {inner}")
         }
+        Condition::Differ { path, .. } => {
+            let word = if normal {
+                "the same in every member"
+            } else {
+                "differs between members"
+            };
+            format!("{}{word}", prefix(path))
+        }
         Condition::Rhai(_) => return None,
     })
 }
