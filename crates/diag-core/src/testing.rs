@@ -247,7 +247,7 @@ const BASE_DESCRIPTIONS: [(&str, &str); 3] = [
     ),
     (
         "diag-lili-fNTnz5MGhr6",
-        "v5.3.0, TiUP layout: 3 PD, 3 TiKV, 3 TiDB on 5 hosts, config files, logs, slow logs, system files and db_vars",
+        "v5.3.0, TiUP layout: 1 PD, 3 TiKV, 3 TiDB on 5 hosts, config files, logs, slow logs, system files and db_vars",
     ),
 ];
 

@@ -257,7 +257,8 @@ fn html_shows_expected_values_markdown_instances_and_components() {
         html.contains("<option value=\"pd/172.20.22.100:2379\">172.20.22.100:2379</option>"),
         "instance view"
     );
-    assert!(html.contains("data-instances=\" pd/172.20.22.100:2379 \""));
+    assert!(html.contains("data-instances=\" pd/172.20.22.100:2379 host/172.20.22.100 \""));
+    assert!(html.contains("<option value=\"host/172.20.22.100\">172.20.22.100</option>"), "host view");
     assert!(
         html.contains("<span class=\"n\">3</span><b>TiKV</b> <span class=\"muted\">v5.4.0</span>"),
         "component header"

@@ -96,7 +96,11 @@ fn describe(c: &Condition, normal: bool, named: bool, root: Option<&ConfigNode>)
             // normal for `any` = every item normal; for `all` = some item normal.
             let quantifier = if *all == normal { "some" } else { "every" };
             let inner = describe(condition, normal, true, None)?;
-            format!("{quantifier} {path}.*: {inner}")
+            if path.is_empty() {
+                format!("{quantifier} entry: {inner}")
+            } else {
+                format!("{quantifier} {path}.*: {inner}")
+            }
         }
         Condition::Differ { path, .. } => {
             let word = if normal {
@@ -138,5 +142,47 @@ fn literal(lit: &Literal) -> String {
         Literal::Int(i) => i.to_string(),
         Literal::Float(f) => f.to_string(),
         Literal::Text(s) => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::rules::RuleBody;
+
+    fn expected_of(name: &str) -> Option<String> {
+        let rules = RuleSet::builtin();
+        let rule = rules
+            .rules()
+            .iter()
+            .find(|r| r.meta.name == name)
+            .unwrap_or_else(|| panic!("no rule {name}"));
+        match &rule.body {
+            RuleBody::Condition(c) => expected(c, None),
+            RuleBody::ClusterScript(_) => None,
+        }
+    }
+
+    /// Issue 8: rows showed the value read but not what it should have been.
+    #[test]
+    fn shipped_conditions_say_what_a_normal_value_is() {
+        for (rule, text) in [
+            ("tidb-max-days", ">= 1"),
+            ("pdconfig-max-days", "> 0"),
+            ("tidb-log-level", "!= debug"),
+            ("tidb-enable-streaming", "= false"),
+            ("trace-region-flow", "= true"),
+            ("tikv-log-level", "not in [debug, trace]"),
+            ("pdconfig-hot-region-schedule-limit", "in [1, 8]"),
+            ("pdconfig-replica-schedule-limit-b", "<= schedule.region-schedule-limit"),
+            (
+                "pdconfig-store limit-n-add-peer",
+                "every schedule.store-limit.*: add-peer in [0, 100]",
+            ),
+            ("gc.enable-compaction-filter", ""),
+        ] {
+            assert_eq!(expected_of(rule).unwrap_or_default(), text, "{rule}");
+        }
     }
 }
