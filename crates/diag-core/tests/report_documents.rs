@@ -72,6 +72,22 @@ fn error_rows_and_load_warnings_reach_every_report_document() {
     assert!(md.contains("## Loading warnings"), "{md}");
     assert!(md.contains("bad-pd-1/conf/config.json:4:7"), "{md}");
 
+    let sarif: Value = serde_json::from_str(&render(&doc, Format::Sarif)).expect("sarif");
+    let run = &sarif["runs"][0];
+    let note = &run["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(note["level"], "warning");
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "bad-pd-1/conf/config.json"
+    );
+    let results = run["results"].as_array().expect("results");
+    assert!(results.iter().any(|r| r["level"] == "error"
+        && r["ruleId"] == "tidb-log-level-as-number"));
+
+    let junit = render(&doc, Format::Junit);
+    assert!(junit.contains("<system-err>"), "{junit}");
+    assert!(junit.contains("<error type=\"error\""), "{junit}");
+
     let html = render(&doc, Format::Html).replace("&#x2f;", "/");
     let problems = html.find("id=\"problems\"").expect("problems panel");
     assert!(problems < html.find("<h2>Findings").expect("findings"), "shown first");
