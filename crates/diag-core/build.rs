@@ -29,7 +29,7 @@ const BASES: [&str; 3] = ["minimal", "diag-fPrz0RnDxRn", "diag-lili-fNTnz5MGhr6"
 
 fn bases(fixtures: &Path) {
     let mut out = String::from(
-        "/// The shipped base bundles: `(name, [(bundle-relative path, content)])`.\npub(crate) static BASE_FILES: &[(&str, &[(&str, &[u8])])] = &[\n",
+        "/// The shipped base bundles: `(name, [(bundle-relative path, content)])`.\npub(crate) static BASE_FILES: &[(&str, BaseFiles)] = &[\n",
     );
     for base in BASES {
         let root = fixtures.join(base);

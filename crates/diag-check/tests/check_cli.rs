@@ -355,10 +355,15 @@ fn a_template_replaces_the_built_in_one() {
         stderr(&out)
     );
     // Issue 8: an unknown NAME said "No such file or directory".
-    let unknown = diag_check(&[&bundle, &"--template", &format!("nosuch={}", template.display())]);
+    let unknown = diag_check(&[
+        &bundle,
+        &"--template",
+        &format!("nosuch={}", template.display()),
+    ]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
-        stderr(&unknown).contains("unknown template `nosuch` (known: text, record, markdown, html, junit)"),
+        stderr(&unknown)
+            .contains("unknown template `nosuch` (known: text, record, markdown, html, junit)"),
         "{}",
         stderr(&unknown)
     );

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -76,7 +78,8 @@ fn rules_test_finds_snapshots_in_insta_default_tests_snapshots() {
 #[test]
 fn rules_test_fails_a_rule_whose_snapshot_is_missing() {
     let (tmp, pack) = pack_copy();
-    fs::remove_file(pack.join("tests/snapshots/rule_pack__tikv-block-cache-too-small.snap")).unwrap();
+    fs::remove_file(pack.join("tests/snapshots/rule_pack__tikv-block-cache-too-small.snap"))
+        .unwrap();
     let out = diag_check(tmp.path(), &[&"rules", &"test", &pack.join("rules")]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
@@ -100,7 +103,11 @@ fn rules_test_shows_a_changed_snapshot_as_a_diff() {
     fs::write(&snap, old.replace("512MiB   warning", "512MiB   OK")).unwrap();
     let out = diag_check(tmp.path(), &[&"rules", &"test", &pack.join("rules")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("differs (- stored, + now)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("differs (- stored, + now)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// Issue 8: `rules show tidb-max-day` offered nothing.

@@ -232,6 +232,9 @@ pub struct BuiltinBase {
     pub files: &'static [(&'static str, &'static [u8])],
 }
 
+/// The files of one shipped base: bundle-relative path and content.
+type BaseFiles = &'static [(&'static str, &'static [u8])];
+
 // The fixture bundles, embedded by build.rs: `BASE_FILES`.
 include!(concat!(env!("OUT_DIR"), "/builtin_bases.rs"));
 

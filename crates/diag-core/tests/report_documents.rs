@@ -81,8 +81,11 @@ fn error_rows_and_load_warnings_reach_every_report_document() {
         "bad-pd-1/conf/config.json"
     );
     let results = run["results"].as_array().expect("results");
-    assert!(results.iter().any(|r| r["level"] == "error"
-        && r["ruleId"] == "tidb-log-level-as-number"));
+    assert!(
+        results
+            .iter()
+            .any(|r| r["level"] == "error" && r["ruleId"] == "tidb-log-level-as-number")
+    );
 
     let junit = render(&doc, Format::Junit);
     assert!(junit.contains("<system-err>"), "{junit}");
@@ -90,9 +93,18 @@ fn error_rows_and_load_warnings_reach_every_report_document() {
 
     let html = render(&doc, Format::Html).replace("&#x2f;", "/");
     let problems = html.find("id=\"problems\"").expect("problems panel");
-    assert!(problems < html.find("<h2>Findings").expect("findings"), "shown first");
-    assert!(html.contains("tidb-log-level-as-number</b> on"), "error row listed");
-    assert!(html.contains("bad-pd-1/conf/config.json:4:7"), "warning listed");
+    assert!(
+        problems < html.find("<h2>Findings").expect("findings"),
+        "shown first"
+    );
+    assert!(
+        html.contains("tidb-log-level-as-number</b> on"),
+        "error row listed"
+    );
+    assert!(
+        html.contains("bad-pd-1/conf/config.json:4:7"),
+        "warning listed"
+    );
 }
 
 #[test]
@@ -187,7 +199,11 @@ fn template_syntax_error_names_the_users_file_and_line() {
 #[test]
 fn template_undefined_variable_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_template(dir.path(), "mine.txt.j2", "{{ cluster.name }}\n{{ cluster.nmae }}\n");
+    let file = write_template(
+        dir.path(),
+        "mine.txt.j2",
+        "{{ cluster.name }}\n{{ cluster.nmae }}\n",
+    );
     let mut renderer = Renderer::new();
     renderer
         .set_template_file(TemplateName::Text, &file)
@@ -255,7 +271,10 @@ fn copy_dir(from: &Path, to: &Path) {
 fn html_evidence_links_open_the_cited_file() {
     let (_work, out, html) = seed_report_html();
     let href = "../basic-tidb-0/conf/config.json#L32";
-    assert!(html.contains(&format!("<a href=\"{href}\">")), "link: {html}");
+    assert!(
+        html.contains(&format!("<a href=\"{href}\">")),
+        "link: {html}"
+    );
     let target = out.join(href.split('#').next().expect("path"));
     assert!(target.is_file(), "{} resolves", target.display());
 }
@@ -266,7 +285,10 @@ fn html_evidence_links_open_the_cited_file() {
 fn html_shows_expected_values_markdown_instances_and_components() {
     let (_work, _out, html) = seed_report_html();
     // tidb-max-days: abnormal when < 1.
-    assert!(html.contains("<td class=\"mono expected\">&gt;= 1</td>"), "expected");
+    assert!(
+        html.contains("<td class=\"mono expected\">&gt;= 1</td>"),
+        "expected"
+    );
     // Descriptions' backticks are code.
     assert!(html.contains("<code>"), "markdown");
     assert!(
@@ -274,12 +296,18 @@ fn html_shows_expected_values_markdown_instances_and_components() {
         "instance view"
     );
     assert!(html.contains("data-instances=\" pd/172.20.22.100:2379 host/172.20.22.100 \""));
-    assert!(html.contains("<option value=\"host/172.20.22.100\">172.20.22.100</option>"), "host view");
+    assert!(
+        html.contains("<option value=\"host/172.20.22.100\">172.20.22.100</option>"),
+        "host view"
+    );
     assert!(
         html.contains("<span class=\"n\">3</span><b>TiKV</b> <span class=\"muted\">v5.4.0</span>"),
         "component header"
     );
-    assert!(html.contains("history.replaceState"), "filters go into the hash");
+    assert!(
+        html.contains("history.replaceState"),
+        "filters go into the hash"
+    );
 }
 
 #[test]

@@ -60,15 +60,22 @@ fn json_with_warnings_errors_and_links_matches_the_schema() {
     let mut doc = ReportDocument::new(&cluster, &outcome);
     doc.link_bundle(&cluster, &bundle.join("report-x"));
     assert_eq!(doc.bundle.href.as_deref(), Some("../"));
-    let json: Value = serde_json::from_str(&Renderer::new().render(Format::Json, &doc).expect("renders"))
-        .expect("json parses");
-    assert_eq!(json["warnings"][0]["href"], "../bad-pd-1/conf/config.json#L4");
+    let json: Value =
+        serde_json::from_str(&Renderer::new().render(Format::Json, &doc).expect("renders"))
+            .expect("json parses");
+    assert_eq!(
+        json["warnings"][0]["href"],
+        "../bad-pd-1/conf/config.json#L4"
+    );
     let rows = json["findings"]
         .as_array()
         .expect("findings")
         .iter()
         .flat_map(|f| f["rows"].as_array().cloned().unwrap_or_default());
-    assert!(rows.clone().any(|r| r["expected"].is_string()), "expected values");
+    assert!(
+        rows.clone().any(|r| r["expected"].is_string()),
+        "expected values"
+    );
     assert!(
         rows.flat_map(|r| r["values"].as_array().cloned().unwrap_or_default())
             .any(|v| v["evidence"]["href"].is_string()),

@@ -81,7 +81,8 @@ fn an_unknown_base_names_the_shipped_ones() {
     let results = run_dir(&rules).unwrap_or_else(|e| panic!("{e}"));
     let problems = results[0].problems.join("\n");
     assert!(
-        problems.contains("base bundle `minimall` not found") && problems.contains("shipped: minimal, diag-fPrz0RnDxRn, diag-lili-fNTnz5MGhr6"),
+        problems.contains("base bundle `minimall` not found")
+            && problems.contains("shipped: minimal, diag-fPrz0RnDxRn, diag-lili-fNTnz5MGhr6"),
         "{problems}"
     );
 }
@@ -119,7 +120,10 @@ fn shipped_bases_are_the_fixtures() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+    for entry in std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
         let path = entry.path();
         if path.is_dir() {
             out.extend(walk(&path));

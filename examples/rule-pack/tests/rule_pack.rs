@@ -46,6 +46,9 @@ fn the_pack_runs_beside_the_builtin_rules() {
         .collect();
     assert_eq!(
         ours,
-        ["tikv-block-cache-too-small", "pd-max-replicas-above-tikv-count"]
+        [
+            "tikv-block-cache-too-small",
+            "pd-max-replicas-above-tikv-count"
+        ]
     );
 }

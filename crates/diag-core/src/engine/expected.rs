@@ -148,8 +148,8 @@ fn literal(lit: &Literal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::RuleSet;
     use crate::rules::RuleBody;
+    use crate::rules::RuleSet;
 
     fn expected_of(name: &str) -> Option<String> {
         let rules = RuleSet::builtin();
@@ -175,7 +175,10 @@ mod tests {
             ("trace-region-flow", "= true"),
             ("tikv-log-level", "not in [debug, trace]"),
             ("pdconfig-hot-region-schedule-limit", "in [1, 8]"),
-            ("pdconfig-replica-schedule-limit-b", "<= schedule.region-schedule-limit"),
+            (
+                "pdconfig-replica-schedule-limit-b",
+                "<= schedule.region-schedule-limit",
+            ),
             (
                 "pdconfig-store limit-n-add-peer",
                 "every schedule.store-limit.*: add-peer in [0, 100]",

@@ -182,7 +182,8 @@ pub struct Row {
     /// For rows that stand for many matches: count, first/last time, examples.
     pub aggregate: Option<Aggregate>,
     /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
-    pub expected: Option<String>,
+    /// Shared by the rows of a rule when it does not depend on the row.
+    pub expected: Option<Arc<str>>,
 }
 
 impl Row {

@@ -25,6 +25,7 @@ pub mod finding;
 mod groups;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -115,7 +116,7 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
         }
         RuleBody::Condition(condition) => {
             let per_row = expected::per_row(condition);
-            let fixed = expected::expected(condition, None);
+            let fixed: Option<Arc<str>> = expected::expected(condition, None).map(Arc::from);
             tuples(cluster, &rule.meta.components)
                 .into_par_iter()
                 .map(|tuple| {
@@ -125,7 +126,7 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
                         let root = tuple
                             .iter()
                             .find_map(|&i| cluster.instances.get(i)?.config.tree());
-                        expected::expected(condition, root.map(|t| &t.root))
+                        expected::expected(condition, root.map(|t| &t.root)).map(Arc::from)
                     } else {
                         fixed.clone()
                     };
@@ -169,6 +170,7 @@ fn with_expected(condition: &crate::rules::Condition, mut rows: Vec<Row>) -> Vec
     if !expected::per_row(condition)
         && let Some(text) = expected::expected(condition, None)
     {
+        let text: Arc<str> = Arc::from(text);
         for row in &mut rows {
             row.expected = Some(text.clone());
         }

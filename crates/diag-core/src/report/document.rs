@@ -9,10 +9,10 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundle::SourceKind;
-use crate::model::{ComponentKind, Instance};
-use crate::{Cluster, LoadError};
 use crate::engine::{CheckOutcome, Finding, Row, RowState, RuleStatus};
+use crate::model::{ComponentKind, Instance};
 use crate::rules::{CheckKind, Severity};
+use crate::{Cluster, LoadError};
 
 /// Version of the document shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -669,7 +669,7 @@ fn row_doc(row: &Row) -> RowDoc {
         values_text: row.values_display(),
         state: state_str(row.state),
         message: row.message.clone(),
-        expected: row.expected.clone(),
+        expected: row.expected.as_deref().map(str::to_owned),
     }
 }
 

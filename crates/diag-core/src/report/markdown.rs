@@ -55,7 +55,10 @@ fn markup(rest: &str, c: char, links: bool, before: Option<char>) -> Option<(Str
             if inner.is_empty() || inner.starts_with(' ') || inner.ends_with(' ') {
                 return None;
             }
-            Some((format!("<strong>{}</strong>", render(inner, links)), end + 2))
+            Some((
+                format!("<strong>{}</strong>", render(inner, links)),
+                end + 2,
+            ))
         }
         '*' | '_' => {
             // `_` inside a word (snake_case, file_name) is not emphasis.
@@ -116,7 +119,10 @@ mod tests {
     #[test]
     fn backticks_links_and_emphasis_render() {
         assert_eq!(
-            render("Set `log.file.max-days` > 0, see [the docs](https://s.tidb.io/x).", true),
+            render(
+                "Set `log.file.max-days` > 0, see [the docs](https://s.tidb.io/x).",
+                true
+            ),
             "Set <code>log.file.max-days</code> &gt; 0, see <a href=\"https://s.tidb.io/x\">the docs</a>."
         );
         assert_eq!(

@@ -32,9 +32,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use minijinja::{Environment, UndefinedBehavior};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value};
+use minijinja::{Environment, UndefinedBehavior};
 
 pub use document::{
     BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc, EvidenceDoc,
@@ -321,7 +321,11 @@ impl Renderer {
 
     /// Replaces a built-in template with the content of `file`; errors in it, when compiling
     /// now or rendering later, name `file` and the line.
-    pub fn set_template_file(&mut self, name: TemplateName, file: &Path) -> Result<(), ReportError> {
+    pub fn set_template_file(
+        &mut self,
+        name: TemplateName,
+        file: &Path,
+    ) -> Result<(), ReportError> {
         let source = std::fs::read_to_string(file).map_err(|error| ReportError::Io {
             path: file.to_path_buf(),
             error,
@@ -355,7 +359,11 @@ impl Renderer {
             [only] => self.set_template_file(*only, Path::new(spec)),
             [] => Err(ReportError::AmbiguousTemplate(format!(
                 "none of the formats {} is rendered from a template; say which, e.g. html={spec}",
-                formats.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
+                formats
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ))),
             _ => Err(ReportError::AmbiguousTemplate(format!(
                 "several formats are rendered from templates; say which, e.g. html={spec}"

@@ -66,7 +66,8 @@ fn notification(w: &WarningDoc) -> Value {
         "descriptor": { "id": w.kind },
     });
     if let Some(file) = &w.file {
-        let mut physical = json!({ "artifactLocation": { "uri": file, "uriBaseId": "BUNDLEROOT" } });
+        let mut physical =
+            json!({ "artifactLocation": { "uri": file, "uriBaseId": "BUNDLEROOT" } });
         if let Some(line) = w.line {
             physical["region"] = json!({ "startLine": line });
         }
