@@ -326,3 +326,26 @@ fn archives_are_not_linked_into() {
             .all(|e| e.href.is_none())
     );
 }
+
+/// Links never describe the disk beyond the bundle's own name: a report beside the bundle links
+/// `../<bundle>/…`, one elsewhere is not linked.
+#[test]
+fn links_reveal_no_path_beyond_the_bundle_name() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let bundle = work.path().join("data/diag-fPrz0RnDxRn");
+    copy_dir(&fixture("diag-fPrz0RnDxRn"), &bundle);
+    let cluster = Cluster::open(&bundle).expect("loads");
+    let outcome = check(&cluster, &RuleSet::builtin(), &CheckOptions::default());
+    let href = |report_dir: &Path| {
+        let mut doc = ReportDocument::new(&cluster, &outcome);
+        doc.link_bundle(&cluster, report_dir);
+        doc.bundle.href
+    };
+    assert_eq!(href(&bundle.join("report-1")).as_deref(), Some("../"));
+    assert_eq!(
+        href(&work.path().join("data/diag-report-1")).as_deref(),
+        Some("../diag-fPrz0RnDxRn/")
+    );
+    std::fs::create_dir_all(work.path().join("state")).expect("mkdir");
+    assert_eq!(href(&work.path().join("state/report-1")), None);
+}

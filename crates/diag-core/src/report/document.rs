@@ -98,7 +98,7 @@ pub struct BundleInfo {
     /// `directory`, `zip` or `tar_gz`.
     pub kind: String,
     /// Relative link from the report directory to the bundle root (ending in `/`), for a
-    /// directory bundle whose report directory is known ([`ReportDocument::link_bundle`]).
+    /// directory bundle with its report inside or beside it ([`ReportDocument::link_bundle`]).
     pub href: Option<String>,
 }
 
@@ -470,8 +470,9 @@ impl ReportDocument {
     }
 
     /// Links every evidence file to its place in the bundle, relative to the report directory
-    /// `report_dir` (which need not exist yet). Only a directory bundle can be linked into;
-    /// for an archive, or when no relative path exists, nothing changes.
+    /// `report_dir` (which need not exist yet). Only a directory bundle can be linked into, and
+    /// only from a report directory inside it or beside it (anything else would reveal where
+    /// things sit on disk); otherwise nothing changes.
     pub fn link_bundle(&mut self, cluster: &Cluster, report_dir: &Path) {
         if cluster.source.kind() != SourceKind::Directory {
             return;
@@ -525,7 +526,8 @@ impl ReportDocument {
 }
 
 /// `from` → `to` as a relative URL path ending in `/`, e.g. `../` from `<bundle>/report-x` to
-/// `<bundle>`. Both are made absolute; `from` may not exist yet (its parent is resolved).
+/// `<bundle>`, `../diag-x/` from a report beside the bundle; `None` for any other placement.
+/// Both are made absolute; `from` may not exist yet (its parent is resolved).
 fn relative_link(from: &Path, to: &Path) -> Option<String> {
     let absolute = |p: &Path| -> Option<PathBuf> {
         if let Ok(c) = p.canonicalize() {
@@ -541,7 +543,9 @@ fn relative_link(from: &Path, to: &Path) -> Option<String> {
     let from: Vec<Component> = from.components().collect();
     let to: Vec<Component> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    if common == 0 {
+    // Only a report inside the bundle or beside it is linked: a link that descends into other
+    // folders would tell whoever reads the report how the machine's disk is laid out.
+    if common == 0 || to.len() - common > 1 {
         return None;
     }
     let mut link = "../".repeat(from.len() - common);
