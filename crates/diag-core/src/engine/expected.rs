@@ -82,8 +82,10 @@ fn describe(c: &Condition, normal: bool, named: bool, root: Option<&ConfigNode>)
             let parts = parts?;
             if parts.len() == 1 {
                 parts.into_iter().next()?
-            } else {
+            } else if named {
                 format!("({})", parts.join(joiner))
+            } else {
+                parts.join(joiner)
             }
         }
         Condition::Not(inner) => describe(inner, !normal, named, root)?,

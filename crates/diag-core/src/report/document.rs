@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundle::SourceKind;
-use crate::engine::{CheckOutcome, Finding, Row, RowState, RuleStatus};
+use crate::engine::{CheckOutcome, Evidence, Finding, Row, RowState, RuleStatus};
 use crate::model::{ComponentKind, Instance};
 use crate::rules::{CheckKind, Severity};
 use crate::{Cluster, LoadError};
@@ -285,6 +285,24 @@ pub struct RowDoc {
     pub message: Option<String>,
     /// What a normal value looks like (`>= 1`, `not in [debug, trace]`), for declarative rules.
     pub expected: Option<String>,
+    /// What the row rests on beyond its values (log lines, system file lines), the most telling
+    /// first.
+    pub evidence: Vec<EvidenceDoc>,
+    /// For a row that stands for many matches: their count, first and last time, examples.
+    pub aggregate: Option<AggregateDoc>,
+}
+
+/// Many matches summarized in one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateDoc {
+    /// How many entries matched.
+    pub count: u64,
+    /// Time of the first match, if the entries have times.
+    pub first: Option<String>,
+    /// Time of the last match, if the entries have times.
+    pub last: Option<String>,
+    /// A few of the matches, in order of appearance.
+    pub examples: Vec<EvidenceDoc>,
 }
 
 /// An instance a row is about.
@@ -319,6 +337,20 @@ pub struct EvidenceDoc {
     /// Relative link from the report directory to the file (`#L<line>` when the line is
     /// known), when the bundle is a directory beside the report ([`ReportDocument::link_bundle`]).
     pub href: Option<String>,
+    /// When the cited entry happened, as the source wrote it, if it has a time.
+    pub time: Option<String>,
+    /// A short excerpt of the cited entry, if useful.
+    pub excerpt: Option<String>,
+}
+
+fn evidence_doc(e: &Evidence) -> EvidenceDoc {
+    EvidenceDoc {
+        file: e.file.to_string(),
+        line: e.line,
+        href: None,
+        time: e.time.clone(),
+        excerpt: e.excerpt.clone(),
+    }
 }
 
 /// Check kinds in the order reports present them: diag's config → performance → default config,
@@ -501,13 +533,10 @@ impl ReportDocument {
             };
             format!("{base}{}{anchor}", url_path(file))
         };
-        for value in self
-            .findings
-            .iter_mut()
-            .flat_map(|f| &mut f.rows)
-            .flat_map(|r| &mut r.values)
-        {
-            if let Some(e) = &mut value.evidence {
+        for row in self.findings.iter_mut().flat_map(|f| &mut f.rows) {
+            let values = row.values.iter_mut().filter_map(|v| v.evidence.as_mut());
+            let examples = row.aggregate.iter_mut().flat_map(|a| &mut a.examples);
+            for e in values.chain(row.evidence.iter_mut()).chain(examples) {
                 e.href = Some(link(&e.file, e.line));
             }
         }
@@ -663,17 +692,20 @@ fn row_doc(row: &Row) -> RowDoc {
             .map(|v| ValueDoc {
                 variation: v.variation.to_string(),
                 value: v.value.clone(),
-                evidence: v.evidence.as_ref().map(|e| EvidenceDoc {
-                    file: e.file.to_string(),
-                    line: e.line,
-                    href: None,
-                }),
+                evidence: v.evidence.as_ref().map(evidence_doc),
             })
             .collect(),
         values_text: row.values_display(),
         state: state_str(row.state),
         message: row.message.clone(),
         expected: row.expected.as_deref().map(str::to_owned),
+        evidence: row.evidence.iter().map(evidence_doc).collect(),
+        aggregate: row.aggregate.as_ref().map(|a| AggregateDoc {
+            count: a.count,
+            first: a.first.clone(),
+            last: a.last.clone(),
+            examples: a.examples.iter().map(evidence_doc).collect(),
+        }),
     }
 }
 

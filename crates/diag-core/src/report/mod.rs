@@ -37,7 +37,7 @@ use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
 pub use document::{
-    BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc, EvidenceDoc,
+    AggregateDoc, BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc, EvidenceDoc,
     FORMAT_VERSION, FindingDoc, InstanceDoc, KIND_ORDER, KindSummary, ReportDocument, RowDoc,
     RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary, ValueDoc, WarningDoc,
 };
