@@ -118,6 +118,7 @@ fn result(rule_index: usize, f: &FindingDoc, row: &RowDoc, level: &str) -> Value
         .values
         .iter()
         .filter_map(|v| v.evidence.as_ref())
+        .chain(&row.evidence)
         .map(|e| {
             let mut physical =
                 json!({ "artifactLocation": { "uri": e.file, "uriBaseId": "BUNDLEROOT" } });
