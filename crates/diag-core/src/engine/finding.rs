@@ -181,6 +181,9 @@ pub struct Row {
     pub evidence: Vec<Evidence>,
     /// For rows that stand for many matches: count, first/last time, examples.
     pub aggregate: Option<Aggregate>,
+    /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
+    /// Shared by the rows of a rule when it does not depend on the row.
+    pub expected: Option<Arc<str>>,
     /// For metric rows: the series behind the value, thinned, with the threshold (sparklines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesSketch>,
@@ -245,6 +248,7 @@ impl Row {
             message,
             evidence: Vec::new(),
             aggregate: None,
+            expected: None,
             series: None,
         }
     }

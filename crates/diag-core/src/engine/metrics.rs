@@ -16,7 +16,7 @@ use crate::model::data::DataKind;
 use crate::model::metrics::{
     self, Labels, MetricData, PdLeader, Point, Series, Windowed, histogram_quantile,
 };
-use crate::rules::metric_rule::{AlertRule, Function, LEADER_METRIC, MetricRule, Threshold};
+use crate::rules::metric_rule::{AlertRule, Cmp, Function, LEADER_METRIC, MetricRule, Threshold};
 use crate::rules::{Rule, RuleBody, Severity, Subject};
 
 /// The metrics of one check, decoded on first use and shared by the rules that read them.
@@ -333,6 +333,19 @@ fn metric_row(
         message,
     );
     row.evidence.push(evidence);
+    // What a normal value looks like: the abnormal comparison's opposite.
+    let normal = match spec.abnormal.op {
+        Cmp::Gt => "<=",
+        Cmp::Ge => "<",
+        Cmp::Lt => ">=",
+        Cmp::Le => ">",
+        Cmp::Eq => "!=",
+        Cmp::Ne => "=",
+    };
+    row.expected = Some(Arc::from(format!(
+        "{normal} {}",
+        spec.unit.format(spec.abnormal.value)
+    )));
     row
 }
 
