@@ -172,8 +172,7 @@ pub fn write_metrics(
             }
             restarts
                 .iter()
-                .filter(|r| **r <= x)
-                .last()
+                .rfind(|r| **r <= x)
                 .map_or(base, |r| (*r - 3) as f64)
         };
         if last_block {

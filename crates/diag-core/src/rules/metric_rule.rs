@@ -269,9 +269,9 @@ pub const LEADER_METRIC: &str = "etcd_server_is_leader";
 
 fn duration_text(seconds: f64) -> String {
     let s = seconds as u64;
-    if s % 3600 == 0 {
+    if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
