@@ -20,6 +20,7 @@
 //! ```
 
 pub mod finding;
+pub mod selection;
 
 use std::collections::HashMap;
 

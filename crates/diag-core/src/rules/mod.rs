@@ -25,6 +25,7 @@ use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub use load::{RuleLoadError, RuleLoadErrors};
+pub(crate) use load::nearest;
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
