@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod testing;

@@ -200,7 +200,8 @@ fn pod_config(pod: &str) -> diag_core::model::ConfigTree {
     let file = format!("{pod}/conf/config.json");
     let bytes = std::fs::read(older_operator_bundle().join(&file))
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-    diag_core::model::ConfigTree::parse_json(&file, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"))
+    diag_core::model::ConfigTree::parse_json(&file, &bytes)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 fn at<'a>(t: &'a diag_core::model::ConfigTree, path: &str) -> &'a ConfigNode {

@@ -66,7 +66,10 @@ impl std::error::Error for UnknownRule {}
 /// The first id or name in `options.only` or `options.skip` (in that order) that no rule in
 /// `rules` has, with the closest one as a suggestion.
 pub fn check_names(rules: &RuleSet, options: &CheckOptions) -> Result<(), UnknownRule> {
-    let lists = [(NameList::Only, &options.only), (NameList::Skip, &options.skip)];
+    let lists = [
+        (NameList::Only, &options.only),
+        (NameList::Skip, &options.skip),
+    ];
     for (list, names) in lists {
         for name in names.iter() {
             if rules.find(name).next().is_none() {
@@ -160,10 +163,9 @@ impl fmt::Display for NotSelectedReason {
                 "its version range `{range}` does not include the cluster version {cluster}"
             ),
             NotSelectedReason::Skipped => f.write_str("it is also skipped"),
-            NotSelectedReason::ReplacedBy { id, source } => write!(
-                f,
-                "rule {id} of the same name (from {source}) runs instead"
-            ),
+            NotSelectedReason::ReplacedBy { id, source } => {
+                write!(f, "rule {id} of the same name (from {source}) runs instead")
+            }
         }
     }
 }
@@ -173,16 +175,18 @@ impl fmt::Display for SelectionNote {
         match self {
             SelectionNote::KindsWithoutRules(kinds) => {
                 let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                let (s, it) = if kinds.len() == 1 {
-                    ("", "it")
+                if let [one] = names.as_slice() {
+                    write!(
+                        f,
+                        "no rule of kind {one} is loaded yet; nothing runs for it"
+                    )
                 } else {
-                    ("s", "them")
-                };
-                write!(
-                    f,
-                    "no loaded rule is of kind{s} {} yet; nothing runs for {it}",
-                    names.join(", ")
-                )
+                    write!(
+                        f,
+                        "no rules of kinds {} are loaded yet; nothing runs for them",
+                        names.join(", ")
+                    )
+                }
             }
             SelectionNote::NotSelected { id, name, reasons } => {
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
@@ -290,7 +294,10 @@ mod tests {
             .max()
             .unwrap_or_default();
         assert_eq!(err.suggestion, Some(max.to_string()));
-        assert!(err.to_string().starts_with("no loaded rule has the id or name `9999`"));
+        assert!(
+            err.to_string()
+                .starts_with("no loaded rule has the id or name `9999`")
+        );
     }
 
     #[test]
@@ -322,7 +329,10 @@ mod tests {
             text.starts_with("rule 104 `new_collations_enabled_on_first_bootstrap` is not run: its version range `>=v4.0.0"),
             "{text}"
         );
-        assert!(text.ends_with("does not include the cluster version v5.4.0"), "{text}");
+        assert!(
+            text.ends_with("does not include the cluster version v5.4.0"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
     }
 
@@ -338,7 +348,7 @@ mod tests {
         assert_eq!(
             texts,
             [
-                "no loaded rule is of kind metric yet; nothing runs for it",
+                "no rule of kind metric is loaded yet; nothing runs for it",
                 "rule 100 `tidb-max-days` is not run: its kind `config` is not requested (requested: metric); it is also skipped",
             ]
         );

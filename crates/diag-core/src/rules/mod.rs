@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
-pub use load::{RuleLoadError, RuleLoadErrors};
 pub(crate) use load::nearest;
+pub use load::{RuleLoadError, RuleLoadErrors};
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,0 +1,450 @@
+//! One check, start to finish: load → plan → check → render → write. Both front ends
+//! (`diag-check <bundle>` and diag-server's check API) call this and nothing below it, so the
+//! steps, their order and the parsing of what a user asks for (check kinds, fail-on levels;
+//! formats parse with [`Format`]'s `FromStr`) exist once.
+//!
+//! [`check`] loads, selects, evaluates and renders, and writes nothing; [`Checked::write`] puts
+//! the files where the caller says ([`ReportTarget`]): diag's place beside the bundle, an exact
+//! directory, or a new directory under one of the caller's (a server's state directory).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use diag_core::pipeline::{self, CheckRequest, ReportTarget};
+//! use diag_core::report::Renderer;
+//! use diag_core::rules::RuleSet;
+//! let (rules, renderer) = (RuleSet::builtin(), Renderer::new());
+//! let request = CheckRequest::new(&rules, &renderer);
+//! let checked = pipeline::check("../../fixtures/diag-fPrz0RnDxRn".as_ref(), &request)?;
+//! assert_eq!(checked.outcome.findings.len(), 21);
+//! let text = checked.file("check-report.txt").unwrap_or_default();
+//! assert!(text.starts_with("# Check Result Report\nbasic "));
+//! let state = tempfile::tempdir()?;
+//! let dir = checked.write(&ReportTarget::Under(state.path().to_path_buf()))?;
+//! assert!(dir.starts_with(state.path()));
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use crate::LoadError;
+use crate::bundle::{Limits, SourceKind};
+use crate::engine::selection::{self, NameList, SelectionNote, UnknownRule};
+use crate::engine::{self, CheckOptions, CheckOutcome, RowState};
+use crate::model::Cluster;
+use crate::report::{
+    Format, Renderer, ReportDocument, ReportError, ReportFile, default_report_dir, saved_line,
+    write_report_dir,
+};
+use crate::rules::{CheckKind, RuleSet, Severity};
+
+/// How a bundle is loaded.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Caps on archive entries and totals.
+    pub limits: Limits,
+}
+
+/// What to check and how to render it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CheckRequest<'a> {
+    /// The rules to select from.
+    pub rules: &'a RuleSet,
+    /// The templates.
+    pub renderer: &'a Renderer,
+    /// Which rules run (kinds, `--rule`, `--skip`).
+    pub selection: CheckOptions,
+    /// Formats rendered besides diag's two text files (`check-report.txt` is always one).
+    pub formats: Vec<Format>,
+    /// How the bundle is loaded; the read plan of the selected rules joins it here.
+    pub load: LoadOptions,
+    /// Worker threads for loading and evaluation; `None` for rayon's current pool.
+    pub threads: Option<NonZeroUsize>,
+}
+
+impl<'a> CheckRequest<'a> {
+    /// diag's defaults: config rules, the text report, the current thread pool.
+    pub fn new(rules: &'a RuleSet, renderer: &'a Renderer) -> CheckRequest<'a> {
+        CheckRequest {
+            rules,
+            renderer,
+            selection: CheckOptions::default(),
+            formats: vec![Format::Text],
+            load: LoadOptions::default(),
+            threads: None,
+        }
+    }
+}
+
+/// Why a check produced no report. Every variant's `Display` is one line naming the input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The selection names a rule no loaded rule is.
+    #[error("{flag}: {0}", flag = flag(.0.list))]
+    UnknownRule(UnknownRule),
+    /// The bundle could not be used.
+    #[error("{0}")]
+    Load(LoadError),
+    /// Rendering failed.
+    #[error("{0}")]
+    Report(ReportError),
+    /// The worker pool could not be started.
+    #[error("cannot start {threads} worker threads: {reason}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// What rayon said.
+        reason: String,
+    },
+}
+
+impl CheckError {
+    /// Whether the request itself was wrong (a usage error), rather than the bundle or the host.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CheckError::UnknownRule(_))
+    }
+}
+
+/// The command-line name of a selection list, which front ends share.
+fn flag(list: NameList) -> &'static str {
+    match list {
+        NameList::Only => "--rule",
+        NameList::Skip => "--skip",
+    }
+}
+
+/// A bundle checked and its report rendered; nothing written yet.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Checked {
+    /// The bundle as given.
+    pub bundle: PathBuf,
+    /// The loaded bundle; its `warnings` are the caller's to show.
+    pub cluster: Cluster,
+    /// The findings.
+    pub outcome: CheckOutcome,
+    /// The document every format was rendered from.
+    pub doc: ReportDocument,
+    /// The rendered files, by name (diag's two text files and every requested format).
+    pub files: Vec<ReportFile>,
+    /// What the selection left out that the user may not expect (one line each).
+    pub notes: Vec<SelectionNote>,
+}
+
+/// Loads `bundle`, selects and runs the rules of `request`, and renders its formats. The
+/// selection's names are checked against the rules before the bundle is opened.
+pub fn check(bundle: &Path, request: &CheckRequest<'_>) -> Result<Checked, CheckError> {
+    selection::check_names(request.rules, &request.selection).map_err(CheckError::UnknownRule)?;
+    match request.threads {
+        None => check_here(bundle, request),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.get())
+            .build()
+            .map_err(|e| CheckError::Threads {
+                threads: n.get(),
+                reason: e.to_string(),
+            })?
+            .install(|| check_here(bundle, request)),
+    }
+}
+
+fn check_here(bundle: &Path, request: &CheckRequest<'_>) -> Result<Checked, CheckError> {
+    let cluster = Cluster::open_with(bundle, &request.load.limits).map_err(CheckError::Load)?;
+    let notes = selection::explain_selection(&cluster, request.rules, &request.selection);
+    let outcome = engine::check(&cluster, request.rules, &request.selection);
+    let doc = ReportDocument::new(&cluster, &outcome);
+    let files = request
+        .renderer
+        .render_files(&request.formats, &doc)
+        .map_err(CheckError::Report)?;
+    Ok(Checked {
+        bundle: bundle.to_path_buf(),
+        cluster,
+        outcome,
+        doc,
+        files,
+        notes,
+    })
+}
+
+/// Where [`Checked::write`] puts the report directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// diag's place ([`default_report_dir`]): `<bundle>/report-<stamp>` for a directory,
+    /// `<archive stem>-report-<stamp>` beside an archive; `-1`, `-2`, … when taken.
+    BesideBundle,
+    /// Exactly this directory, which must not exist or be empty.
+    Exactly(PathBuf),
+    /// A new directory `<bundle name>-report-<stamp>` under this one (a server's state
+    /// directory), never inside the bundle; `-1`, `-2`, … when taken.
+    Under(PathBuf),
+}
+
+impl Checked {
+    /// The content of one rendered file (`check-report.txt`, `check-report.json`, …).
+    pub fn file(&self, name: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.content.as_str())
+    }
+
+    /// Writes the rendered files atomically into a new directory at `target`; returns it.
+    pub fn write(&self, target: &ReportTarget) -> Result<PathBuf, ReportError> {
+        let bundle = &self.bundle;
+        match target {
+            ReportTarget::BesideBundle => write_report_dir(
+                &default_report_dir(bundle, self.cluster.source.kind()),
+                &self.files,
+                true,
+            ),
+            ReportTarget::Exactly(dir) => write_report_dir(dir, &self.files, false),
+            ReportTarget::Under(parent) => {
+                // The name diag gives a report beside an archive: `<name>-report-<stamp>`.
+                let beside = default_report_dir(bundle, SourceKind::Zip);
+                let name = beside.file_name().unwrap_or_default();
+                write_report_dir(&parent.join(name), &self.files, true)
+            }
+        }
+    }
+
+    /// What diag prints on the terminal once the report is written to `dir`: the text report,
+    /// a blank line, and where it was saved.
+    pub fn terminal_text(&self, dir: &Path) -> String {
+        let report = self.file(Format::Text.file_name()).unwrap_or_default();
+        format!("{report}\n{}\n", saved_line(dir))
+    }
+
+    /// One line per row that ended in `error`, in report order: rule, instance, cause.
+    pub fn error_rows(&self) -> Vec<ErrorRow<'_>> {
+        self.outcome
+            .findings
+            .iter()
+            .flat_map(|f| {
+                f.rows
+                    .iter()
+                    .filter(|r| r.state == RowState::Error)
+                    .map(move |r| ErrorRow {
+                        id: f.rule.id,
+                        name: &f.rule.name,
+                        tag: if r.tag.is_empty() { "cluster" } else { &r.tag },
+                        cause: r.message.as_deref().unwrap_or("no cause given"),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// A result row in `error`: the rule could not decide for this instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorRow<'a> {
+    /// The rule's id.
+    pub id: i64,
+    /// The rule's name.
+    pub name: &'a str,
+    /// diag's tag of the row's instance(s), or `cluster`.
+    pub tag: &'a str,
+    /// Why.
+    pub cause: &'a str,
+}
+
+impl fmt::Display for ErrorRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The cause may come from a script; keep the line one line.
+        let cause: String = self
+            .cause
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        write!(
+            f,
+            "rule {} `{}` on {}: error: {cause}",
+            self.id, self.name, self.tag
+        )
+    }
+}
+
+/// Reads check kinds as a user writes them: each item a kind or a comma-separated list of
+/// kinds, `all` for every kind. Duplicates are dropped, the order is [`CheckKind::ALL`]'s.
+///
+/// ```
+/// use diag_core::pipeline::parse_kinds;
+/// use diag_core::rules::CheckKind;
+/// assert_eq!(parse_kinds(&["config"]), Ok(vec![CheckKind::Config]));
+/// assert_eq!(parse_kinds(&["metric,config", "config"]), Ok(vec![CheckKind::Config, CheckKind::Metric]));
+/// assert_eq!(parse_kinds(&["all"]).map(|k| k.len()), Ok(CheckKind::ALL.len()));
+/// assert!(parse_kinds(&["banana"]).is_err());
+/// ```
+pub fn parse_kinds<S: AsRef<str>>(items: &[S]) -> Result<Vec<CheckKind>, String> {
+    let mut wanted = Vec::new();
+    for word in items.iter().flat_map(|i| i.as_ref().split(',')) {
+        let word = word.trim();
+        if word == "all" {
+            wanted.extend(CheckKind::ALL);
+            continue;
+        }
+        match CheckKind::parse(word) {
+            Some(kind) => wanted.push(kind),
+            None => {
+                let known: Vec<&str> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
+                return Err(format!(
+                    "unknown check type `{word}` (known: {}, or all)",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Err("no check type given".into());
+    }
+    Ok(CheckKind::ALL
+        .into_iter()
+        .filter(|k| wanted.contains(k))
+        .collect())
+}
+
+/// When a check counts as failed (exit status 1 of `diag-check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailOn {
+    /// Fail when an abnormal row is at least this severe.
+    pub severity: Option<Severity>,
+    /// Fail when any row ended in `error`.
+    pub error: bool,
+}
+
+impl FailOn {
+    /// The level names, as offered on the command line.
+    pub const LEVELS: [&'static str; 5] = ["never", "info", "warning", "critical", "error"];
+
+    /// Reads levels: each item a level or a comma-separated list of them (`warning,error`).
+    /// `never` adds nothing; of several severities the lowest counts.
+    ///
+    /// ```
+    /// use diag_core::pipeline::FailOn;
+    /// use diag_core::rules::Severity;
+    /// let f = FailOn::parse(&["critical,error"]).unwrap();
+    /// assert_eq!((f.severity, f.error), (Some(Severity::Critical), true));
+    /// assert_eq!(FailOn::parse(&["never"]), Ok(FailOn::default()));
+    /// assert!(FailOn::parse(&["sometimes"]).is_err());
+    /// ```
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<FailOn, String> {
+        let mut fail = FailOn::default();
+        for word in items.iter().flat_map(|i| i.as_ref().split(',')) {
+            let severity = match word.trim() {
+                "never" => continue,
+                "error" => {
+                    fail.error = true;
+                    continue;
+                }
+                "info" => Severity::Info,
+                "warning" => Severity::Warning,
+                "critical" => Severity::Critical,
+                other => {
+                    return Err(format!(
+                        "unknown level `{other}` (known: {})",
+                        FailOn::LEVELS.join(", ")
+                    ));
+                }
+            };
+            fail.severity = Some(fail.severity.map_or(severity, |s| s.min(severity)));
+        }
+        Ok(fail)
+    }
+
+    /// Whether `outcome` reaches any of the levels.
+    pub fn reached(&self, outcome: &CheckOutcome) -> bool {
+        outcome
+            .findings
+            .iter()
+            .flat_map(|f| &f.rows)
+            .any(|r| match r.state {
+                RowState::Abnormal(s) => self.severity.is_some_and(|t| s >= t),
+                RowState::Error => self.error,
+                RowState::Ok | RowState::NoData => false,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_check_writes_under_its_own_directory_and_never_into_the_bundle() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (rules, renderer) = (RuleSet::builtin(), Renderer::new());
+        let bundle = Path::new("../../fixtures/minimal");
+        let checked =
+            check(bundle, &CheckRequest::new(&rules, &renderer)).unwrap_or_else(|e| panic!("{e}"));
+        let first = checked
+            .write(&ReportTarget::Under(tmp.path().to_path_buf()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let second = checked
+            .write(&ReportTarget::Under(tmp.path().to_path_buf()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(first, second);
+        for dir in [&first, &second] {
+            assert_eq!(dir.parent(), Some(tmp.path()));
+            let name = dir.file_name().unwrap_or_default().to_string_lossy();
+            assert!(name.starts_with("minimal-report-"), "{name}");
+        }
+        let leftovers = std::fs::read_dir(bundle)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("report-"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn an_unknown_rule_is_refused_before_the_bundle_is_opened() {
+        let (rules, renderer) = (RuleSet::builtin(), Renderer::new());
+        let mut request = CheckRequest::new(&rules, &renderer);
+        request.selection.skip = vec!["nonesuch".into()];
+        let err = check(Path::new("/nonexistent/bundle"), &request)
+            .err()
+            .unwrap_or_else(|| panic!("nonesuch is no rule"));
+        assert!(err.is_usage());
+        assert!(
+            err.to_string().starts_with("--skip: no loaded rule"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fail_on_error_is_reached_by_an_error_row_only() {
+        let rules = RuleSet::from_files(
+            vec![(
+                "e.yaml".into(),
+                "id: 9002\nname: e\nkind: config\ncomponent: TidbConfig\nvariation: TidbConfig.log.level\nseverity: info\nlink: https://s.tidb.io/abcd1234\ndescription: d\nabnormal_when: {path: log.level, lt: 1}\n".into(),
+            )],
+            "t",
+        )
+        .unwrap_or_else(|e| panic!("{:?}", e.errors));
+        let renderer = Renderer::new();
+        let checked = check(
+            Path::new("../../fixtures/minimal"),
+            &CheckRequest::new(&rules, &renderer),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let errors: Vec<String> = checked
+            .error_rows()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("rule 9002 `e` on TidbConfig_"),
+            "{errors:?}"
+        );
+        let error = FailOn::parse(&["error"]).unwrap_or_default();
+        assert!(error.reached(&checked.outcome));
+        let critical = FailOn::parse(&["info"]).unwrap_or_default();
+        assert!(!critical.reached(&checked.outcome));
+    }
+}
