@@ -119,7 +119,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let kinds = pipeline::parse_kinds(&args.types).map_err(|e| anyhow!("--types: {e}"))?;
     let fail_on = FailOn::parse(&args.fail_on).map_err(|e| anyhow!("--fail-on: {e}"))?;
     let renderer = renderer(&args)?;
-    let rules = rule_set(&args.rule_dirs)?;
+    let rules = pipeline::rule_set(&args.rule_dirs).map_err(|e| anyhow!("{e}"))?;
     let mut request = CheckRequest::new(&rules, &renderer);
     request.selection = CheckOptions {
         kinds,
@@ -191,17 +191,6 @@ fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
 
 fn names(formats: &[Format]) -> Vec<&'static str> {
     formats.iter().map(|f| f.as_str()).collect()
-}
-
-/// Built-in rules plus every `--rules DIR`, in the order given.
-fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
-    let mut rules = RuleSet::builtin();
-    for dir in dirs {
-        let extra = RuleSet::load_dir(dir)
-            .map_err(|e| anyhow::anyhow!("--rules {}: {e}", dir.display()))?;
-        rules.merge(extra);
-    }
-    Ok(rules)
 }
 
 fn print_report(args: &CheckArgs, checked: &Checked, dir: &std::path::Path) -> anyhow::Result<()> {

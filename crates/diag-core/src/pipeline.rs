@@ -37,7 +37,7 @@ use crate::report::{
     Format, Renderer, ReportDocument, ReportError, ReportFile, default_report_dir, saved_line,
     write_report_dir,
 };
-use crate::rules::{CheckKind, RuleSet, Severity};
+use crate::rules::{CheckKind, RuleLoadErrors, RuleSet, Severity};
 
 /// How a bundle is loaded.
 #[derive(Debug, Clone, Default)]
@@ -86,6 +86,14 @@ pub enum CheckError {
     /// The selection names a rule no loaded rule is.
     #[error("{flag}: {0}", flag = flag(.0.list))]
     UnknownRule(UnknownRule),
+    /// A rule directory has files that do not load (every problem, one per line).
+    #[error("--rules {}: {errors}", dir.display())]
+    Rules {
+        /// The directory.
+        dir: PathBuf,
+        /// Its problems.
+        errors: RuleLoadErrors,
+    },
     /// The bundle could not be used.
     #[error("{0}")]
     Load(LoadError),
@@ -105,7 +113,7 @@ pub enum CheckError {
 impl CheckError {
     /// Whether the request itself was wrong (a usage error), rather than the bundle or the host.
     pub fn is_usage(&self) -> bool {
-        matches!(self, CheckError::UnknownRule(_))
+        matches!(self, CheckError::UnknownRule(_) | CheckError::Rules { .. })
     }
 }
 
@@ -133,6 +141,20 @@ pub struct Checked {
     pub files: Vec<ReportFile>,
     /// What the selection left out that the user may not expect (one line each).
     pub notes: Vec<SelectionNote>,
+}
+
+/// The built-in rules plus the rules below each of `dirs`, in the order given: of rules sharing
+/// a name, the later one runs.
+pub fn rule_set(dirs: &[PathBuf]) -> Result<RuleSet, CheckError> {
+    let mut rules = RuleSet::builtin();
+    for dir in dirs {
+        let extra = RuleSet::load_dir(dir).map_err(|errors| CheckError::Rules {
+            dir: dir.clone(),
+            errors,
+        })?;
+        rules.merge(extra);
+    }
+    Ok(rules)
 }
 
 /// Loads `bundle`, selects and runs the rules of `request`, and renders its formats. The
