@@ -201,8 +201,8 @@ pub enum ReportTarget {
     BesideBundle,
     /// Exactly this directory, which must not exist or be empty.
     Exactly(PathBuf),
-    /// A new directory `<bundle name>-report-<stamp>` under this one (a server's state
-    /// directory), never inside the bundle; `-1`, `-2`, … when taken.
+    /// A new directory `report-<stamp>` under this one (say, a server's state directory for
+    /// the data set), never inside the bundle; `-1`, `-2`, … when taken.
     Under(PathBuf),
 }
 
@@ -225,12 +225,12 @@ impl Checked {
                 true,
             ),
             ReportTarget::Exactly(dir) => write_report_dir(dir, &self.files, false),
-            ReportTarget::Under(parent) => {
-                // The name diag gives a report beside an archive: `<name>-report-<stamp>`.
-                let beside = default_report_dir(bundle, SourceKind::Zip);
-                let name = beside.file_name().unwrap_or_default();
-                write_report_dir(&parent.join(name), &self.files, true)
-            }
+            // The name diag gives a report inside a directory bundle.
+            ReportTarget::Under(parent) => write_report_dir(
+                &default_report_dir(parent, SourceKind::Directory),
+                &self.files,
+                true,
+            ),
         }
     }
 
@@ -412,7 +412,7 @@ mod tests {
         for dir in [&first, &second] {
             assert_eq!(dir.parent(), Some(tmp.path()));
             let name = dir.file_name().unwrap_or_default().to_string_lossy();
-            assert!(name.starts_with("minimal-report-"), "{name}");
+            assert!(name.starts_with("report-"), "{name}");
         }
         let leftovers = std::fs::read_dir(bundle)
             .into_iter()
