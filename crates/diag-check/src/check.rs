@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use diag_core::engine::CheckOptions;
-use diag_core::pipeline::{self, CheckRequest, Checked, FailOn, ReportTarget};
-use diag_core::report::{self, Format, Renderer, TemplateName};
+use diag_core::pipeline::{self, CheckRequest, FailOn, ReportTarget, Written};
+use diag_core::report::{self, Format, Renderer};
 use diag_core::rules::RuleSet;
 
 /// Arguments of the default check.
@@ -129,16 +129,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     request.formats = args.format.clone();
     request.threads = args.threads;
 
-    let progress = Progress::start(args.quiet);
-    let checked = pipeline::check(bundle, &request);
-    progress.finish();
-    // The library's errors name the path and cause in one line; no chain to repeat.
-    let checked = checked.map_err(|e| anyhow!("{e}"))?;
     let target = match &args.output {
         Some(dir) => ReportTarget::Exactly(dir.clone()),
         None => ReportTarget::BesideBundle,
     };
-    let dir = checked.write(&target).map_err(|e| anyhow!("{e}"))?;
+    let progress = Progress::start(args.quiet);
+    let written = pipeline::check_and_write(bundle, &request, &target);
+    progress.finish();
+    // The library's errors name the path and cause in one line; no chain to repeat.
+    let written = written.map_err(|e| anyhow!("{e}"))?;
+    let checked = &written.checked;
 
     if !args.quiet {
         for warning in &checked.cluster.warnings {
@@ -147,7 +147,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         for note in &checked.notes {
             eprintln!("diag-check: note: {note}");
         }
-        print_report(&args, &checked, &dir)?;
+        print_report(&args, &written)?;
     }
     for row in checked.error_rows() {
         eprintln!("diag-check: {row}");
@@ -163,53 +163,31 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
     let mut renderer = Renderer::new();
     for spec in &args.template {
-        let (name, file) = match spec
-            .split_once('=')
-            .and_then(|(n, f)| Some((TemplateName::parse(n)?, f)))
-        {
-            Some((name, file)) => (name, file),
-            None => {
-                let templated: Vec<TemplateName> =
-                    args.format.iter().filter_map(|f| f.template()).collect();
-                match templated.as_slice() {
-                    [only] => (*only, spec.as_str()),
-                    [] => bail!(
-                        "--template {spec}: none of the formats {:?} is rendered from a template",
-                        names(&args.format)
-                    ),
-                    _ => bail!(
-                        "--template {spec}: several formats selected; say which, e.g. --template html={spec}"
-                    ),
-                }
-            }
-        };
-        let source = std::fs::read_to_string(file).with_context(|| format!("--template {file}"))?;
-        renderer.set_template(name, source)?;
+        renderer
+            .set_template_spec(spec, &args.format)
+            .map_err(|e| anyhow::anyhow!("--template {spec}: {e}"))?;
     }
     Ok(renderer)
 }
 
-fn names(formats: &[Format]) -> Vec<&'static str> {
-    formats.iter().map(|f| f.as_str()).collect()
-}
-
-fn print_report(args: &CheckArgs, checked: &Checked, dir: &std::path::Path) -> anyhow::Result<()> {
+fn print_report(args: &CheckArgs, written: &Written) -> anyhow::Result<()> {
     let first = args.format.first().copied().unwrap_or(Format::Text);
     let mut out = std::io::stdout().lock();
     if first == Format::Text {
         // diag's terminal output: the report, a blank line, where it was saved.
-        let text = checked.terminal_text(dir);
+        let text = written.terminal_text();
         let color = color_enabled(args.no_color) && std::io::stdout().is_terminal();
         out.write_all(if color { colorize(&text) } else { text }.as_bytes())?;
     } else {
         // Keep stdout parseable (`--format json > r.json`); say where the files went on stderr.
         out.write_all(
-            checked
+            written
+                .checked
                 .file(first.file_name())
                 .unwrap_or_default()
                 .as_bytes(),
         )?;
-        eprintln!("{}", report::saved_line(dir));
+        eprintln!("{}", report::saved_line(&written.dir));
     }
     out.flush()?;
     Ok(())

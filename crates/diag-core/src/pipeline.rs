@@ -3,9 +3,10 @@
 //! steps, their order and the parsing of what a user asks for (check kinds, fail-on levels;
 //! formats parse with [`Format`]'s `FromStr`) exist once.
 //!
-//! [`check`] loads, selects, evaluates and renders, and writes nothing; [`Checked::write`] puts
-//! the files where the caller says ([`ReportTarget`]): diag's place beside the bundle, an exact
-//! directory, or a new directory under one of the caller's (a server's state directory).
+//! [`check`] loads, selects, evaluates and renders, and writes nothing (a server that answers
+//! with the report's bytes); [`check_and_write`] also writes the files where the caller says
+//! ([`ReportTarget`]): diag's place beside the bundle, an exact directory, or a new directory
+//! under one of the caller's (a server's state directory).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,8 +20,9 @@
 //! let text = checked.file("check-report.txt").unwrap_or_default();
 //! assert!(text.starts_with("# Check Result Report\nbasic "));
 //! let state = tempfile::tempdir()?;
-//! let dir = checked.write(&ReportTarget::Under(state.path().to_path_buf()))?;
-//! assert!(dir.starts_with(state.path()));
+//! let target = ReportTarget::Under(state.path().to_path_buf());
+//! let written = pipeline::check_and_write("../../fixtures/minimal".as_ref(), &request, &target)?;
+//! assert!(written.dir.starts_with(state.path()));
 //! # Ok(()) }
 //! ```
 
@@ -157,12 +159,48 @@ pub fn rule_set(dirs: &[PathBuf]) -> Result<RuleSet, CheckError> {
     Ok(rules)
 }
 
-/// Loads `bundle`, selects and runs the rules of `request`, and renders its formats. The
-/// selection's names are checked against the rules before the bundle is opened.
+/// Loads `bundle`, selects and runs the rules of `request`, and renders its formats; writes
+/// nothing. The evidence in the rendered files does not link into the bundle (nothing says
+/// where the report will be read from). The selection's names are checked against the rules
+/// before the bundle is opened.
 pub fn check(bundle: &Path, request: &CheckRequest<'_>) -> Result<Checked, CheckError> {
+    in_pool(request, || {
+        let prepared = prepare(bundle, request)?;
+        render(bundle, request, prepared)
+    })
+}
+
+/// [`check`], then writes the files atomically into a new report directory at `target`, with
+/// the evidence linked into the bundle where the report sits inside or beside it. Nothing is
+/// written when loading or rendering fails.
+pub fn check_and_write(
+    bundle: &Path,
+    request: &CheckRequest<'_>,
+    target: &ReportTarget,
+) -> Result<Written, CheckError> {
+    in_pool(request, || {
+        let mut prepared = prepare(bundle, request)?;
+        let (dir, unique) = target.resolve(bundle, prepared.cluster.source.kind());
+        // A `-1` suffix for a unique name keeps the parent, so the links stay right.
+        prepared.doc.link_bundle(&prepared.cluster, &dir);
+        let checked = render(bundle, request, prepared)?;
+        let dir = write_report_dir(&dir, &checked.files, unique).map_err(CheckError::Report)?;
+        Ok(Written { checked, dir })
+    })
+}
+
+/// Runs `work` on `request.threads` workers (or the current pool), once the selection's
+/// names are known to be rules.
+fn in_pool<T>(
+    request: &CheckRequest<'_>,
+    work: impl FnOnce() -> Result<T, CheckError> + Send,
+) -> Result<T, CheckError>
+where
+    T: Send,
+{
     selection::check_names(request.rules, &request.selection).map_err(CheckError::UnknownRule)?;
     match request.threads {
-        None => check_here(bundle, request),
+        None => work(),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.get())
             .build()
@@ -170,30 +208,51 @@ pub fn check(bundle: &Path, request: &CheckRequest<'_>) -> Result<Checked, Check
                 threads: n.get(),
                 reason: e.to_string(),
             })?
-            .install(|| check_here(bundle, request)),
+            .install(work),
     }
 }
 
-fn check_here(bundle: &Path, request: &CheckRequest<'_>) -> Result<Checked, CheckError> {
+/// Loaded, checked, not yet rendered.
+struct Prepared {
+    cluster: Cluster,
+    outcome: CheckOutcome,
+    doc: ReportDocument,
+    notes: Vec<SelectionNote>,
+}
+
+fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckError> {
     let cluster = Cluster::open_with(bundle, &request.load.limits).map_err(CheckError::Load)?;
     let notes = selection::explain_selection(&cluster, request.rules, &request.selection);
     let outcome = engine::check(&cluster, request.rules, &request.selection);
     let doc = ReportDocument::new(&cluster, &outcome);
-    let files = request
-        .renderer
-        .render_files(&request.formats, &doc)
-        .map_err(CheckError::Report)?;
-    Ok(Checked {
-        bundle: bundle.to_path_buf(),
+    Ok(Prepared {
         cluster,
         outcome,
         doc,
-        files,
         notes,
     })
 }
 
-/// Where [`Checked::write`] puts the report directory.
+fn render(
+    bundle: &Path,
+    request: &CheckRequest<'_>,
+    prepared: Prepared,
+) -> Result<Checked, CheckError> {
+    let files = request
+        .renderer
+        .render_files(&request.formats, &prepared.doc)
+        .map_err(CheckError::Report)?;
+    Ok(Checked {
+        bundle: bundle.to_path_buf(),
+        cluster: prepared.cluster,
+        outcome: prepared.outcome,
+        doc: prepared.doc,
+        files,
+        notes: prepared.notes,
+    })
+}
+
+/// Where [`check_and_write`] puts the report directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportTarget {
     /// diag's place ([`default_report_dir`]): `<bundle>/report-<stamp>` for a directory,
@@ -206,6 +265,41 @@ pub enum ReportTarget {
     Under(PathBuf),
 }
 
+impl ReportTarget {
+    /// The directory to create, and whether another name may be taken when it exists.
+    fn resolve(&self, bundle: &Path, kind: SourceKind) -> (PathBuf, bool) {
+        match self {
+            ReportTarget::BesideBundle => (default_report_dir(bundle, kind), true),
+            ReportTarget::Exactly(dir) => (dir.clone(), false),
+            // The name diag gives a report inside a directory bundle.
+            ReportTarget::Under(parent) => {
+                (default_report_dir(parent, SourceKind::Directory), true)
+            }
+        }
+    }
+}
+
+/// A check whose report directory has been written.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Written {
+    /// The check.
+    pub checked: Checked,
+    /// The directory its files were written to.
+    pub dir: PathBuf,
+}
+
+impl Written {
+    /// What diag prints on the terminal: the text report, a blank line, and where it was saved.
+    pub fn terminal_text(&self) -> String {
+        let report = self
+            .checked
+            .file(Format::Text.file_name())
+            .unwrap_or_default();
+        format!("{report}\n{}\n", saved_line(&self.dir))
+    }
+}
+
 impl Checked {
     /// The content of one rendered file (`check-report.txt`, `check-report.json`, …).
     pub fn file(&self, name: &str) -> Option<&str> {
@@ -213,32 +307,6 @@ impl Checked {
             .iter()
             .find(|f| f.name == name)
             .map(|f| f.content.as_str())
-    }
-
-    /// Writes the rendered files atomically into a new directory at `target`; returns it.
-    pub fn write(&self, target: &ReportTarget) -> Result<PathBuf, ReportError> {
-        let bundle = &self.bundle;
-        match target {
-            ReportTarget::BesideBundle => write_report_dir(
-                &default_report_dir(bundle, self.cluster.source.kind()),
-                &self.files,
-                true,
-            ),
-            ReportTarget::Exactly(dir) => write_report_dir(dir, &self.files, false),
-            // The name diag gives a report inside a directory bundle.
-            ReportTarget::Under(parent) => write_report_dir(
-                &default_report_dir(parent, SourceKind::Directory),
-                &self.files,
-                true,
-            ),
-        }
-    }
-
-    /// What diag prints on the terminal once the report is written to `dir`: the text report,
-    /// a blank line, and where it was saved.
-    pub fn terminal_text(&self, dir: &Path) -> String {
-        let report = self.file(Format::Text.file_name()).unwrap_or_default();
-        format!("{report}\n{}\n", saved_line(dir))
     }
 
     /// One line per row that ended in `error`, in report order: rule, instance, cause.
@@ -400,14 +468,24 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (rules, renderer) = (RuleSet::builtin(), Renderer::new());
         let bundle = Path::new("../../fixtures/minimal");
-        let checked =
-            check(bundle, &CheckRequest::new(&rules, &renderer)).unwrap_or_else(|e| panic!("{e}"));
-        let first = checked
-            .write(&ReportTarget::Under(tmp.path().to_path_buf()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let second = checked
-            .write(&ReportTarget::Under(tmp.path().to_path_buf()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut request = CheckRequest::new(&rules, &renderer);
+        request.formats = vec![Format::Text, Format::Json];
+        let under = ReportTarget::Under(tmp.path().to_path_buf());
+        let write = || {
+            check_and_write(bundle, &request, &under)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .dir
+        };
+        let (first, second) = (write(), write());
+        // The report is not beside the bundle: nothing links into it (no server path leaks).
+        let json = std::fs::read_to_string(first.join("check-report.json")).unwrap_or_default();
+        assert!(
+            json.contains("\"evidence\"") && !json.contains("\"href\": \""),
+            "{json}"
+        );
+        // Checked without a target, the bytes are the same.
+        let checked = check(bundle, &request).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(checked.file("check-report.json"), Some(json.as_str()));
         assert_ne!(first, second);
         for dir in [&first, &second] {
             assert_eq!(dir.parent(), Some(tmp.path()));
