@@ -51,7 +51,10 @@ pub(super) fn rows(
                         doc: &tree,
                     };
                     let (state, message) = match condition.eval(&tree.root, &hook) {
-                        Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
+                        Ok(true) => (
+                            RowState::Abnormal(rule.meta.severity),
+                            rule.message.as_deref().map(|m| super::facts::fill(m, &tree.root)),
+                        ),
                         Ok(false) => (RowState::Ok, None),
                         Err(e) => {
                             let (state, message) = undecided(e);
@@ -169,7 +172,7 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
                 absent: format!("no {} data in the bundle", data.as_str()),
             }]
         }
-        DataSource::Config => Vec::new(),
+        DataSource::Config | DataSource::Facts(_) => Vec::new(),
     }
 }
 

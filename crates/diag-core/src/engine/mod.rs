@@ -20,6 +20,7 @@
 //! ```
 
 mod documents;
+mod facts;
 pub mod finding;
 mod groups;
 
@@ -106,6 +107,7 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 /// Every rule's rows for one cluster, from the checker of the rule's source.
 fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => facts::rows(cluster, view, rule, condition, set),
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             documents::rows(cluster, view, rule, condition)
         }
