@@ -364,10 +364,24 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
 pub(super) fn shape(cluster: &Cluster) -> Vec<Facts> {
     let mut f = Facts::new("cluster", Vec::new());
     let mut single = Vec::new();
+    // The topology's lines, for evidence (cluster.json is read again; it is small).
+    let topology = cluster
+        .source
+        .read("cluster.json")
+        .ok()
+        .and_then(|b| ConfigTree::parse_json("cluster.json", &b).ok());
     for kind in ComponentKind::ALL {
         let n = cluster.instances_of(kind).count();
         let key = kind.topology_key().replace('-', "_");
         f.put(&format!("{key}_count"), count(n));
+        if let Some(t) = &topology
+            && let Some(node) = t.lookup(&format!("topology.{}", kind.topology_key())).present()
+        {
+            f.cite(&format!("{key}_count"), &t.file, node.line);
+            if n == 1 {
+                f.cite("single_instance", &t.file, node.line);
+            }
+        }
         if n == 1 && matches!(kind, ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb) {
             single.push(kind.topology_key().to_string());
         }
@@ -488,7 +502,7 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
                     let _ = v;
                     for (i, line) in holders.iter().take(SHOWN) {
                         if let Some(tree) = cluster.instances[*i].config.tree() {
-                            f.cite("drifted", &tree.file, *line);
+                            f.cite("drifted_count", &tree.file, *line);
                         }
                     }
                 }

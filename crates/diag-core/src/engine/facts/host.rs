@@ -106,8 +106,9 @@ fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
             f.cite("epoll_exclusive", &tree.file, n.line);
         }
         None => {
+            // Cite the object that lacks the key.
             f.put("epoll_exclusive", ConfigValue::Bool(false));
-            f.cite("epoll_exclusive", &tree.file, 0);
+            f.cite("epoll_exclusive", &tree.file, tree.root.line);
         }
     }
     time_facts(f, tree);
@@ -485,6 +486,17 @@ pub(super) fn host_data(cluster: &Cluster) -> Vec<Facts> {
             without.push(host.to_string());
         }
     }
+    let note = if cluster.layout == Layout::Operator {
+        "Operator bundle: diag collects no host data on Kubernetes (insight.json, limits.conf, sysctl.conf), so system rules have no rows".to_string()
+    } else {
+        format!(
+            "{} of {} host(s) lack insight.json, limits.conf or sysctl.conf: {}",
+            without.len(),
+            all.len(),
+            without.join(", ")
+        )
+    };
+    f.put("note", text(note));
     f.put("hosts", count(all.len()));
     f.put("hosts_without_system_data_count", count(without.len()));
     f.put("hosts_without_system_data", texts(without));
