@@ -332,6 +332,7 @@ fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
     let case = Case {
         name: "1,001 TiKV".into(),
         expect: Expect::Abnormal,
+        base: None,
         version: None,
         add,
         // The bundle's own TiKV states it too: `each` over a member without the path is nodata.

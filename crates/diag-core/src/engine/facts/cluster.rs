@@ -148,11 +148,20 @@ pub(super) fn stores(cluster: &Cluster) -> Vec<Facts> {
                 f.cite(k, &tree.file, n.line);
                 f.cite(ratio, &tree.file, n.line);
                 // Balance is judged only where there is something to balance.
-                if s.state == "Up"
-                    && let Some(m) = medians(s.engine, k).filter(|m| *m >= 100)
-                {
-                    f.put(&format!("{k}_median"), ConfigValue::Int(m));
-                    f.put(ratio, ConfigValue::Float(((v as f64 / m as f64) * 100.0).round() / 100.0));
+                if s.state != "Up" {
+                    continue;
+                }
+                match medians(s.engine, k).filter(|m| *m >= 100) {
+                    Some(m) => {
+                        f.put(&format!("{k}_median"), ConfigValue::Int(m));
+                        f.put(ratio, ConfigValue::Float(((v as f64 / m as f64) * 100.0).round() / 100.0));
+                    }
+                    None => {
+                        f.absent = Some(format!(
+                            "the median {k} of Up {} stores is below 100: too little to judge balance",
+                            s.engine
+                        ));
+                    }
                 }
             }
             f
@@ -288,6 +297,12 @@ fn plain(version: &str) -> String {
     parse_version(version).map_or_else(|| version.trim().to_string(), |v| format!("{}.{}.{}", v.major, v.minor, v.patch))
 }
 
+/// `cluster.json` as a tree, for the lines of topology entries (read again; it is small).
+fn topology_tree(cluster: &Cluster) -> Option<ConfigTree> {
+    let bytes = cluster.source.read("cluster.json").ok()?;
+    ConfigTree::parse_json("cluster.json", &bytes).ok()
+}
+
 /// The cluster's versions: topology, image tags, store versions and git hashes, PD
 /// `cluster-version`, and how many distinct versions they make.
 pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
@@ -297,10 +312,15 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
     let topology = cluster.version.text.clone();
     if parse_version(&topology).is_some() {
         all.push(plain(&topology));
-        parts.push(format!("cluster {topology} ({})", cluster.version.reason));
+        let origin = match cluster.version.origin {
+            crate::model::VersionOrigin::TidbImage | crate::model::VersionOrigin::PdImage => "image",
+            _ => "topology",
+        };
+        parts.push(format!("{origin} {topology}"));
         f.put("cluster", text(topology.as_str()));
     }
     let mut images: Vec<String> = Vec::new();
+    let topology_lines = topology_tree(cluster);
     for i in &cluster.instances {
         if let Some(image) = i.attribute("image")
             && let Some((_, tag)) = image.rsplit_once(':')
@@ -309,6 +329,11 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
         {
             images.push(image.to_string());
             all.push(plain(tag));
+            if let Some(t) = &topology_lines
+                && let Some(n) = t.lookup(&format!("topology.{}", i.component.topology_key())).present()
+            {
+                f.cite("distinct_count", &t.file, n.line);
+            }
         }
     }
     if !images.is_empty() {
@@ -324,7 +349,7 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
                 let v = n.to_text();
                 if !versions.contains(&v) {
                     versions.push(v.clone());
-                    f.cite("stores", &tree.file, n.line);
+                    f.cite("distinct_count", &tree.file, n.line);
                 }
                 all.push(plain(&v));
                 if let Some(h) = store.and_then(|st| st.get("git_hash")) {
@@ -332,6 +357,7 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
                     if !hs.contains(&h.to_text()) {
                         hs.push(h.to_text());
                         f.cite("git_hashes_per_version", &tree.file, h.line);
+                        f.cite("distinct_count", &tree.file, h.line);
                     }
                 }
             }
@@ -347,6 +373,7 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
         && let Some(n) = f.copy("pd_cluster_version", cfg, "cluster-version")
     {
         let v = n.to_text();
+        f.cite("distinct_count", &cfg.file, n.line);
         if parse_version(&v).is_some() {
             all.push(plain(&v));
             parts.push(format!("PD cluster-version {v}"));
@@ -364,12 +391,7 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
 pub(super) fn shape(cluster: &Cluster) -> Vec<Facts> {
     let mut f = Facts::new("cluster", Vec::new());
     let mut single = Vec::new();
-    // The topology's lines, for evidence (cluster.json is read again; it is small).
-    let topology = cluster
-        .source
-        .read("cluster.json")
-        .ok()
-        .and_then(|b| ConfigTree::parse_json("cluster.json", &b).ok());
+    let topology = topology_tree(cluster);
     for kind in ComponentKind::ALL {
         let n = cluster.instances_of(kind).count();
         let key = kind.topology_key().replace('-', "_");
@@ -621,6 +643,9 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
             .map(|n| format!("{name}-{key}-{n}"))
             .filter(|p| !pods.contains(&p.as_str()))
             .collect();
+        if let Some(n) = spec.and_then(|s| s.get("replicas")) {
+            f.cite("absent_pods", &tree.file, n.line);
+        }
         f.put("absent_pods_count", count(absent.len()));
         f.put("absent_pods", texts(absent));
         f.put("guide", text(GUIDE_PENDING));

@@ -299,6 +299,7 @@ fn instance_facts(f: &mut Facts, cluster: &Cluster, on_host: &[usize]) {
     };
     let sized: Vec<(ComponentKind, (i64, i64))> =
         components.iter().filter_map(|&k| sizing(k).map(|s| (k, s))).collect();
+    f.put("sizing.needed", ConfigValue::Bool(!sized.is_empty()));
     if !sized.is_empty() {
         let threads = sized.iter().map(|(_, s)| s.0).max().unwrap_or(0);
         let gb = sized.iter().map(|(_, s)| s.1).max().unwrap_or(0);
