@@ -249,7 +249,10 @@ fn host_spec(host: usize, faulty: bool) -> HostSpec {
         },
         // Fault: the TiKV data dir on btrfs.
         _ => HostSpec {
-            mounts: vec![("/", "xfs", "rw,relatime"), ("/data1", "btrfs", "rw,noatime")],
+            mounts: vec![
+                ("/", "xfs", "rw,relatime"),
+                ("/data1", "btrfs", "rw,noatime"),
+            ],
             ..good
         },
     }
@@ -309,11 +312,13 @@ fn limits(host: usize, faulty: bool) -> String {
         (true, 4) => (40960, 40960, 10240),
         _ => (1_000_000, 1_000_000, 32768),
     };
-    format!("tidb\tsoft\tnofile\t{soft}\ntidb\thard\tnofile\t{hard}\ntidb\tsoft\tstack\t{stack}\ntidb\thard\tstack\t{stack}\n")
+    format!(
+        "tidb\tsoft\tnofile\t{soft}\ntidb\thard\tnofile\t{hard}\ntidb\tsoft\tstack\t{stack}\ntidb\thard\tstack\t{stack}\n"
+    )
 }
 
 fn sysctl(host: usize, faulty: bool) -> String {
-    let mut values = vec![
+    let mut values = [
         ("fs.file-max", "1000000"),
         ("net.core.somaxconn", "32768"),
         ("net.ipv4.tcp_syncookies", "0"),
@@ -325,9 +330,18 @@ fn sysctl(host: usize, faulty: bool) -> String {
     if faulty {
         let fault = match host {
             0 => [("fs.file-max", "65536"), ("vm.overcommit_memory", "2")],
-            1 => [("net.core.somaxconn", "4096"), ("vm.min_free_kbytes", "1048576")],
-            2 => [("net.ipv4.tcp_tw_recycle", "1"), ("vm.min_free_kbytes", "1048576")],
-            3 => [("net.ipv4.tcp_syncookies", "1"), ("vm.min_free_kbytes", "1048576")],
+            1 => [
+                ("net.core.somaxconn", "4096"),
+                ("vm.min_free_kbytes", "1048576"),
+            ],
+            2 => [
+                ("net.ipv4.tcp_tw_recycle", "1"),
+                ("vm.min_free_kbytes", "1048576"),
+            ],
+            3 => [
+                ("net.ipv4.tcp_syncookies", "1"),
+                ("vm.min_free_kbytes", "1048576"),
+            ],
             _ => [("vm.swappiness", "60"), ("vm.min_free_kbytes", "1048576")],
         };
         for (k, v) in fault {
@@ -432,7 +446,14 @@ fn store_json(insts: &[Inst], faulty: bool) -> Value {
         stores.push(store(8, tikvs[0], "Up", "7.5.1", "1.2TiB", 400));
     } else {
         for (n, inst) in tikvs.iter().enumerate() {
-            stores.push(store(n + 1, inst, "Up", "7.5.1", "1.2TiB", 400 + n as i64 * 10));
+            stores.push(store(
+                n + 1,
+                inst,
+                "Up",
+                "7.5.1",
+                "1.2TiB",
+                400 + n as i64 * 10,
+            ));
         }
     }
     json!({"count": stores.len(), "stores": stores})
@@ -458,9 +479,18 @@ pub fn system_bundle(faulty: bool) -> SystemBundle {
         ),
     ];
     for (h, host) in HOSTS.iter().enumerate() {
-        files.push((format!("{host}/insight.json"), pretty(&insight(h, &host_spec(h, faulty)))));
-        files.push((format!("{host}/limits.conf"), limits(h, faulty).into_bytes()));
-        files.push((format!("{host}/sysctl.conf"), sysctl(h, faulty).into_bytes()));
+        files.push((
+            format!("{host}/insight.json"),
+            pretty(&insight(h, &host_spec(h, faulty))),
+        ));
+        files.push((
+            format!("{host}/limits.conf"),
+            limits(h, faulty).into_bytes(),
+        ));
+        files.push((
+            format!("{host}/sysctl.conf"),
+            sysctl(h, faulty).into_bytes(),
+        ));
     }
     let mut first_pd = true;
     for inst in &insts {
@@ -476,8 +506,14 @@ pub fn system_bundle(faulty: bool) -> SystemBundle {
         }
         if inst.comp == "pd" && first_pd {
             first_pd = false;
-            files.push((format!("{conf}/store.json"), pretty(&store_json(&insts, faulty))));
-            files.push((format!("{conf}/placement-rule.json"), pretty(&placement(faulty))));
+            files.push((
+                format!("{conf}/store.json"),
+                pretty(&store_json(&insts, faulty)),
+            ));
+            files.push((
+                format!("{conf}/placement-rule.json"),
+                pretty(&placement(faulty)),
+            ));
         }
     }
     let faults = if faulty { planted() } else { Vec::new() };
@@ -492,8 +528,14 @@ fn planted() -> Vec<PlantedFault> {
         f("sysctl-fs-file-max", "10.0.1.1/sysctl.conf".into()),
         f("sysctl-vm-overcommit-memory", "10.0.1.1/sysctl.conf".into()),
         f("sysctl-net-core-somaxconn", "10.0.1.2/sysctl.conf".into()),
-        f("sysctl-net-ipv4-tcp-tw-recycle", "10.0.1.3/sysctl.conf".into()),
-        f("sysctl-net-ipv4-tcp-syncookies", "10.0.1.4/sysctl.conf".into()),
+        f(
+            "sysctl-net-ipv4-tcp-tw-recycle",
+            "10.0.1.3/sysctl.conf".into(),
+        ),
+        f(
+            "sysctl-net-ipv4-tcp-syncookies",
+            "10.0.1.4/sysctl.conf".into(),
+        ),
         f("sysctl-vm-swappiness", "10.0.1.5/sysctl.conf".into()),
         f("limits-nofile-soft", "10.0.1.2/limits.conf".into()),
         f("limits-nofile-hard", "10.0.1.5/limits.conf".into()),
@@ -514,10 +556,22 @@ fn planted() -> Vec<PlantedFault> {
         f("data-dir-noatime", "10.0.1.2/insight.json".into()),
         f("data-dir-filesystem", "10.0.1.5/insight.json".into()),
         f("data-dir-shared-mount", "10.0.1.4/insight.json".into()),
-        f("tikv-block-cache-vs-memory", "10.0.1.4/tidb-deploy/tikv-20160/conf/config.json".into()),
-        f("tikv-nofile-vs-max-open-files", "10.0.1.5/limits.conf".into()),
-        f("tikv-reserve-space", "10.0.1.3/tidb-deploy/tikv-20160/conf/config.json".into()),
-        f("config-drift", "10.0.1.5/tidb-deploy/tikv-20160/conf/config.json".into()),
+        f(
+            "tikv-block-cache-vs-memory",
+            "10.0.1.4/tidb-deploy/tikv-20160/conf/config.json".into(),
+        ),
+        f(
+            "tikv-nofile-vs-max-open-files",
+            "10.0.1.5/limits.conf".into(),
+        ),
+        f(
+            "tikv-reserve-space",
+            "10.0.1.3/tidb-deploy/tikv-20160/conf/config.json".into(),
+        ),
+        f(
+            "config-drift",
+            "10.0.1.5/tidb-deploy/tikv-20160/conf/config.json".into(),
+        ),
         f("store-down", format!("{pd_conf}/store.json")),
         f("store-offline", format!("{pd_conf}/store.json")),
         f("store-tombstone", format!("{pd_conf}/store.json")),
@@ -526,7 +580,10 @@ fn planted() -> Vec<PlantedFault> {
         f("store-leader-skew", format!("{pd_conf}/store.json")),
         f("max-replicas-vs-stores", format!("{pd_conf}/config.json")),
         f("location-labels-missing", format!("{pd_conf}/store.json")),
-        f("placement-unsatisfiable", format!("{pd_conf}/placement-rule.json")),
+        f(
+            "placement-unsatisfiable",
+            format!("{pd_conf}/placement-rule.json"),
+        ),
         f("version-mismatch", format!("{pd_conf}/store.json")),
         f("pd-even-count", "cluster.json".into()),
         f("single-instance-components", "cluster.json".into()),

@@ -12,7 +12,9 @@ use diag_core::engine::{CheckOptions, RowState, check};
 use diag_core::rules::{CheckKind, RuleSet, Severity};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
 }
 
 fn written(bundle: &SystemBundle) -> tempfile::TempDir {
@@ -53,9 +55,20 @@ fn every_planted_fault_is_cited_by_an_abnormal_row() {
             let rows: Vec<String> = finding
                 .rows
                 .iter()
-                .map(|r| format!("{} {} {:?} {:?}", r.tag, r.state.as_str(), r.message, r.evidence))
+                .map(|r| {
+                    format!(
+                        "{} {} {:?} {:?}",
+                        r.tag,
+                        r.state.as_str(),
+                        r.message,
+                        r.evidence
+                    )
+                })
                 .collect();
-            missed.push(format!("{} not cited at {}: {rows:#?}", fault.rule, fault.file));
+            missed.push(format!(
+                "{} not cited at {}: {rows:#?}",
+                fault.rule, fault.file
+            ));
         }
     }
     assert!(missed.is_empty(), "{}", missed.join("\n"));
@@ -70,8 +83,19 @@ fn the_healthy_twin_raises_nothing_above_info() {
         .findings
         .iter()
         .flat_map(|f| f.rows.iter().map(move |r| (f, r)))
-        .filter(|(_, r)| matches!(r.state, RowState::Abnormal(s) if s > Severity::Info) || r.state == RowState::Error)
-        .map(|(f, r)| format!("{} {} {} {:?}", f.rule.name, r.tag, r.state.as_str(), r.message))
+        .filter(|(_, r)| {
+            matches!(r.state, RowState::Abnormal(s) if s > Severity::Info)
+                || r.state == RowState::Error
+        })
+        .map(|(f, r)| {
+            format!(
+                "{} {} {} {:?}",
+                f.rule.name,
+                r.tag,
+                r.state.as_str(),
+                r.message
+            )
+        })
         .collect();
     assert!(loud.is_empty(), "{loud:#?}");
     // Every system and topology rule ran and most have something to say about this bundle.
@@ -89,9 +113,13 @@ fn the_committed_fixtures_are_the_generated_bundles() {
             bundle.write(&mut sink).unwrap_or_else(|e| panic!("{e}"));
         }
         for (path, bytes) in &bundle.files {
-            let on_disk = std::fs::read(root.join(path))
-                .unwrap_or_else(|e| panic!("{name}/{path}: {e} (regenerate with DIAG_REGENERATE=1)"));
-            assert!(on_disk == *bytes, "{name}/{path} differs from the generator (regenerate with DIAG_REGENERATE=1)");
+            let on_disk = std::fs::read(root.join(path)).unwrap_or_else(|e| {
+                panic!("{name}/{path}: {e} (regenerate with DIAG_REGENERATE=1)")
+            });
+            assert!(
+                on_disk == *bytes,
+                "{name}/{path} differs from the generator (regenerate with DIAG_REGENERATE=1)"
+            );
         }
     }
 }

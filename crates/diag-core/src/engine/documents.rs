@@ -53,7 +53,9 @@ pub(super) fn rows(
                     let (state, message) = match condition.eval(&tree.root, &hook) {
                         Ok(true) => (
                             RowState::Abnormal(rule.meta.severity),
-                            rule.message.as_deref().map(|m| super::facts::fill(m, &tree.root)),
+                            rule.message
+                                .as_deref()
+                                .map(|m| super::facts::fill(m, &tree.root)),
                         ),
                         Ok(false) => (RowState::Ok, None),
                         Err(e) => {
@@ -102,8 +104,11 @@ pub(super) fn rows(
                 matching_lines(condition, &tree.root, &hook, &mut lines);
                 lines.sort_unstable();
                 lines.dedup();
-                row.evidence
-                    .extend(lines.into_iter().map(|l| Evidence::at(tree.file.clone(), l)));
+                row.evidence.extend(
+                    lines
+                        .into_iter()
+                        .map(|l| Evidence::at(tree.file.clone(), l)),
+                );
             }
             if let Some(file) = subject.file {
                 // The document itself is evidence even when no value line is cited.
@@ -117,7 +122,12 @@ pub(super) fn rows(
 /// The lines of the values that make `condition` hold on `root`: for `each … any`, the
 /// members that meet the inner condition; for a comparison, the value compared; nothing under
 /// `not` (an absence has no line).
-fn matching_lines(condition: &Condition, root: &ConfigNode, hook: &dyn ScriptHook, out: &mut Vec<u32>) {
+fn matching_lines(
+    condition: &Condition,
+    root: &ConfigNode,
+    hook: &dyn ScriptHook,
+    out: &mut Vec<u32>,
+) {
     if condition.eval(root, hook) != Ok(true) {
         return;
     }
@@ -127,7 +137,9 @@ fn matching_lines(condition: &Condition, root: &ConfigNode, hook: &dyn ScriptHoo
             condition: inner,
             ..
         } => {
-            let Some(node) = root.lookup(path).present() else { return };
+            let Some(node) = root.lookup(path).present() else {
+                return;
+            };
             let members: Vec<&ConfigNode> = match &node.value {
                 ConfigValue::Array(items) => items.iter().collect(),
                 ConfigValue::Map(map) => map.values().collect(),

@@ -458,6 +458,11 @@ fn write_hosts(out: &mut String, inspection: &Inspection) {
         } else {
             format!("{} (missing {})", have.join(" "), h.missing.join(" "))
         };
-        let _ = writeln!(out, "  {:<28} {:>2} instance(s)  {data}", h.host, h.instances.len());
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>2} instance(s)  {data}",
+            h.host,
+            h.instances.len()
+        );
     }
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::condition::{self, Condition, ConditionSpec};
 use super::{
-    CheckKind, DataSource, FactSet, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject, SystemFile,
-    VariationItem, script,
+    CheckKind, DataSource, FactSet, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject,
+    SystemFile, VariationItem, script,
 };
 use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
@@ -656,9 +656,15 @@ fn source_and_subject(
                     err(
                         "facts",
                         if written.is_empty() {
-                            format!("`source: facts` names its combiner: `facts: {}`", names.join("` | `facts: "))
+                            format!(
+                                "`source: facts` names its combiner: `facts: {}`",
+                                names.join("` | `facts: ")
+                            )
                         } else {
-                            format!("unknown facts `{written}`, expected one of {}", quoted(&names))
+                            format!(
+                                "unknown facts `{written}`, expected one of {}",
+                                quoted(&names)
+                            )
                         },
                         nearest(written, &names),
                     );

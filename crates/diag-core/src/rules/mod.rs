@@ -123,7 +123,7 @@ pub enum DataSource {
 /// document per row (a host, a data dir, a store, a component, the cluster) from the files it
 /// joins; the rule's condition reads that document like any other, and each fact cites the
 /// file and line it came from. The fields of each document are listed in
-/// `docs/facts.md`.
+/// `rules/FACTS.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -14,7 +14,10 @@ use crate::model::{Cluster, ComponentKind, InstanceConfig};
 fn pd_file(cluster: &Cluster, kind: DataKind) -> Option<Result<Arc<ConfigTree>, String>> {
     cluster.instances.iter().find_map(|i| {
         let file = i.files_of(kind).next()?;
-        Some(file.shared_tree().map_err(|e| format!("`{}` unusable: {e}", file.path)))
+        Some(
+            file.shared_tree()
+                .map_err(|e| format!("`{}` unusable: {e}", file.path)),
+        )
     })
 }
 
@@ -38,7 +41,11 @@ struct Store<'t> {
 }
 
 fn stores_of(tree: &ConfigTree) -> Vec<Store<'_>> {
-    let list = tree.lookup("stores").present().and_then(ConfigNode::as_array).unwrap_or(&[]);
+    let list = tree
+        .lookup("stores")
+        .present()
+        .and_then(ConfigNode::as_array)
+        .unwrap_or(&[]);
     list.iter()
         .filter_map(|entry| {
             let store = entry.get("store")?;
@@ -76,7 +83,10 @@ fn stores_of(tree: &ConfigTree) -> Vec<Store<'_>> {
 
 fn median(mut values: Vec<i64>) -> Option<i64> {
     values.sort_unstable();
-    values.get(values.len() / 2).copied().filter(|_| !values.is_empty())
+    values
+        .get(values.len() / 2)
+        .copied()
+        .filter(|_| !values.is_empty())
 }
 
 /// Per store: state, engine, version, space, balance against the median of its engine's Up
@@ -92,26 +102,37 @@ pub(super) fn stores(cluster: &Cluster) -> Vec<Facts> {
         Some(Ok(tree)) => tree,
     };
     let stores = stores_of(&tree);
-    let status_int = |s: &Store<'_>, k: &str| s.node.get("status").and_then(|st| st.get(k)).and_then(|n| n.to_int().ok());
-    let medians = |engine: &str, k: &str| {
-        median(
-            stores
+    let status_int = |s: &Store<'_>, k: &str| {
+        s.node
+            .get("status")
+            .and_then(|st| st.get(k))
+            .and_then(|n| n.to_int().ok())
+    };
+    // The medians per (engine, count), computed once.
+    let mut median_of: BTreeMap<(&str, &str), Option<i64>> = BTreeMap::new();
+    for engine in ["tikv", "tiflash"] {
+        for k in ["leader_count", "region_count"] {
+            let values = stores
                 .iter()
                 .filter(|s| s.engine == engine && s.state == "Up")
                 .filter_map(|s| status_int(s, k))
-                .collect(),
-        )
-    };
+                .collect();
+            median_of.insert((engine, k), median(values));
+        }
+    }
+    let medians = |engine: &str, k: &str| median_of.get(&(engine, k)).copied().flatten();
     let mut addresses: BTreeMap<&str, usize> = BTreeMap::new();
     for s in stores.iter().filter(|s| s.state != "Tombstone") {
         *addresses.entry(s.address.as_str()).or_default() += 1;
     }
+    let mut by_address: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, instance) in cluster.instances.iter().enumerate() {
+        by_address.entry(instance.address()).or_default().push(i);
+    }
     stores
         .iter()
         .map(|s| {
-            let instances: Vec<usize> = (0..cluster.instances.len())
-                .filter(|&i| cluster.instances[i].address() == s.address)
-                .collect();
+            let instances = by_address.get(&s.address).cloned().unwrap_or_default();
             let mut f = Facts::new(format!("Store_{}", s.id), instances);
             let store = s.node.get("store");
             let status = s.node.get("status");
@@ -171,8 +192,14 @@ pub(super) fn stores(cluster: &Cluster) -> Vec<Facts> {
 
 /// Whether a store satisfies one label constraint of a placement rule.
 fn satisfies(labels: &[(String, String)], constraint: &ConfigNode) -> bool {
-    let key = constraint.get("key").map(ConfigNode::to_text).unwrap_or_default();
-    let op = constraint.get("op").map(ConfigNode::to_text).unwrap_or_default();
+    let key = constraint
+        .get("key")
+        .map(ConfigNode::to_text)
+        .unwrap_or_default();
+    let op = constraint
+        .get("op")
+        .map(ConfigNode::to_text)
+        .unwrap_or_default();
     let values: Vec<String> = constraint
         .get("values")
         .and_then(ConfigNode::as_array)
@@ -200,7 +227,12 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
         if let Some(n) = cfg.lookup("replication.location-labels").present() {
             let labels: Vec<String> = match &n.value {
                 ConfigValue::Array(items) => items.iter().map(ConfigNode::to_text).collect(),
-                ConfigValue::String(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                ConfigValue::String(s) => s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 _ => Vec::new(),
             };
             f.put("location_labels_count", count(labels.len()));
@@ -240,12 +272,21 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
                     .map(String::as_str)
                     .collect();
                 if !lacks.is_empty() {
-                    missing.push(format!("store {} ({}) lacks {}", s.id, s.address, lacks.join(", ")));
+                    missing.push(format!(
+                        "store {} ({}) lacks {}",
+                        s.id,
+                        s.address,
+                        lacks.join(", ")
+                    ));
                     let line = s.node.get("store").map_or(s.node.line, |n| n.line);
                     f.cite("stores_missing_labels", &tree.file, line);
                 }
             }
-            let unused: Vec<String> = keys.iter().filter(|k| !location.contains(k)).cloned().collect();
+            let unused: Vec<String> = keys
+                .iter()
+                .filter(|k| !location.contains(k))
+                .cloned()
+                .collect();
             f.put("store_label_keys_count", count(keys.len()));
             f.put("store_label_keys", texts(keys));
             f.put("unused_label_keys", texts(unused));
@@ -255,9 +296,18 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
                 Some(Ok(rules)) => {
                     let mut bad = Vec::new();
                     for group in rules.root.as_array().unwrap_or(&[]) {
-                        for rule in group.get("rules").and_then(ConfigNode::as_array).unwrap_or(&[]) {
-                            let Some(want) = rule.get("count").and_then(|n| n.to_int().ok()) else { continue };
-                            let constraints = rule.get("label_constraints").and_then(ConfigNode::as_array).unwrap_or(&[]);
+                        for rule in group
+                            .get("rules")
+                            .and_then(ConfigNode::as_array)
+                            .unwrap_or(&[])
+                        {
+                            let Some(want) = rule.get("count").and_then(|n| n.to_int().ok()) else {
+                                continue;
+                            };
+                            let constraints = rule
+                                .get("label_constraints")
+                                .and_then(ConfigNode::as_array)
+                                .unwrap_or(&[]);
                             let tiflash_rule = constraints.iter().any(|c| {
                                 c.get("key").is_some_and(|k| k.to_text() == "engine")
                                     && c.get("op").is_some_and(|o| o.to_text() == "in")
@@ -268,7 +318,9 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
                                 .filter(|s| constraints.iter().all(|c| satisfies(&s.labels, c)))
                                 .count();
                             if (able as i64) < want {
-                                let id = |k: &str| rule.get(k).map(ConfigNode::to_text).unwrap_or_default();
+                                let id = |k: &str| {
+                                    rule.get(k).map(ConfigNode::to_text).unwrap_or_default()
+                                };
                                 bad.push(format!(
                                     "{}/{} wants {want} {} peer(s), {able} Up store(s) match",
                                     id("group_id"),
@@ -294,7 +346,10 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
 
 /// The version text without a leading `v` and build suffix: `v5.2.1` and `5.2.1` agree.
 fn plain(version: &str) -> String {
-    parse_version(version).map_or_else(|| version.trim().to_string(), |v| format!("{}.{}.{}", v.major, v.minor, v.patch))
+    parse_version(version).map_or_else(
+        || version.trim().to_string(),
+        |v| format!("{}.{}.{}", v.major, v.minor, v.patch),
+    )
 }
 
 /// `cluster.json` as a tree, for the lines of topology entries (read again; it is small).
@@ -313,7 +368,9 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
     if parse_version(&topology).is_some() {
         all.push(plain(&topology));
         let origin = match cluster.version.origin {
-            crate::model::VersionOrigin::TidbImage | crate::model::VersionOrigin::PdImage => "image",
+            crate::model::VersionOrigin::TidbImage | crate::model::VersionOrigin::PdImage => {
+                "image"
+            }
             _ => "topology",
         };
         parts.push(format!("{origin} {topology}"));
@@ -330,7 +387,9 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
             images.push(image.to_string());
             all.push(plain(tag));
             if let Some(t) = &topology_lines
-                && let Some(n) = t.lookup(&format!("topology.{}", i.component.topology_key())).present()
+                && let Some(n) = t
+                    .lookup(&format!("topology.{}", i.component.topology_key()))
+                    .present()
             {
                 f.cite("distinct_count", &t.file, n.line);
             }
@@ -353,7 +412,9 @@ pub(super) fn versions(cluster: &Cluster) -> Vec<Facts> {
                 }
                 all.push(plain(&v));
                 if let Some(h) = store.and_then(|st| st.get("git_hash")) {
-                    let hs = hashes.entry(format!("{}/{}", s.engine, plain(&v))).or_default();
+                    let hs = hashes
+                        .entry(format!("{}/{}", s.engine, plain(&v)))
+                        .or_default();
                     if !hs.contains(&h.to_text()) {
                         hs.push(h.to_text());
                         f.cite("git_hashes_per_version", &tree.file, h.line);
@@ -397,14 +458,21 @@ pub(super) fn shape(cluster: &Cluster) -> Vec<Facts> {
         let key = kind.topology_key().replace('-', "_");
         f.put(&format!("{key}_count"), count(n));
         if let Some(t) = &topology
-            && let Some(node) = t.lookup(&format!("topology.{}", kind.topology_key())).present()
+            && let Some(node) = t
+                .lookup(&format!("topology.{}", kind.topology_key()))
+                .present()
         {
             f.cite(&format!("{key}_count"), &t.file, node.line);
             if n == 1 {
                 f.cite("single_instance", &t.file, node.line);
             }
         }
-        if n == 1 && matches!(kind, ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb) {
+        if n == 1
+            && matches!(
+                kind,
+                ComponentKind::Pd | ComponentKind::Tikv | ComponentKind::Tidb
+            )
+        {
             single.push(kind.topology_key().to_string());
         }
     }
@@ -417,17 +485,55 @@ pub(super) fn shape(cluster: &Cluster) -> Vec<Facts> {
 /// config-diff check raised false alarms on them): addresses, names, dirs and files, labels,
 /// the initial cluster, and what TiKV sizes from the host.
 const PER_INSTANCE: &[&str] = &[
-    "*addr", "*address", "*-addr", "*-url", "*-urls", "*urls", "advertise-*", "host", "port",
-    "status.status-port", "status.status-host", "name", "*dir", "*-dir", "*.dir", "*path",
-    "*-path", "*file", "*filename", "*-file", "log.file.filename", "socket", "labels*",
-    "server.labels*", "initial-cluster*", "join", "metric.job", "pd-server.dashboard-address",
-    "storage.block-cache.capacity", "raftstore.capacity", "memory-usage-limit",
-    "readpool.*.max-thread-count", "server.grpc-concurrency", "*.max-background-jobs",
-    "*.max-background-flushes", "*.max-sub-compactions", "*.block-cache-size",
-    "backup.num-threads", "import.num-threads", "server.end-point-max-concurrency",
-    "storage.scheduler-worker-pool-size", "raftstore.store-pool-size",
-    "raftstore.apply-pool-size", "server.stats-concurrency", "performance.max-procs",
-    "log.file.max-size", "*.tmp-storage-path", "tmp-storage-path", "instance.tidb_slow_log_threshold?",
+    "*addr",
+    "*address",
+    "*-addr",
+    "*-url",
+    "*-urls",
+    "*urls",
+    "advertise-*",
+    "host",
+    "port",
+    "status.status-port",
+    "status.status-host",
+    "name",
+    "*dir",
+    "*-dir",
+    "*.dir",
+    "*path",
+    "*-path",
+    "*file",
+    "*filename",
+    "*-file",
+    "log.file.filename",
+    "socket",
+    "labels*",
+    "server.labels*",
+    "initial-cluster*",
+    "join",
+    "metric.job",
+    "pd-server.dashboard-address",
+    "storage.block-cache.capacity",
+    "raftstore.capacity",
+    "memory-usage-limit",
+    "readpool.*.max-thread-count",
+    "server.grpc-concurrency",
+    "*.max-background-jobs",
+    "*.max-background-flushes",
+    "*.max-sub-compactions",
+    "*.block-cache-size",
+    "backup.num-threads",
+    "import.num-threads",
+    "server.end-point-max-concurrency",
+    "storage.scheduler-worker-pool-size",
+    "raftstore.store-pool-size",
+    "raftstore.apply-pool-size",
+    "server.stats-concurrency",
+    "performance.max-procs",
+    "log.file.max-size",
+    "*.tmp-storage-path",
+    "tmp-storage-path",
+    "instance.tidb_slow_log_threshold?",
 ];
 
 /// `*` matches any run of characters; everything else literally.
@@ -451,11 +557,15 @@ fn glob(pattern: &str, key: &str) -> bool {
 }
 
 /// Every leaf of a config: `(dotted path, value text, line)`; arrays are one leaf.
-fn leaves<'a>(node: &'a ConfigNode, prefix: &str, out: &mut Vec<(String, String, u32)>) {
+fn leaves(node: &ConfigNode, prefix: &str, out: &mut Vec<(String, String, u32)>) {
     match &node.value {
         ConfigValue::Map(map) => {
             for (k, v) in map.iter() {
-                let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 leaves(v, &path, out);
             }
         }
@@ -463,15 +573,17 @@ fn leaves<'a>(node: &'a ConfigNode, prefix: &str, out: &mut Vec<(String, String,
     }
 }
 
+/// A value of a key and the members holding it, with the line in each member's config.
+type Holders = (String, Vec<(usize, u32)>);
+
 /// How many keys a drift message names before `…`.
 const SHOWN: usize = 5;
 
 /// Per component with two or more loaded configs: the keys (outside the allowlists) whose
 /// value differs between instances, each with its majority value and the odd instances.
 pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
-    let allowed = |key: &str| {
-        PER_INSTANCE.iter().any(|p| glob(p, key)) || allow.iter().any(|p| glob(p, key))
-    };
+    let allowed =
+        |key: &str| PER_INSTANCE.iter().any(|p| glob(p, key)) || allow.iter().any(|p| glob(p, key));
     let mut out = Vec::new();
     for kind in ComponentKind::ALL {
         let members: Vec<usize> = (0..cluster.instances.len())
@@ -484,10 +596,12 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
             continue;
         }
         // key → value → members holding it (with the line), in order of first appearance.
-        let mut by_key: BTreeMap<String, Vec<(String, Vec<(usize, u32)>)>> = BTreeMap::new();
+        let mut by_key: BTreeMap<String, Vec<Holders>> = BTreeMap::new();
         let mut present: BTreeMap<String, usize> = BTreeMap::new();
         for &i in &members {
-            let Some(tree) = cluster.instances[i].config.tree() else { continue };
+            let Some(tree) = cluster.instances[i].config.tree() else {
+                continue;
+            };
             let mut found = Vec::new();
             leaves(&tree.root, "", &mut found);
             for (key, value, line) in found {
@@ -511,12 +625,14 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
                 continue;
             }
             // The majority value; ties go to the first seen (stable sort).
-            values.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+            values.sort_by_key(|v| std::cmp::Reverse(v.1.len()));
             let majority = values[0].0.clone();
             let odd: Vec<String> = values[1..]
                 .iter()
                 .flat_map(|(v, holders)| {
-                    holders.iter().map(move |(i, _)| format!("{}={v}", cluster.instances[*i].address()))
+                    holders
+                        .iter()
+                        .map(move |(i, _)| format!("{}={v}", cluster.instances[*i].address()))
                 })
                 .collect();
             if drifted.len() < SHOWN {
@@ -530,12 +646,23 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
                 }
             }
             let missing = members.len() - present.get(&key).copied().unwrap_or(0);
-            let absent = if missing > 0 { format!(" ({missing} without it)") } else { String::new() };
-            drifted.push(format!("{key}: {majority} on most, {}{absent}", odd.join(", ")));
+            let absent = if missing > 0 {
+                format!(" ({missing} without it)")
+            } else {
+                String::new()
+            };
+            drifted.push(format!(
+                "{key}: {majority} on most, {}{absent}",
+                odd.join(", ")
+            ));
         }
         f.put("drifted_count", count(drifted.len()));
         let summary = if drifted.len() > SHOWN {
-            format!("{}; …and {} more", drifted[..SHOWN].join("; "), drifted.len() - SHOWN)
+            format!(
+                "{}; …and {} more",
+                drifted[..SHOWN].join("; "),
+                drifted.len() - SHOWN
+            )
         } else {
             drifted.join("; ")
         };
@@ -567,7 +694,11 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
             return vec![f];
         }
     };
-    let name = tree.lookup("metadata.name").present().map(ConfigNode::to_text).unwrap_or_default();
+    let name = tree
+        .lookup("metadata.name")
+        .present()
+        .map(ConfigNode::to_text)
+        .unwrap_or_default();
     let ready = tree
         .lookup("status.conditions")
         .present()
@@ -575,8 +706,13 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
         .unwrap_or(&[])
         .iter()
         .find(|c| c.get("type").is_some_and(|t| t.to_text() == "Ready"));
-    let reason = ready.and_then(|c| c.get("reason")).map(ConfigNode::to_text).unwrap_or_default();
-    let ready_false = ready.and_then(|c| c.get("status")).is_some_and(|s| s.to_text() == "False");
+    let reason = ready
+        .and_then(|c| c.get("reason"))
+        .map(ConfigNode::to_text)
+        .unwrap_or_default();
+    let ready_false = ready
+        .and_then(|c| c.get("status"))
+        .is_some_and(|s| s.to_text() == "False");
     let mut out = Vec::new();
     for (key, kind, blamed) in [
         ("pd", ComponentKind::Pd, "PDUnhealthy"),
@@ -600,7 +736,10 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
         copy("spec_replicas", &format!("spec.{key}.replicas"));
         copy("phase", &format!("status.{key}.phase"));
         copy("image", &format!("status.{key}.image"));
-        copy("ready_replicas", &format!("status.{key}.statefulSet.readyReplicas"));
+        copy(
+            "ready_replicas",
+            &format!("status.{key}.statefulSet.readyReplicas"),
+        );
         let sts = status.and_then(|s| s.get("statefulSet"));
         let revision = |k: &str| sts.and_then(|s| s.get(k)).map(ConfigNode::to_text);
         let up_to_date = revision("currentRevision") == revision("updateRevision");
@@ -608,8 +747,16 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
         // Members and stores the status lists: failed, unhealthy or not Up.
         let mut failures = Vec::new();
         for group in ["failureMembers", "failureStores"] {
-            for (id, node) in status.and_then(|s| s.get(group)).and_then(ConfigNode::as_map).into_iter().flat_map(|m| m.iter()) {
-                let pod = node.get("podName").map(ConfigNode::to_text).unwrap_or_else(|| id.to_string());
+            for (id, node) in status
+                .and_then(|s| s.get(group))
+                .and_then(ConfigNode::as_map)
+                .into_iter()
+                .flat_map(|m| m.iter())
+            {
+                let pod = node
+                    .get("podName")
+                    .map(ConfigNode::to_text)
+                    .unwrap_or_else(|| id.to_string());
                 failures.push(format!("{pod} ({group})"));
                 f.cite("failures", &tree.file, node.line);
             }
@@ -618,27 +765,60 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
         f.put("failures", texts(failures));
         let mut not_up = Vec::new();
         for group in ["stores", "tombstoneStores"] {
-            for (id, node) in status.and_then(|s| s.get(group)).and_then(ConfigNode::as_map).into_iter().flat_map(|m| m.iter()) {
-                let state = node.get("state").map(ConfigNode::to_text).unwrap_or_default();
+            for (id, node) in status
+                .and_then(|s| s.get(group))
+                .and_then(ConfigNode::as_map)
+                .into_iter()
+                .flat_map(|m| m.iter())
+            {
+                let state = node
+                    .get("state")
+                    .map(ConfigNode::to_text)
+                    .unwrap_or_default();
                 if state != "Up" {
-                    let pod = node.get("podName").map(ConfigNode::to_text).unwrap_or_default();
+                    let pod = node
+                        .get("podName")
+                        .map(ConfigNode::to_text)
+                        .unwrap_or_default();
                     not_up.push(format!("store {id} ({pod}) {state}"));
-                    f.cite("stores_not_up", &tree.file, node.get("state").map_or(node.line, |n| n.line));
+                    f.cite(
+                        "stores_not_up",
+                        &tree.file,
+                        node.get("state").map_or(node.line, |n| n.line),
+                    );
                 }
             }
         }
-        for (id, node) in status.and_then(|s| s.get("members")).and_then(ConfigNode::as_map).into_iter().flat_map(|m| m.iter()) {
-            if node.get("health").is_some_and(|h| !h.to_bool().unwrap_or(true)) {
+        for (id, node) in status
+            .and_then(|s| s.get("members"))
+            .and_then(ConfigNode::as_map)
+            .into_iter()
+            .flat_map(|m| m.iter())
+        {
+            if node
+                .get("health")
+                .is_some_and(|h| !h.to_bool().unwrap_or(true))
+            {
                 not_up.push(format!("member {id} unhealthy"));
-                f.cite("stores_not_up", &tree.file, node.get("health").map_or(node.line, |n| n.line));
+                f.cite(
+                    "stores_not_up",
+                    &tree.file,
+                    node.get("health").map_or(node.line, |n| n.line),
+                );
             }
         }
         f.put("stores_not_up_count", count(not_up.len()));
         f.put("stores_not_up", texts(not_up));
         // Pods the spec asks for (`<cluster>-<component>-<ordinal>`) that diag did not list:
         // diag skips pods that are not Running.
-        let wanted = spec.and_then(|s| s.get("replicas")).and_then(|n| n.to_int().ok()).unwrap_or(0);
-        let pods: Vec<&str> = members.iter().filter_map(|&i| cluster.instances[i].pod.as_deref()).collect();
+        let wanted = spec
+            .and_then(|s| s.get("replicas"))
+            .and_then(|n| n.to_int().ok())
+            .unwrap_or(0);
+        let pods: Vec<&str> = members
+            .iter()
+            .filter_map(|&i| cluster.instances[i].pod.as_deref())
+            .collect();
         let absent: Vec<String> = (0..wanted.max(0))
             .map(|n| format!("{name}-{key}-{n}"))
             .filter(|p| !pods.contains(&p.as_str()))
@@ -649,8 +829,12 @@ pub(super) fn kubernetes(cluster: &Cluster) -> Vec<Facts> {
         f.put("absent_pods_count", count(absent.len()));
         f.put("absent_pods", texts(absent));
         f.put("guide", text(GUIDE_PENDING));
-        let applies = ready_false && (reason == blamed || (reason == "StatefulSetNotUpToDate" && !up_to_date));
-        f.put("ready_condition.blames_component", ConfigValue::Bool(applies));
+        let applies = ready_false
+            && (reason == blamed || (reason == "StatefulSetNotUpToDate" && !up_to_date));
+        f.put(
+            "ready_condition.blames_component",
+            ConfigValue::Bool(applies),
+        );
         if let Some(c) = ready {
             for k in ["status", "reason", "message"] {
                 if let Some(n) = c.get(k) {
@@ -671,7 +855,10 @@ mod tests {
     #[test]
     fn globs_match_allowlisted_keys() {
         assert!(glob("*addr", "server.advertise-status-addr"));
-        assert!(glob("readpool.*.max-thread-count", "readpool.unified.max-thread-count"));
+        assert!(glob(
+            "readpool.*.max-thread-count",
+            "readpool.unified.max-thread-count"
+        ));
         assert!(glob("labels*", "labels.zone"));
         assert!(!glob("*addr", "server.addr-x"));
         assert!(glob("name", "name"));

@@ -11,7 +11,7 @@ use crate::model::{Cluster, ComponentKind, Layout};
 const MIB: u64 = 1024 * 1024;
 
 /// The parsed `insight.json` of `host`, or why there is none.
-fn insight<'a>(cluster: &'a Cluster, host: &str) -> Result<Arc<ConfigTree>, String> {
+fn insight(cluster: &Cluster, host: &str) -> Result<Arc<ConfigTree>, String> {
     let file = cluster
         .hosts
         .get(host)
@@ -27,9 +27,12 @@ fn deploy_user(cluster: &Cluster) -> String {
         .files_of(DataKind::MetaYaml)
         .find_map(|f| {
             let tree = f.tree().ok()?;
-            ["user", "topology.global.user"]
-                .iter()
-                .find_map(|p| tree.lookup(p).present().and_then(ConfigNode::as_str).map(str::to_string))
+            ["user", "topology.global.user"].iter().find_map(|p| {
+                tree.lookup(p)
+                    .present()
+                    .and_then(ConfigNode::as_str)
+                    .map(str::to_string)
+            })
         })
         .unwrap_or_else(|| "tidb".to_string())
 }
@@ -48,12 +51,15 @@ pub(super) fn hosts(cluster: &Cluster) -> Vec<Facts> {
         let node = tree.lookup("sysinfo.node.timezone").present()?;
         Some((node.to_text(), tree.file.clone(), node.line))
     });
+    // host → its instances, built once (no host × instance scan).
+    let mut by_host: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, instance) in cluster.instances.iter().enumerate() {
+        by_host.entry(instance.host.as_str()).or_default().push(i);
+    }
     super::hosts(cluster)
         .into_iter()
         .map(|host| {
-            let on_host: Vec<usize> = (0..cluster.instances.len())
-                .filter(|&i| cluster.instances[i].host == host)
-                .collect();
+            let on_host = by_host.get(host).cloned().unwrap_or_default();
             let mut f = Facts::new(format!("Host_{host}"), on_host.clone());
             f.put("host", text(host));
             match insight(cluster, host) {
@@ -89,7 +95,12 @@ fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
         f.copy(path, tree, from);
     }
     let os_line = tree.lookup("sysinfo.os").present().map_or(0, |n| n.line);
-    let field = |p: &str| tree.lookup(p).present().map(ConfigNode::to_text).unwrap_or_default();
+    let field = |p: &str| {
+        tree.lookup(p)
+            .present()
+            .map(ConfigNode::to_text)
+            .unwrap_or_default()
+    };
     let (check, message) = os_check(
         &field("sysinfo.os.vendor"),
         &field("sysinfo.os.version"),
@@ -102,7 +113,10 @@ fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
     // `epoll_exclusive` is omitempty: a missing key means false.
     match tree.lookup("epoll_exclusive").present() {
         Some(n) => {
-            f.put("epoll_exclusive", ConfigValue::Bool(n.to_bool().unwrap_or(false)));
+            f.put(
+                "epoll_exclusive",
+                ConfigValue::Bool(n.to_bool().unwrap_or(false)),
+            );
             f.cite("epoll_exclusive", &tree.file, n.line);
         }
         None => {
@@ -136,9 +150,15 @@ fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
 /// ntpd when `ntpq` ran, else none; and the offset of the one picked (ms, absolute).
 fn time_facts(f: &mut Facts, tree: &ConfigTree) {
     let leap = tree.lookup("chrony.leap_status").present();
-    let chrony = leap
-        .map(ConfigNode::to_text)
-        .filter(|s| ["normal", "insert second", "delete second", "not synchronised"].contains(&s.as_str()));
+    let chrony = leap.map(ConfigNode::to_text).filter(|s| {
+        [
+            "normal",
+            "insert second",
+            "delete second",
+            "not synchronised",
+        ]
+        .contains(&s.as_str())
+    });
     let ntp_status = tree.lookup("ntp.status").present().map(ConfigNode::to_text);
     let ntp = ntp_status.filter(|s| !s.is_empty() && s != "none");
     let (source, offset) = if let Some(leap_status) = chrony {
@@ -169,7 +189,12 @@ fn time_facts(f: &mut Facts, tree: &ConfigTree) {
 }
 
 /// `tiup cluster check`'s `os-version` verdict and message (the thresholds of TiUP ≥ v1.16.5).
-pub(crate) fn os_check(vendor: &str, version: &str, name: &str, release: &str) -> (&'static str, String) {
+pub(crate) fn os_check(
+    vendor: &str,
+    version: &str,
+    name: &str,
+    release: &str,
+) -> (&'static str, String) {
     let v = parse_dotted(version.trim_start_matches(['V', 'v']));
     let ge = |want: (u64, u64)| v.is_some_and(|have| have >= want);
     let lt = |want: (u64, u64)| v.is_some_and(|have| have < want);
@@ -190,12 +215,16 @@ pub(crate) fn os_check(vendor: &str, version: &str, name: &str, release: &str) -
             "warn",
             format!("{name} {release} (Debian support is not fully tested, be careful)"),
         ),
-        "debian" => fail("use version 10 or higher (Debian support is not fully tested, be careful)"),
+        "debian" => {
+            fail("use version 10 or higher (Debian support is not fully tested, be careful)")
+        }
         "ubuntu" if ge((20, 4)) => (
             "warn",
             format!("{name} {release} (Ubuntu support is not fully tested, be careful)"),
         ),
-        "ubuntu" => fail("use version 20.04 or higher (Ubuntu support is not fully tested, be careful)"),
+        "ubuntu" => {
+            fail("use version 20.04 or higher (Ubuntu support is not fully tested, be careful)")
+        }
         "openeuler" => pass,
         other => ("fail", format!("OS vendor {other} not supported")),
     }
@@ -250,7 +279,9 @@ fn instance_facts(f: &mut Facts, cluster: &Cluster, on_host: &[usize]) {
             continue;
         }
         tikv += 1;
-        let Some(tree) = instance.config.tree() else { continue };
+        let Some(tree) = instance.config.tree() else {
+            continue;
+        };
         if let Some(n) = tree.lookup("storage.block-cache.capacity").present()
             && let Ok(bytes) = n.to_size()
         {
@@ -258,7 +289,9 @@ fn instance_facts(f: &mut Facts, cluster: &Cluster, on_host: &[usize]) {
             f.cite("tikv.block_cache_bytes", &tree.file, n.line);
         }
         let int = |p: &str| tree.lookup(p).present().and_then(|n| n.to_int().ok());
-        if let (Some(rocks), Some(raft)) = (int("rocksdb.max-open-files"), int("raftdb.max-open-files")) {
+        if let (Some(rocks), Some(raft)) =
+            (int("rocksdb.max-open-files"), int("raftdb.max-open-files"))
+        {
             let titan = tree
                 .lookup("rocksdb.titan.enabled")
                 .present()
@@ -276,12 +309,22 @@ fn instance_facts(f: &mut Facts, cluster: &Cluster, on_host: &[usize]) {
     }
     f.put("tikv.count", count(tikv));
     if tikv > 0 {
-        f.put("tikv.block_cache_bytes", ConfigValue::Int(block_cache as i64));
-        if let Some(mb) = f.doc.get("memory").and_then(|m| m.get("size_mb")).and_then(|n| n.to_int().ok())
+        f.put(
+            "tikv.block_cache_bytes",
+            ConfigValue::Int(block_cache as i64),
+        );
+        if let Some(mb) = f
+            .doc
+            .get("memory")
+            .and_then(|m| m.get("size_mb"))
+            .and_then(|n| n.to_int().ok())
             && mb > 0
         {
             let share = block_cache as f64 / (mb as f64 * MIB as f64);
-            f.put("tikv.block_cache_share", ConfigValue::Float((share * 1000.0).round() / 1000.0));
+            f.put(
+                "tikv.block_cache_share",
+                ConfigValue::Float((share * 1000.0).round() / 1000.0),
+            );
         }
     }
     if let Some((need, by)) = needed {
@@ -297,13 +340,18 @@ fn instance_facts(f: &mut Facts, cluster: &Cluster, on_host: &[usize]) {
         ComponentKind::Tiflash => Some((48, 128)),
         _ => None,
     };
-    let sized: Vec<(ComponentKind, (i64, i64))> =
-        components.iter().filter_map(|&k| sizing(k).map(|s| (k, s))).collect();
+    let sized: Vec<(ComponentKind, (i64, i64))> = components
+        .iter()
+        .filter_map(|&k| sizing(k).map(|s| (k, s)))
+        .collect();
     f.put("sizing.needed", ConfigValue::Bool(!sized.is_empty()));
     if !sized.is_empty() {
         let threads = sized.iter().map(|(_, s)| s.0).max().unwrap_or(0);
         let gb = sized.iter().map(|(_, s)| s.1).max().unwrap_or(0);
-        f.put("sizing.components", texts(sized.iter().map(|(k, _)| k.topology_key())));
+        f.put(
+            "sizing.components",
+            texts(sized.iter().map(|(k, _)| k.topology_key())),
+        );
         f.put("sizing.min_threads", ConfigValue::Int(threads));
         f.put("sizing.min_memory_mb", ConfigValue::Int(gb * 1024));
     }
@@ -328,7 +376,10 @@ fn mounts(tree: &ConfigTree) -> Vec<Mount> {
             {
                 out.push(Mount {
                     point: point.to_string(),
-                    filesystem: mount.get("filesystem").map(ConfigNode::to_text).unwrap_or_default(),
+                    filesystem: mount
+                        .get("filesystem")
+                        .map(ConfigNode::to_text)
+                        .unwrap_or_default(),
                     options: mount
                         .get("mount_options")
                         .map(ConfigNode::to_text)
@@ -388,10 +439,11 @@ pub(super) fn data_dirs(cluster: &Cluster) -> Vec<Facts> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let trees: std::collections::BTreeMap<&str, Result<Arc<ConfigTree>, String>> = super::hosts(cluster)
-        .into_iter()
-        .map(|h| (h, insight(cluster, h)))
-        .collect();
+    let trees: std::collections::BTreeMap<&str, Result<Arc<ConfigTree>, String>> =
+        super::hosts(cluster)
+            .into_iter()
+            .map(|h| (h, insight(cluster, h)))
+            .collect();
     let all_mounts: std::collections::BTreeMap<&str, Vec<Mount>> = trees
         .iter()
         .filter_map(|(h, t)| t.as_ref().ok().map(|t| (*h, mounts(t))))
@@ -399,10 +451,15 @@ pub(super) fn data_dirs(cluster: &Cluster) -> Vec<Facts> {
     // (host, mount point) → the TiKV/TiFlash data dirs on it, in bundle order.
     let mut sharing: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
     for instance in &cluster.instances {
-        if !matches!(instance.component, ComponentKind::Tikv | ComponentKind::Tiflash) {
+        if !matches!(
+            instance.component,
+            ComponentKind::Tikv | ComponentKind::Tiflash
+        ) {
             continue;
         }
-        let Some(mounts) = all_mounts.get(instance.host.as_str()) else { continue };
+        let Some(mounts) = all_mounts.get(instance.host.as_str()) else {
+            continue;
+        };
         for dir in data_dirs_of(instance) {
             if let Some(m) = holding(mounts, &dir) {
                 sharing
@@ -427,14 +484,22 @@ pub(super) fn data_dirs(cluster: &Cluster) -> Vec<Facts> {
             f.put("data_dir", text(dir.as_str()));
             match trees.get(instance.host.as_str()) {
                 Some(Ok(tree)) => {
-                    let mounts = all_mounts.get(instance.host.as_str()).map_or(&[][..], Vec::as_slice);
+                    let mounts = all_mounts
+                        .get(instance.host.as_str())
+                        .map_or(&[][..], Vec::as_slice);
                     match holding(mounts, &dir) {
                         Some(m) => {
                             f.put("mount.point", text(m.point.as_str()));
                             f.put("mount.filesystem", text(m.filesystem.as_str()));
                             f.put("mount.options", texts(m.options.iter().map(String::as_str)));
-                            f.put("mount.nodelalloc", ConfigValue::Bool(m.options.iter().any(|o| o == "nodelalloc")));
-                            f.put("mount.noatime", ConfigValue::Bool(m.options.iter().any(|o| o == "noatime")));
+                            f.put(
+                                "mount.nodelalloc",
+                                ConfigValue::Bool(m.options.iter().any(|o| o == "nodelalloc")),
+                            );
+                            f.put(
+                                "mount.noatime",
+                                ConfigValue::Bool(m.options.iter().any(|o| o == "noatime")),
+                            );
                             if let Some(size) = m.size {
                                 f.put("mount.size_bytes", ConfigValue::Int(size));
                             }
@@ -450,7 +515,12 @@ pub(super) fn data_dirs(cluster: &Cluster) -> Vec<Facts> {
                     }
                 }
                 Some(Err(why)) => f.absent = Some(why.clone()),
-                None => f.absent = Some(format!("no insight.json collected for host {}", instance.host)),
+                None => {
+                    f.absent = Some(format!(
+                        "no insight.json collected for host {}",
+                        instance.host
+                    ))
+                }
             }
             if instance.component == ComponentKind::Tikv
                 && let Some(tree) = instance.config.tree()
@@ -510,7 +580,10 @@ mod tests {
 
     #[test]
     fn os_versions_follow_tiup_cluster_check() {
-        assert_eq!(os_check("centos", "7", "CentOS Linux 7 (Core)", "7.9.2009").0, "fail");
+        assert_eq!(
+            os_check("centos", "7", "CentOS Linux 7 (Core)", "7.9.2009").0,
+            "fail"
+        );
         assert_eq!(
             os_check("centos", "7", "CentOS Linux", "7.9").1,
             "CentOS Linux 7.9 not supported, use version 9 or higher"
@@ -522,7 +595,10 @@ mod tests {
         assert_eq!(os_check("ubuntu", "18.04", "Ubuntu", "18.04").0, "fail");
         assert_eq!(os_check("amzn", "2023", "Amazon Linux", "2023").0, "pass");
         assert_eq!(os_check("kylin", "V10", "Kylin", "V10").0, "pass");
-        assert_eq!(os_check("arch", "", "Arch", "").1, "OS vendor arch not supported");
+        assert_eq!(
+            os_check("arch", "", "Arch", "").1,
+            "OS vendor arch not supported"
+        );
     }
 
     #[test]
@@ -535,9 +611,21 @@ mod tests {
             line: 0,
         };
         let mounts = [m("/"), m("/data"), m("/data1"), m("/data/tikv")];
-        assert_eq!(holding(&mounts, "/data/tikv/20160").map(|m| m.point.as_str()), Some("/data/tikv"));
-        assert_eq!(holding(&mounts, "/data1/x").map(|m| m.point.as_str()), Some("/data1"));
-        assert_eq!(holding(&mounts, "/data10/x").map(|m| m.point.as_str()), Some("/"));
-        assert_eq!(holding(&mounts, "/data").map(|m| m.point.as_str()), Some("/data"));
+        assert_eq!(
+            holding(&mounts, "/data/tikv/20160").map(|m| m.point.as_str()),
+            Some("/data/tikv")
+        );
+        assert_eq!(
+            holding(&mounts, "/data1/x").map(|m| m.point.as_str()),
+            Some("/data1")
+        );
+        assert_eq!(
+            holding(&mounts, "/data10/x").map(|m| m.point.as_str()),
+            Some("/")
+        );
+        assert_eq!(
+            holding(&mounts, "/data").map(|m| m.point.as_str()),
+            Some("/data")
+        );
     }
 }

@@ -76,7 +76,8 @@ fn put(map: &mut ConfigMap, path: &str, value: ConfigValue) {
             map.insert(path.to_string(), ConfigNode::new(value));
         }
         Some((head, rest)) => {
-            let node = map.get_or_insert_with(head, || ConfigNode::new(ConfigValue::Map(ConfigMap::new())));
+            let node = map
+                .get_or_insert_with(head, || ConfigNode::new(ConfigValue::Map(ConfigMap::new())));
             if !matches!(node.value, ConfigValue::Map(_)) {
                 node.value = ConfigValue::Map(ConfigMap::new());
             }
@@ -94,7 +95,12 @@ fn text(s: impl Into<String>) -> ConfigValue {
 
 /// A list of string facts.
 fn texts<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> ConfigValue {
-    ConfigValue::Array(items.into_iter().map(|s| ConfigNode::new(text(s))).collect())
+    ConfigValue::Array(
+        items
+            .into_iter()
+            .map(|s| ConfigNode::new(text(s)))
+            .collect(),
+    )
 }
 
 /// A count fact.
@@ -136,7 +142,11 @@ pub(super) fn rows(
     let mut read: Vec<&str> = Vec::new();
     super::groups::every_path(condition, &mut read);
     read.extend(rule.variation.iter().map(|v| v.path.as_str()));
-    let placeholders = rule.message.as_deref().map(placeholders).unwrap_or_default();
+    let placeholders = rule
+        .message
+        .as_deref()
+        .map(placeholders)
+        .unwrap_or_default();
     read.extend(placeholders.iter().copied());
     facts
         .into_iter()
@@ -193,7 +203,9 @@ fn decide(
             };
             ValueRead {
                 variation: item.text.clone(),
-                evidence: value.as_ref().and_then(|_| cited(&item.path).into_iter().next()),
+                evidence: value
+                    .as_ref()
+                    .and_then(|_| cited(&item.path).into_iter().next()),
                 value,
             }
         })
@@ -219,7 +231,8 @@ fn decide(
 /// Whether a fact cited at `cite` is part of what reading `path` sees (the same fact, a fact
 /// inside it, or the map that holds it).
 fn related(cite: &str, path: &str) -> bool {
-    let inside = |a: &str, b: &str| a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'.';
+    let inside =
+        |a: &str, b: &str| a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'.';
     cite == path || inside(cite, path) || inside(path, cite) || path.is_empty()
 }
 
@@ -249,7 +262,11 @@ pub(super) fn fill(template: &str, root: &ConfigNode) -> String {
         match root.lookup(path) {
             Lookup::Present(n) => match &n.value {
                 ConfigValue::Array(items) => out.push_str(
-                    &items.iter().map(ConfigNode::to_text).collect::<Vec<_>>().join(", "),
+                    &items
+                        .iter()
+                        .map(ConfigNode::to_text)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 ),
                 _ => out.push_str(&n.to_text()),
             },
@@ -284,7 +301,10 @@ mod tests {
         put(&mut map, "dirs", texts(["a", "b"]));
         let root = ConfigNode::new(ConfigValue::Map(map));
         assert_eq!(
-            fill("vm.swappiness = {vm.swappiness}, should be 0 ({dirs}; {nope})", &root),
+            fill(
+                "vm.swappiness = {vm.swappiness}, should be 0 ({dirs}; {nope})",
+                &root
+            ),
             "vm.swappiness = 60, should be 0 (a, b; <nil>)"
         );
         assert_eq!(placeholders("{a} and { b.c }"), ["a", "b.c"]);
