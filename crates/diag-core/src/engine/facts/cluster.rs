@@ -476,6 +476,48 @@ pub(super) fn shape(cluster: &Cluster) -> Vec<Facts> {
             single.push(kind.topology_key().to_string());
         }
     }
+    // Drainers whose deployed config (`conf/drainer.toml`) names no downstream: `syncer.db-type`
+    // `file` writes to `syncer.to.dir`, the others (`mysql`, `tidb`, `kafka`) need `syncer.to`.
+    let mut without = Vec::new();
+    for instance in cluster.instances_of(ComponentKind::Drainer) {
+        let Some((file, tree)) = instance
+            .files_of(DataKind::ConfigFile)
+            .find_map(|file| file.tree().ok().map(|t| (file, t)))
+        else {
+            continue;
+        };
+        let to = tree.lookup("syncer.to").present();
+        let db_type = tree
+            .lookup("syncer.db-type")
+            .present()
+            .map(ConfigNode::to_text);
+        let has = |k: &str| {
+            to.and_then(|t| t.get(k))
+                .is_some_and(|v| !v.to_text().is_empty())
+        };
+        let configured = match db_type.as_deref() {
+            Some("file") => has("dir"),
+            Some("kafka") => has("kafka-addrs") || has("zookeeper-addrs"),
+            Some(_) => has("host"),
+            None => false,
+        };
+        if !configured {
+            without.push(instance.address());
+            // TOML trees carry no lines: cite the `[syncer.to]` (else `db-type`) line of the text.
+            let text = file.text().unwrap_or_default();
+            let line_of = |needle: &str| {
+                text.lines()
+                    .position(|l| l.trim_start().starts_with(needle))
+                    .map(|i| i as u32 + 1)
+            };
+            let line = line_of("[syncer.to]")
+                .or_else(|| line_of("db-type"))
+                .unwrap_or(1);
+            f.cite("drainers_without_downstream", &tree.file, line);
+        }
+    }
+    f.put("drainers_without_downstream_count", count(without.len()));
+    f.put("drainers_without_downstream", texts(without));
     f.put("single_instance_count", count(single.len()));
     f.put("single_instance", texts(single));
     vec![f]
