@@ -123,3 +123,18 @@ fn the_committed_fixtures_are_the_generated_bundles() {
         }
     }
 }
+
+#[test]
+fn system_and_topology_findings_are_identical_at_any_thread_count() {
+    let dir = written(&system_bundle(true));
+    let cluster = Cluster::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let rules = RuleSet::builtin();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        pool.install(|| check(&cluster, &rules, &options()))
+    };
+    assert_eq!(run(1), run(4));
+}
