@@ -288,6 +288,7 @@ impl DataSource {
             DataSource::Alerts => vec![DataKind::Alerts],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
             DataSource::Facts(_) => vec![
+                DataKind::ConfigFile,
                 DataKind::Insight,
                 DataKind::Limits,
                 DataKind::Sysctl,

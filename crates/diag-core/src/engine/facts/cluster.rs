@@ -572,10 +572,8 @@ const PER_INSTANCE: &[&str] = &[
     "raftstore.apply-pool-size",
     "server.stats-concurrency",
     "performance.max-procs",
-    "log.file.max-size",
     "*.tmp-storage-path",
     "tmp-storage-path",
-    "instance.tidb_slow_log_threshold?",
 ];
 
 /// `*` matches any run of characters; everything else literally.
