@@ -282,6 +282,50 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
                     f.cite("stores_missing_labels", &tree.file, line);
                 }
             }
+            // Hosts running several Up TiKV stores that PD cannot tell apart from separate
+            // machines: no location labels, or stores of the host whose location-label values
+            // differ (PD then puts replicas of one Region on one machine).
+            let mut per_host: BTreeMap<&str, Vec<&Store<'_>>> = BTreeMap::new();
+            for s in up.iter().filter(|s| s.engine == "tikv") {
+                let ip = s
+                    .address
+                    .rsplit_once(':')
+                    .map_or(s.address.as_str(), |(h, _)| h);
+                per_host.entry(ip).or_default().push(s);
+            }
+            let mut unseparated = Vec::new();
+            for (ip, on_host) in per_host.iter().filter(|(_, v)| v.len() > 1) {
+                let tuple = |s: &Store<'_>| -> Vec<Option<String>> {
+                    location
+                        .iter()
+                        .map(|l| {
+                            s.labels
+                                .iter()
+                                .find(|(k, _)| k == l)
+                                .map(|(_, v)| v.clone())
+                        })
+                        .collect()
+                };
+                let first = tuple(on_host[0]);
+                let same =
+                    on_host.iter().all(|s| tuple(s) == first) && first.iter().all(Option::is_some);
+                if location.is_empty() || !same {
+                    unseparated.push(format!(
+                        "{ip} runs stores {}",
+                        on_host
+                            .iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                    for s in on_host {
+                        let line = s.node.get("store").map_or(s.node.line, |n| n.line);
+                        f.cite("unseparated_hosts", &tree.file, line);
+                    }
+                }
+            }
+            f.put("unseparated_hosts_count", count(unseparated.len()));
+            f.put("unseparated_hosts", texts(unseparated));
             let unused: Vec<String> = keys
                 .iter()
                 .filter(|k| !location.contains(k))
