@@ -681,7 +681,8 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
         }
         // key → value → members holding it (with the line), in order of first appearance.
         let mut by_key: BTreeMap<String, Vec<Holders>> = BTreeMap::new();
-        let mut present: BTreeMap<String, usize> = BTreeMap::new();
+        // The allowlist verdict per key, decided once (the keys repeat in every member).
+        let mut verdict: BTreeMap<String, bool> = BTreeMap::new();
         for &i in &members {
             let Some(tree) = cluster.instances[i].config.tree() else {
                 continue;
@@ -689,11 +690,21 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
             let mut found = Vec::new();
             leaves(&tree.root, "", &mut found);
             for (key, value, line) in found {
-                if allowed(&key) {
+                let skip = match verdict.get(key.as_str()) {
+                    Some(v) => *v,
+                    None => {
+                        let v = allowed(&key);
+                        verdict.insert(key.clone(), v);
+                        v
+                    }
+                };
+                if skip {
                     continue;
                 }
-                *present.entry(key.clone()).or_default() += 1;
-                let values = by_key.entry(key).or_default();
+                let values = match by_key.get_mut(key.as_str()) {
+                    Some(values) => values,
+                    None => by_key.entry(key).or_default(),
+                };
                 match values.iter_mut().find(|(v, _)| *v == value) {
                     Some((_, holders)) => holders.push((i, line)),
                     None => values.push((value, vec![(i, line)])),
@@ -729,7 +740,8 @@ pub(super) fn drift(cluster: &Cluster, allow: &[String]) -> Vec<Facts> {
                     }
                 }
             }
-            let missing = members.len() - present.get(&key).copied().unwrap_or(0);
+            let held: usize = values.iter().map(|(_, holders)| holders.len()).sum();
+            let missing = members.len().saturating_sub(held);
             let absent = if missing > 0 {
                 format!(" ({missing} without it)")
             } else {
