@@ -24,6 +24,7 @@ mod expected;
 mod facts;
 pub mod finding;
 mod groups;
+pub mod selection;
 
 use std::collections::HashMap;
 use std::sync::Arc;
