@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod rng;
 pub mod rules;
 pub mod sink;
+pub mod system;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -21,9 +21,11 @@
 
 mod documents;
 mod expected;
+mod facts;
 pub mod finding;
 mod groups;
 mod metrics;
+pub mod selection;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -118,6 +120,9 @@ fn evaluate(
     match &rule.body {
         RuleBody::Metric(spec) => metrics::metric_rows(cluster, rule, spec, metrics),
         RuleBody::Alert(spec) => metrics::alert_rows(rule, spec, cluster, metrics),
+        RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
+            with_expected(condition, facts::rows(cluster, view, rule, condition, set))
+        }
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             with_expected(condition, documents::rows(cluster, view, rule, condition))
         }
