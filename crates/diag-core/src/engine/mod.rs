@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 pub use finding::{
-    CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
 };
 
 use crate::model::value::Lookup;
@@ -128,13 +128,14 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
             }
             Err(e) => {
                 let (state, message) = undecided(e);
-                vec![Row {
-                    tag: "cluster".into(),
-                    instances: Vec::new(),
-                    values: Vec::new(),
+                vec![Row::new(
+                    &rule.meta,
+                    "cluster".into(),
+                    Vec::new(),
+                    Vec::new(),
                     state,
-                    message: Some(message),
-                }]
+                    Some(message),
+                )]
             }
         },
     }
@@ -257,10 +258,7 @@ fn row(
         let (value, evidence) = match read {
             Some((tree, Lookup::Present(n) | Lookup::Null(n))) => (
                 Some(n.to_text()),
-                Some(Evidence {
-                    file: tree.file.clone(),
-                    line: n.line,
-                }),
+                Some(Evidence::at(tree.file.clone(), n.line)),
             ),
             _ => (None, None),
         };
@@ -270,13 +268,7 @@ fn row(
             evidence,
         });
     }
-    Row {
-        tag,
-        instances,
-        values,
-        state,
-        message,
-    }
+    Row::new(&rule.meta, tag, instances, values, state, message)
 }
 
 #[cfg(test)]
