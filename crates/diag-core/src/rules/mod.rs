@@ -14,6 +14,7 @@
 
 pub mod condition;
 mod load;
+mod log_rule;
 pub mod script;
 
 use std::path::Path;
@@ -25,6 +26,8 @@ use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub use load::{RuleLoadError, RuleLoadErrors};
+pub use log_rule::LogSubject;
+pub(crate) use log_rule::LogRule;
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -170,6 +173,8 @@ pub(crate) enum RuleBody {
     Condition(Condition),
     /// A Rhai script that sees the whole cluster and returns the rows.
     ClusterScript(Arc<rhai::AST>),
+    /// A `source: log` rule, run by the log checker with every other log rule.
+    Log(Arc<LogRule>),
 }
 
 impl Rule {
@@ -189,6 +194,7 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::Log(_) => "log match",
         }
     }
 

@@ -16,7 +16,7 @@ pub const MAX_KEPT_LINES: usize = 50;
 const READ_BYTES: usize = 256 << 10;
 
 /// Something odd about a file's bytes, noted while reading on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadNotes {
     /// Lines cut at [`MAX_LINE_BYTES`]: how many, and the first one's number.
     pub cut_lines: (u64, u64),
@@ -29,15 +29,6 @@ pub struct ReadNotes {
 }
 
 impl ReadNotes {
-    fn new() -> ReadNotes {
-        ReadNotes {
-            cut_lines: (0, 0),
-            nul_lines: (0, 0),
-            invalid_utf8_lines: (0, 0),
-            unterminated_last_line: None,
-        }
-    }
-
     fn bump(slot: &mut (u64, u64), line: u64) {
         if slot.0 == 0 {
             slot.1 = line;
@@ -116,7 +107,7 @@ impl<R: Read> LineChunks<R> {
             next_line: 1,
             eof: false,
             skipping: false,
-            notes: ReadNotes::new(),
+            notes: ReadNotes::default(),
         }
     }
 
@@ -243,7 +234,7 @@ impl<R: Read> EntryReader<R> {
             next: 0,
             pending: None,
             done: false,
-            notes: ReadNotes::new(),
+            notes: ReadNotes::default(),
         }
     }
 
