@@ -500,7 +500,6 @@ fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
 
 /// Applies a case's changes to a loaded cluster.
 pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
-    apply_logs(cluster, case)?;
     if let Some(v) = &case.version {
         cluster.version = ClusterVersion::decide(Some(v), VersionOrigin::Topology, None, None);
     }
@@ -582,7 +581,7 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    apply_logs(cluster, case)
 }
 
 fn component(name: &str) -> Result<ComponentKind, String> {

@@ -8,7 +8,7 @@
 //! ```
 //! use diag_core::rules::RuleSet;
 //! let rules = RuleSet::builtin();
-//! assert_eq!(rules.rules().len(), 25);
+//! assert_eq!(rules.rules().len(), 25 + 78); // config rules + log rules
 //! assert!(rules.rules().iter().any(|r| r.meta.name == "tidb-max-days"));
 //! ```
 
