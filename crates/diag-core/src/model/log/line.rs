@@ -292,8 +292,9 @@ fn parse_rocksdb(line: &str, close: usize, time: LogTime) -> Option<(LineFormat,
 fn parse_json(line: &str) -> Option<Header> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let map = value.as_object()?;
-    let time = LogTime::parse_unified(map.get("time")?.as_str()?)
-        .or_else(|| LogTime::parse_rfc3339(map.get("time")?.as_str()?))?;
+    // `time` (pingcap/log, TiKV); `ts` (etcd's own zap logger in pd_stderr.log).
+    let stamp = map.get("time").or_else(|| map.get("ts"))?.as_str()?;
+    let time = LogTime::parse_unified(stamp).or_else(|| LogTime::parse_rfc3339(stamp))?;
     let level = Level::parse(map.get("level")?.as_str()?);
     let mut header = Header {
         time: Some(time),
@@ -306,7 +307,7 @@ fn parse_json(line: &str) -> Option<Header> {
             other => other.to_string(),
         };
         match k.as_str() {
-            "time" | "level" => {}
+            "time" | "ts" | "level" => {}
             "caller" => header.source = Some(text),
             "message" | "msg" => header.message = text,
             _ => header.fields.push((k.clone(), text)),
@@ -492,6 +493,13 @@ mod tests {
         assert_eq!(h.source.as_deref(), Some("mod.rs:469"));
         assert_eq!(h.fields, vec![("thread_id".into(), "7".into())]);
         assert!(parse_header(r#"{"no":"time"}"#, false).is_none());
+        let (_, h) = parse_header(
+            r#"{"level":"warn","ts":"2022-01-18T14:28:44.611+0800","caller":"embed/config_logging.go:270","msg":"rejected connection","error":"EOF"}"#,
+            false,
+        )
+        .unwrap_or_else(|| panic!());
+        assert_eq!((h.level, h.message.as_str()), (Some(Level::Warn), "rejected connection"));
+        assert_eq!(h.time.map(|t| t.to_string()).as_deref(), Some("2022-01-18T14:28:44.611+08:00"));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 mod line;
 mod name;
+mod query;
 mod reader;
 mod time;
 
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use line::{Header, LEGACY_OFFSET_S, header_panic, panic_start, parse_header};
 pub use name::{LogFile, LogFileKind, classify};
+pub use query::{EntryJson, FoundEntry, LogQuery, query};
 pub use reader::{
     Chunk, EntryReader, LineChunks, MAX_KEPT_LINES, MAX_LINE_BYTES, ReadNotes, decode_line,
     entry_from_header, lines_of, raw_entry,
