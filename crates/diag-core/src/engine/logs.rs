@@ -21,7 +21,7 @@ use crate::model::log::{
     LineChunks, LogFileKind, LogTime, ReadNotes, classify, decode_line, panic_start, parse_header,
 };
 use crate::model::{Cluster, DataFile, DataKind, SampleWindow};
-use crate::rules::{LogRule, LogSubject, Rule, RuleBody};
+use crate::rules::{LogRule, Rule, RuleBody, Subject as RuleSubject};
 
 /// How much of a line evidence quotes.
 const EXCERPT_CHARS: usize = 200;
@@ -266,9 +266,9 @@ fn jobs<'a>(cluster: &'a Cluster, rules: &[&LogRule]) -> Vec<Job<'a>> {
 
 fn subject_of(rule: &LogRule, job: &Job) -> Subject {
     match rule.subject {
-        LogSubject::Cluster => Subject::Cluster,
-        LogSubject::Host => Subject::Host(job.host.clone()),
-        LogSubject::Instance => match job.instance {
+        RuleSubject::Cluster => Subject::Cluster,
+        RuleSubject::Host => Subject::Host(job.host.clone()),
+        RuleSubject::Instance | RuleSubject::Component => match job.instance {
             Some(i) => Subject::Instance(i),
             None => Subject::Host(job.host.clone()),
         },
@@ -423,7 +423,7 @@ fn rows_of(
         })
     };
     match log.subject {
-        LogSubject::Instance => {
+        RuleSubject::Instance | RuleSubject::Component => {
             for (i, inst) in cluster.instances.iter().enumerate() {
                 if log.components.contains(&inst.component) {
                     let s = Subject::Instance(i);
@@ -432,18 +432,21 @@ fn rows_of(
                 }
             }
         }
-        LogSubject::Host => {
-            for host in cluster.hosts.keys() {
+        RuleSubject::Host => {
+            // Addresses in numeric order (…7.86 before …7.129), as the system rules list hosts.
+            let mut hosts: Vec<&String> = cluster.hosts.keys().collect();
+            hosts.sort_by_key(|h| (h.parse::<std::net::IpAddr>().ok(), h.as_str()));
+            for host in hosts {
                 let s = Subject::Host(host.clone());
                 if has_files(&s) {
-                    subjects.push((s, host.clone(), Vec::new(), true));
+                    subjects.push((s, format!("Host_{host}"), Vec::new(), true));
                 }
             }
             if subjects.is_empty() {
                 subjects.push((Subject::Cluster, "cluster".into(), Vec::new(), false));
             }
         }
-        LogSubject::Cluster => {
+        RuleSubject::Cluster => {
             let present = has_files(&Subject::Cluster);
             subjects.push((Subject::Cluster, "cluster".into(), Vec::new(), present));
         }

@@ -19,7 +19,9 @@
 //! assert_eq!(abnormal, [100, 209, 210]);
 //! ```
 
+mod documents;
 pub mod finding;
+mod groups;
 mod logs;
 
 use std::collections::HashMap;
@@ -34,7 +36,7 @@ use crate::model::value::Lookup;
 use crate::model::{Cluster, ComponentKind, InstanceConfig};
 use crate::rules::condition::{ScriptHook, Undecided};
 use crate::rules::script::{self, ScriptCluster, ScriptState};
-use crate::rules::{CheckKind, Rule, RuleBody, RuleSet};
+use crate::rules::{CheckKind, DataSource, Rule, RuleBody, RuleSet, Subject};
 
 /// What to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +105,7 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
     }
 }
 
-/// Every rule's rows for one cluster.
+/// Every rule's rows for one cluster, from the checker of the rule's source.
 fn evaluate(
     cluster: &Cluster,
     view: &ScriptCluster,
@@ -115,6 +117,12 @@ fn evaluate(
             .get(&logs::rule_key(rule))
             .cloned()
             .unwrap_or_default(),
+        RuleBody::Condition(condition) if rule.data != DataSource::Config => {
+            documents::rows(cluster, view, rule, condition)
+        }
+        RuleBody::Condition(condition) if rule.subject != Subject::Instance => {
+            groups::rows(cluster, view, rule, condition)
+        }
         RuleBody::Condition(condition) => tuples(cluster, &rule.meta.components)
             .into_par_iter()
             .map(|tuple| {
@@ -231,14 +239,9 @@ fn undecided(e: Undecided) -> (RowState, String) {
     }
 }
 
-fn row(
-    cluster: &Cluster,
-    rule: &Rule,
-    tuple: &[usize],
-    state: RowState,
-    message: Option<String>,
-) -> Row {
-    let instances: Vec<InstanceRef> = tuple
+/// References to the instances at `indices`, in that order.
+fn instance_refs(cluster: &Cluster, indices: &[usize]) -> Vec<InstanceRef> {
+    indices
         .iter()
         .filter_map(|&index| {
             cluster.instances.get(index).map(|i| InstanceRef {
@@ -248,7 +251,17 @@ fn row(
                 index,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn row(
+    cluster: &Cluster,
+    rule: &Rule,
+    tuple: &[usize],
+    state: RowState,
+    message: Option<String>,
+) -> Row {
+    let instances = instance_refs(cluster, tuple);
     let tag = tuple
         .iter()
         .filter_map(|&i| cluster.instances.get(i))

@@ -31,22 +31,10 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::load::{RuleLoadError, line_of, link_problem, nearest, yaml_error};
-use super::{CheckKind, Rule, RuleBody, RuleMeta, Severity, VariationItem};
+use super::{CheckKind, DataSource, Rule, RuleBody, RuleMeta, Severity, Subject, VariationItem};
 use crate::model::ComponentKind;
 use crate::model::log::{Level, LogFileKind, parse_span};
 use crate::model::version::VersionConstraint;
-
-/// Whose row a log rule's matches count for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogSubject {
-    /// Each instance of the rule's components.
-    Instance,
-    /// The whole cluster, one row.
-    Cluster,
-    /// Each host (for `dmesg`).
-    Host,
-}
 
 /// How an entry's message (or a raw line) must read.
 #[derive(Debug, Clone)]
@@ -111,7 +99,7 @@ pub(crate) struct LogRule {
     pub(crate) count: u64,
     pub(crate) within_ms: Option<i64>,
     pub(crate) any_age: bool,
-    pub(crate) subject: LogSubject,
+    pub(crate) subject: Subject,
     /// Literals for the prefilter: a line that can match contains one of them.
     pub(crate) literals: Vec<String>,
 }
@@ -165,7 +153,7 @@ struct LogRuleFile {
     #[serde(default)]
     window: Option<String>,
     #[serde(default)]
-    subject: Option<LogSubject>,
+    subject: Option<String>,
     severity: Severity,
     #[serde(default)]
     variation: String,
@@ -403,12 +391,21 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             false
         }
     };
-    let subject = raw.subject.unwrap_or(if files == [LogFileKind::Dmesg] {
-        LogSubject::Host
-    } else {
-        LogSubject::Instance
-    });
-    if subject == LogSubject::Host && files.iter().any(|f| *f != LogFileKind::Dmesg) {
+    let subject = match raw.subject.as_deref().map(str::trim) {
+        None if files == [LogFileKind::Dmesg] => Subject::Host,
+        None | Some("instance") => Subject::Instance,
+        Some("cluster") => Subject::Cluster,
+        Some("host") => Subject::Host,
+        Some(other) => {
+            err(
+                "subject",
+                format!("`{other}` is not one of `instance`, `cluster`, `host` (what a log rule's row is about)"),
+                nearest(other, &["instance", "cluster", "host"]),
+            );
+            Subject::Instance
+        }
+    };
+    if subject == Subject::Host && files.iter().any(|f| *f != LogFileKind::Dmesg) {
         err("subject", "`host` rows are for `files: [dmesg]`".into(), None);
     }
     let version = match VersionConstraint::parse(&raw.version) {
@@ -471,6 +468,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             subject,
             literals,
         })),
+        data: DataSource::Log,
+        subject,
         text: Arc::from(text),
         order: 0,
     })

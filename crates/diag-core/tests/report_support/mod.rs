@@ -41,6 +41,7 @@ pub fn rule(
     })
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per column of a report row
 pub fn row(
     rule: &RuleMeta,
     component: ComponentKind,
