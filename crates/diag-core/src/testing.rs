@@ -309,6 +309,11 @@ pub fn render_row(row: &Row) -> String {
     line
 }
 
+/// Reads a `*.cases.yaml` text.
+pub fn parse_cases(text: &str) -> Result<CasesFile, String> {
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
+}
+
 /// Loads the rules below `dir` and runs each against its `*.cases.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<RuleCases>, RuleLoadErrors> {
     let rules = RuleSet::load_dir(dir)?;
