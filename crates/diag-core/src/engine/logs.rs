@@ -25,6 +25,8 @@ use crate::rules::{LogRule, Rule, RuleBody, Subject as RuleSubject};
 
 /// How much of a line evidence quotes.
 const EXCERPT_CHARS: usize = 200;
+/// How much of the message a row's text quotes.
+const MESSAGE_CHARS: usize = 100;
 /// How far back (in lines) a header-less match looks for the header that dates it.
 const DATING_LINES: usize = 256;
 
@@ -50,6 +52,8 @@ struct Hit {
     /// (time or i64::MAX when undated, job, line): the order evidence is cited in.
     key: (i64, usize, u64),
     evidence: Evidence,
+    /// The entry's message, cut: what the report row says.
+    message: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -276,7 +280,13 @@ fn subject_of(rule: &LogRule, job: &Job) -> Subject {
 }
 
 fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(EXCERPT_CHARS) {
+    excerpt_of(text, EXCERPT_CHARS)
+}
+
+/// `text` cut at `chars` characters (with `…`), newlines shown as `\n`.
+fn excerpt_of(text: &str, chars: usize) -> String {
+    let text = text.replace('\n', "\\n");
+    match text.char_indices().nth(chars) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
     }
@@ -370,6 +380,7 @@ fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: 
                 let hit = Hit {
                     key: (time.map(|t| t.unix_ms).unwrap_or(i64::MAX), n, line_no),
                     evidence,
+                    message: excerpt_of(&message, MESSAGE_CHARS),
                 };
                 tallies
                     .entry((r, subject_of(rule, job)))
@@ -492,6 +503,13 @@ fn rows_of(
                 notes.extend(p.iter().cloned());
             }
             let evidence: Vec<Evidence> = tally.earliest.iter().map(|h| h.evidence.clone()).collect();
+            // `3 × <first message> (notes)`: what the Log Summary prints for the row.
+            let notes = (!notes.is_empty()).then(|| notes.join("; "));
+            let message = match (tally.earliest.first(), notes) {
+                (Some(first), Some(n)) => Some(format!("{} × {} ({n})", tally.count, first.message)),
+                (Some(first), None) => Some(format!("{} × {}", tally.count, first.message)),
+                (None, notes) => notes,
+            };
             let mut row = Row::new(
                 &rule.meta,
                 tag,
@@ -502,7 +520,7 @@ fn rows_of(
                     evidence: evidence.first().cloned(),
                 }],
                 state,
-                (!notes.is_empty()).then(|| notes.join("; ")),
+                message,
             );
             if tally.count > 0 {
                 let mut aggregate = Aggregate::new();

@@ -212,6 +212,37 @@ pub struct RowDoc {
     pub state: &'static str,
     /// Why, for nodata and error rows (sometimes detail for abnormal ones).
     pub message: Option<String>,
+    /// What the row rests on beyond its values (log lines: the first match in the window,
+    /// then examples); absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<RowEvidenceDoc>,
+    /// For rows standing for many matches (log rules); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateDoc>,
+}
+
+/// A cited entry: file, line, and for logs the entry's time and a short excerpt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowEvidenceDoc {
+    /// Path inside the bundle.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// When the entry happened (RFC 3339), if it has a time.
+    pub time: Option<String>,
+    /// The entry's line (cut), if any.
+    pub excerpt: Option<String>,
+}
+
+/// How many entries matched, and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateDoc {
+    /// Matching entries.
+    pub count: u64,
+    /// Time of the first match (RFC 3339), if dated.
+    pub first: Option<String>,
+    /// Time of the last match (RFC 3339), if dated.
+    pub last: Option<String>,
 }
 
 /// An instance a row is about.
@@ -428,6 +459,21 @@ fn row_doc(row: &Row) -> RowDoc {
         values_text: row.values_display(),
         state: state_str(row.state),
         message: row.message.clone(),
+        evidence: row
+            .evidence
+            .iter()
+            .map(|e| RowEvidenceDoc {
+                file: e.file.to_string(),
+                line: e.line,
+                time: e.time.clone(),
+                excerpt: e.excerpt.clone(),
+            })
+            .collect(),
+        aggregate: row.aggregate.as_ref().map(|a| AggregateDoc {
+            count: a.count,
+            first: a.first.clone(),
+            last: a.last.clone(),
+        }),
     }
 }
 
