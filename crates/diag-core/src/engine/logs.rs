@@ -18,7 +18,8 @@ use rayon::prelude::*;
 
 use super::finding::{Aggregate, Evidence, InstanceRef, Row, RowState, ValueRead};
 use crate::model::log::{
-    LineChunks, LogFileKind, LogTime, ReadNotes, classify, decode_line, panic_start, parse_header,
+    LineChunks, LogFileKind, LogTime, ReadNotes, classify, count_lines, decode_line, panic_start,
+    parse_header,
 };
 use crate::model::{Cluster, DataFile, DataKind, SampleWindow};
 use crate::rules::{LogRule, Rule, RuleBody, Subject as RuleSubject};
@@ -117,9 +118,12 @@ impl Tally {
     }
 }
 
-/// The prefilter of one set of rules: literals → the rules they stand for.
+/// The prefilter of one set of rules: literals → the rules they stand for. `scan` is
+/// leftmost-first, which lets the crate use its SIMD (Teddy) searcher over whole chunks; `all`
+/// reports overlapping matches, to find every candidate rule of a line that matched.
 struct Prefilter {
-    automaton: AhoCorasick,
+    scan: AhoCorasick,
+    all: AhoCorasick,
     rules_of: Vec<Vec<usize>>,
 }
 
@@ -138,9 +142,14 @@ impl Prefilter {
                 }
             }
         }
-        let automaton = AhoCorasick::new(&literals).ok()?;
+        let scan = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&literals)
+            .ok()?;
+        let all = AhoCorasick::new(&literals).ok()?;
         Some(Prefilter {
-            automaton,
+            scan,
+            all,
             rules_of,
         })
     }
@@ -340,16 +349,16 @@ fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: 
         let mut pos = 0;
         let mut line_no = chunk.first_line;
         while pos < data.len() {
-            let Some(m) = prefilter.automaton.find(&data[pos..]) else {
+            let Some(m) = prefilter.scan.find(&data[pos..]) else {
                 break;
             };
             let at = pos + m.start();
             let start = memchr::memrchr(b'\n', &data[pos..at]).map(|p| pos + p + 1).unwrap_or(pos);
             let end = memchr::memchr(b'\n', &data[at..]).map(|p| at + p).unwrap_or(data.len());
-            line_no += memchr::memchr_iter(b'\n', &data[pos..start]).count() as u64;
+            line_no += count_lines(&data[pos..start]);
             let raw = &data[start..end];
             candidates.clear();
-            for m in prefilter.automaton.find_overlapping_iter(raw) {
+            for m in prefilter.all.find_overlapping_iter(raw) {
                 candidates.extend(&prefilter.rules_of[m.pattern().as_usize()]);
             }
             candidates.sort_unstable();

@@ -380,6 +380,22 @@ impl Rule {
         let id = id.trim();
         self.meta.name == id || self.meta.id.to_string() == id
     }
+
+    /// For a log rule that reads `kind` files of `component`, the literals its prefilter looks
+    /// for (what a line must contain to be parsed); empty otherwise. Benches hand the same
+    /// patterns to other tools.
+    pub fn log_literals(
+        &self,
+        component: ComponentKind,
+        kind: crate::model::log::LogFileKind,
+    ) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Log(l) if l.components.contains(&component) && l.files.contains(&kind) => {
+                l.literals.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A set of loaded rules, in a stable order (id, then name, then source).

@@ -164,7 +164,7 @@ impl<R: Read> LineChunks<R> {
             let pending = &self.buf[self.start..self.end];
             if let Some(p) = memchr::memrchr(b'\n', pending) {
                 let from = self.start;
-                let lines = memchr::memchr_iter(b'\n', &pending[..=p]).count() as u64;
+                let lines = count_lines(&pending[..=p]);
                 self.start += p + 1;
                 let first_line = self.next_line;
                 self.next_line += lines;
@@ -202,6 +202,19 @@ impl<R: Read> LineChunks<R> {
             self.fill()?;
         }
     }
+}
+
+/// How many `\n` bytes `data` holds. Counted in blocks of 255 bytes with a byte-wide
+/// accumulator, which the compiler turns into SIMD compares and adds: faster than iterating
+/// `memchr` hits when lines are short.
+pub fn count_lines(data: &[u8]) -> u64 {
+    let blocks = data.chunks_exact(255);
+    let rest = blocks.remainder();
+    let mut n: u64 = blocks
+        .map(|b| u64::from(b.iter().fold(0u8, |acc, &c| acc + u8::from(c == b'\n'))))
+        .sum();
+    n += rest.iter().filter(|&&c| c == b'\n').count() as u64;
+    n
 }
 
 /// Splits a chunk into lines without their `\n` (and a `\r` before it).
