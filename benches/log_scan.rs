@@ -42,8 +42,16 @@ fn main() {
     let tikv: Vec<_> = cluster.instances_of(ComponentKind::Tikv).collect();
     let mut files = Vec::new();
     for (n, inst) in tikv.iter().enumerate() {
-        let dir = written.bundle.join(&inst.host).join(inst.log_dir.as_deref().unwrap_or("log").trim_start_matches('/'));
-        files.extend(write_scan_corpus(&dir, bytes / tikv.len() as u64, 1, 100 + n as u64).unwrap_or_else(|e| panic!("{e}")));
+        let dir = written.bundle.join(&inst.host).join(
+            inst.log_dir
+                .as_deref()
+                .unwrap_or("log")
+                .trim_start_matches('/'),
+        );
+        files.extend(
+            write_scan_corpus(&dir, bytes / tikv.len() as u64, 1, 100 + n as u64)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
     }
     drop(cluster);
     let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
@@ -74,10 +82,17 @@ fn main() {
         let took = t.elapsed();
         assert!(outcome.findings.len() >= 70);
         let t = Instant::now();
-        let status = Command::new("rg").args(&rg_args).output().unwrap_or_else(|e| panic!("rg: {e}"));
+        let status = Command::new("rg")
+            .args(&rg_args)
+            .output()
+            .unwrap_or_else(|e| panic!("rg: {e}"));
         let rg_took = t.elapsed();
         // rg exits 1 when nothing matched, which is what ordinary logs give.
-        assert!(status.status.code().is_some_and(|c| c <= 1), "rg failed: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.code().is_some_and(|c| c <= 1),
+            "rg failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         if round > 0 {
             ours.push(took);
             rg.push(rg_took);
@@ -89,13 +104,28 @@ fn main() {
         "log scan: {} MiB in {} files, {} log rules, {} literals for TiKV main logs, {} cores",
         bytes >> 20,
         files.len(),
-        rules.rules().iter().filter(|r| r.meta.kind == CheckKind::Log).count(),
+        rules
+            .rules()
+            .iter()
+            .filter(|r| r.meta.kind == CheckKind::Log)
+            .count(),
         literals.len(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
-    println!("  ours (all log rules, engine::check): {:>8.1} ms", ours.as_secs_f64() * 1e3);
-    println!("  rg -c -F -e … (same literals):       {:>8.1} ms", rg.as_secs_f64() * 1e3);
-    println!("  ratio rg ÷ ours: {:.2} (≥ 1.0: at least as fast as ripgrep)", rg.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "  ours (all log rules, engine::check): {:>8.1} ms",
+        ours.as_secs_f64() * 1e3
+    );
+    println!(
+        "  rg -c -F -e … (same literals):       {:>8.1} ms",
+        rg.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio rg ÷ ours: {:.2} (≥ 1.0: at least as fast as ripgrep)",
+        rg.as_secs_f64() / ours.as_secs_f64()
+    );
     println!(
         "  peak memory (VmHWM): {} MiB before the scans, {} MiB after, for {} MiB scanned",
         before >> 10,

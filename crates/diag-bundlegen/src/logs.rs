@@ -56,7 +56,11 @@ pub fn signatures(dir: &Path) -> io::Result<Vec<Signature>> {
             .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
         let rule = path
             .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(".cases.yaml").to_string())
+            .map(|n| {
+                n.to_string_lossy()
+                    .trim_end_matches(".cases.yaml")
+                    .to_string()
+            })
             .unwrap_or_default();
         let Some(bad) = cases.cases.iter().find(|c| c.expect == Expect::Abnormal) else {
             continue;
@@ -69,12 +73,16 @@ pub fn signatures(dir: &Path) -> io::Result<Vec<Signature>> {
             .flat_map(|c| c.logs.iter())
             .flat_map(|l| l.text.lines().map(str::to_string))
             .collect();
-        let Some(log) = bad.logs.first() else { continue };
+        let Some(log) = bad.logs.first() else {
+            continue;
+        };
         let component = log.component.as_deref().and_then(|c| {
             ComponentKind::from_config_struct(c).or_else(|| ComponentKind::from_topology_key(c))
         });
         let lines: Vec<String> = log.text.lines().map(str::to_string).collect();
-        let signature = (0..lines.len()).filter(|&i| !ok_lines.contains(&lines[i])).collect();
+        let signature = (0..lines.len())
+            .filter(|&i| !ok_lines.contains(&lines[i]))
+            .collect();
         out.push(Signature {
             rule,
             component: if log.host.is_some() { None } else { component },
@@ -112,7 +120,10 @@ const FILLER: &[&str] = &[
 
 fn filler(rng: &mut Rng, stamp: &str, n: usize, out: &mut String) {
     for _ in 0..n {
-        out.push_str(&format!("[{stamp}.000 +08:00] [INFO] [x.go:1] {}\n", rng.pick(FILLER)));
+        out.push_str(&format!(
+            "[{stamp}.000 +08:00] [INFO] [x.go:1] {}\n",
+            rng.pick(FILLER)
+        ));
     }
 }
 
@@ -120,7 +131,12 @@ fn filler(rng: &mut Rng, stamp: &str, n: usize, out: &mut String) {
 /// in `cluster`), inside the window (2022-02-07 12:00–18:00 +08:00) and a day before it.
 /// Signatures whose component the bundle lacks, and container ones in a TiUP bundle, are
 /// skipped. Returns where each went.
-pub fn plant(root: &Path, cluster: &diag_core::Cluster, sigs: &[Signature], seed: u64) -> io::Result<Vec<Planted>> {
+pub fn plant(
+    root: &Path,
+    cluster: &diag_core::Cluster,
+    sigs: &[Signature],
+    seed: u64,
+) -> io::Result<Vec<Planted>> {
     let mut rng = Rng::new(seed);
     let mut planted = Vec::new();
     let mut dmesg: std::collections::BTreeMap<String, String> = Default::default();
@@ -138,7 +154,9 @@ pub fn plant(root: &Path, cluster: &diag_core::Cluster, sigs: &[Signature], seed
         let minute = 59 - (k % 60);
         let hour = 13 + k / 60;
         let Some(kind) = sig.component else {
-            let Some(host) = host_names.get(k % host_names.len().max(1)) else { continue };
+            let Some(host) = host_names.get(k % host_names.len().max(1)) else {
+                continue;
+            };
             let text = dmesg.entry(host.clone()).or_default();
             let at = dmesg_lines.entry(host.clone()).or_insert(0);
             for _ in 0..3 {
@@ -172,7 +190,10 @@ pub fn plant(root: &Path, cluster: &diag_core::Cluster, sigs: &[Signature], seed
             _ => format!(
                 "{}/{}",
                 inst.host,
-                inst.log_dir.as_deref().unwrap_or("log").trim_start_matches('/')
+                inst.log_dir
+                    .as_deref()
+                    .unwrap_or("log")
+                    .trim_start_matches('/')
             ),
         };
         for inside in [true, false] {
@@ -219,7 +240,12 @@ pub fn plant(root: &Path, cluster: &diag_core::Cluster, sigs: &[Signature], seed
 
 /// Writes `bytes` of ordinary unified-format logs (no rule's signature) into `files` files
 /// under `dir`, for the scan benchmark; returns their paths.
-pub fn write_scan_corpus(dir: &Path, bytes: u64, files: usize, seed: u64) -> io::Result<Vec<PathBuf>> {
+pub fn write_scan_corpus(
+    dir: &Path,
+    bytes: u64,
+    files: usize,
+    seed: u64,
+) -> io::Result<Vec<PathBuf>> {
     use std::io::Write;
     const LINES: &[&str] = &[
         "[INFO] [region.go:525] [\"region heartbeat\"] [region-id=1234] [peer-count=3] [leader-store=4]",

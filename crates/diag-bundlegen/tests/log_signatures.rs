@@ -61,7 +61,10 @@ fn each_signature_is_cited_where_it_was_planted(layout: Layout, at_least: usize)
                 row.state.as_str(),
                 p.file,
                 p.line,
-                row.evidence.iter().map(|e| format!("{}:{}", e.file, e.line)).collect::<Vec<_>>()
+                row.evidence
+                    .iter()
+                    .map(|e| format!("{}:{}", e.file, e.line))
+                    .collect::<Vec<_>>()
             ));
         }
         checked += 1;
@@ -71,7 +74,10 @@ fn each_signature_is_cited_where_it_was_planted(layout: Layout, at_least: usize)
         for f in &outcome.findings {
             for r in &f.rows {
                 if r.evidence.iter().any(|e| *e.file == *p.file) {
-                    problems.push(format!("{} cites {} (dated before the window)", f.rule.name, p.file));
+                    problems.push(format!(
+                        "{} cites {} (dated before the window)",
+                        f.rule.name, p.file
+                    ));
                 }
             }
         }
@@ -95,13 +101,19 @@ fn ordinary_logs_give_no_warning_or_critical_log_finding() {
     for layout in [Layout::Tiup, Layout::Operator] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let spec = BundleSpec::with_instances(20, layout, 3).log_bytes(2_000_000);
-        let written = write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let written =
+            write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
         let outcome = log_check(&cluster);
         assert!(outcome.findings.len() >= 70);
         let loud: Vec<String> = outcome.abnormal().map(|f| f.rule.name.clone()).collect();
         assert!(loud.is_empty(), "{layout:?}: {loud:?}");
         // The rules did read the logs: rows are OK, not nodata.
-        assert!(outcome.findings.iter().any(|f| f.rows.iter().any(|r| r.state == RowState::Ok)));
+        assert!(
+            outcome
+                .findings
+                .iter()
+                .any(|f| f.rows.iter().any(|r| r.state == RowState::Ok))
+        );
     }
 }

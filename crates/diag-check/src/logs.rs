@@ -41,8 +41,9 @@ pub struct LogsArgs {
 }
 
 fn time(flag: &str, text: &str) -> anyhow::Result<LogTime> {
-    LogTime::parse_rfc3339(text)
-        .with_context(|| format!("--{flag} `{text}`: expected an RFC 3339 time like 2022-02-07T12:00:00+08:00"))
+    LogTime::parse_rfc3339(text).with_context(|| {
+        format!("--{flag} `{text}`: expected an RFC 3339 time like 2022-02-07T12:00:00+08:00")
+    })
 }
 
 pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
@@ -50,12 +51,16 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     for c in &args.component {
         match ComponentKind::from_topology_key(&c.to_ascii_lowercase()) {
             Some(k) => components.push(k),
-            None => bail!("--component `{c}`: expected pd, tidb, tikv, tiflash, ticdc, pump, drainer, dm-master, dm-worker"),
+            None => bail!(
+                "--component `{c}`: expected pd, tidb, tikv, tiflash, ticdc, pump, drainer, dm-master, dm-worker"
+            ),
         }
     }
     let level = match &args.level {
         None => None,
-        Some(l) => Some(Level::parse(l).with_context(|| format!("--level `{l}`: expected trace, debug, info, warn, error or fatal"))?),
+        Some(l) => Some(Level::parse(l).with_context(|| {
+            format!("--level `{l}`: expected trace, debug, info, warn, error or fatal")
+        })?),
     };
     let grep = match &args.grep {
         None => None,

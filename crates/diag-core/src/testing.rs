@@ -174,10 +174,13 @@ impl crate::bundle::Source for CaseFiles {
         &self.entries
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, crate::LoadError> {
-        self.content.get(path).cloned().ok_or_else(|| crate::LoadError::Io {
-            path: PathBuf::from(path),
-            cause: std::io::Error::from(std::io::ErrorKind::NotFound),
-        })
+        self.content
+            .get(path)
+            .cloned()
+            .ok_or_else(|| crate::LoadError::Io {
+                path: PathBuf::from(path),
+                cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })
     }
 }
 
@@ -438,7 +441,13 @@ fn resolve_base(cases_file: &Path, base: &str) -> Option<PathBuf> {
 fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
     use crate::model::{DataFile, DataKind, LogKind};
     if let Some(w) = &case.window {
-        let text = |s: &str| if s.trim() == "-" { String::new() } else { s.to_string() };
+        let text = |s: &str| {
+            if s.trim() == "-" {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        };
         cluster.sample.begin_time = text(&w.begin);
         cluster.sample.end_time = text(&w.end);
     }
@@ -452,7 +461,10 @@ fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             placed.push((Err(host.clone()), format!("{host}/{}", log.file), &log.text));
             continue;
         }
-        let name = log.component.as_deref().ok_or("a log overlay names a `component` or a `host`")?;
+        let name = log
+            .component
+            .as_deref()
+            .ok_or("a log overlay names a `component` or a `host`")?;
         let kind = ComponentKind::from_config_struct(name)
             .or_else(|| ComponentKind::from_topology_key(name))
             .ok_or_else(|| format!("unknown component `{name}`"))?;
@@ -464,7 +476,11 @@ fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             .map(|(n, _)| n)
             .collect();
         let chosen = match log.instance {
-            Some(n) => vec![*targets.get(n).ok_or_else(|| format!("{name} has no instance {n}"))?],
+            Some(n) => vec![
+                *targets
+                    .get(n)
+                    .ok_or_else(|| format!("{name} has no instance {n}"))?,
+            ],
             None => targets,
         };
         if chosen.is_empty() {
@@ -494,11 +510,20 @@ fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
         let name = path.rsplit('/').next().unwrap_or(&path).to_string();
         match at {
             Ok(i) => {
-                let file = DataFile::new(source.clone(), path, text.len() as u64, DataKind::Log(LogKind::from_file_name(&name)));
+                let file = DataFile::new(
+                    source.clone(),
+                    path,
+                    text.len() as u64,
+                    DataKind::Log(LogKind::from_file_name(&name)),
+                );
                 cluster.instances[i].files.push(file);
             }
             Err(host) => {
-                let kind = if name == "dmesg.log" { DataKind::Dmesg } else { DataKind::Log(LogKind::from_file_name(&name)) };
+                let kind = if name == "dmesg.log" {
+                    DataKind::Dmesg
+                } else {
+                    DataKind::Log(LogKind::from_file_name(&name))
+                };
                 let file = DataFile::new(source.clone(), path, text.len() as u64, kind);
                 cluster.hosts.entry(host).or_default().push(file);
             }

@@ -229,7 +229,9 @@ fn a_bundle_of_real_captured_files_loads() {
     assert_eq!(window.begin_relative.as_deref(), Some("-4h"));
     let text = diag_core::model::inspect::Inspection::of(&c).to_text();
     assert!(
-        text.contains("from 2021-11-10T04:45:51.000+00:00 (begin_time `-4h`, relative to end_time)"),
+        text.contains(
+            "from 2021-11-10T04:45:51.000+00:00 (begin_time `-4h`, relative to end_time)"
+        ),
         "{text}"
     );
     assert_eq!(

@@ -44,7 +44,10 @@ fn corpus() {
     paths.sort();
     assert!(paths.len() >= 10);
     for path in &paths {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
         let reader: Box<dyn Read> = if name.ends_with(".gz") {
             Box::new(flate2::read::MultiGzDecoder::new(file))
@@ -52,7 +55,10 @@ fn corpus() {
             Box::new(file)
         };
         let mut entries = EntryReader::new(reader, name == "dmesg.log");
-        let all: Vec<LogEntry> = entries.by_ref().map(|e| e.unwrap_or_else(|e| panic!("{e}"))).collect();
+        let all: Vec<LogEntry> = entries
+            .by_ref()
+            .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+            .collect();
         insta::assert_snapshot!(
             format!("log_parse__{}", name.replace('.', "_")),
             render(&name, &all, &entries.notes().describe())

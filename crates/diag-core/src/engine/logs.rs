@@ -236,7 +236,11 @@ pub(crate) fn check_logs(cluster: &Cluster, selected: &[&Rule]) -> BTreeMap<usiz
 /// files first (instance order, path order), then each host's `dmesg.log`.
 fn jobs<'a>(cluster: &'a Cluster, rules: &[&LogRule]) -> Vec<Job<'a>> {
     let mut sets: BTreeMap<Vec<usize>, Arc<Vec<usize>>> = BTreeMap::new();
-    let mut intern = |ids: Vec<usize>| sets.entry(ids.clone()).or_insert_with(|| Arc::new(ids)).clone();
+    let mut intern = |ids: Vec<usize>| {
+        sets.entry(ids.clone())
+            .or_insert_with(|| Arc::new(ids))
+            .clone()
+    };
     let mut jobs = Vec::new();
     for (i, inst) in cluster.instances.iter().enumerate() {
         for file in &inst.files {
@@ -245,7 +249,9 @@ fn jobs<'a>(cluster: &'a Cluster, rules: &[&LogRule]) -> Vec<Job<'a>> {
             }
             let kind = classify(&file.path).kind;
             let ids: Vec<usize> = (0..rules.len())
-                .filter(|&r| rules[r].files.contains(&kind) && rules[r].components.contains(&inst.component))
+                .filter(|&r| {
+                    rules[r].files.contains(&kind) && rules[r].components.contains(&inst.component)
+                })
                 .collect();
             if !ids.is_empty() {
                 jobs.push(Job {
@@ -306,9 +312,13 @@ fn excerpt_of(text: &str, chars: usize) -> String {
 fn dating_header(data: &[u8], line_start: usize, dmesg: bool) -> Option<LogTime> {
     let mut end = line_start.checked_sub(1)?;
     for _ in 0..DATING_LINES {
-        let start = memchr::memrchr(b'\n', &data[..end]).map(|p| p + 1).unwrap_or(0);
+        let start = memchr::memrchr(b'\n', &data[..end])
+            .map(|p| p + 1)
+            .unwrap_or(0);
         let raw = &data[start..end];
-        if raw.first().is_some_and(|b| *b == b'[' || *b == b'{' || b.is_ascii_digit())
+        if raw
+            .first()
+            .is_some_and(|b| *b == b'[' || *b == b'{' || b.is_ascii_digit())
             && let Ok(text) = std::str::from_utf8(raw)
             && let Some((_, h)) = parse_header(text.trim_end_matches('\r'), dmesg)
         {
@@ -319,7 +329,13 @@ fn dating_header(data: &[u8], line_start: usize, dmesg: bool) -> Option<LogTime>
     None
 }
 
-fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: &SampleWindow) -> FileTally {
+fn scan(
+    n: usize,
+    job: &Job,
+    prefilter: &Prefilter,
+    rules: &[&LogRule],
+    window: &SampleWindow,
+) -> FileTally {
     let mut tallies: BTreeMap<(usize, Subject), Tally> = BTreeMap::new();
     let mut notes = ReadNotes::default();
     let reader = match job.file.reader() {
@@ -353,8 +369,12 @@ fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: 
                 break;
             };
             let at = pos + m.start();
-            let start = memchr::memrchr(b'\n', &data[pos..at]).map(|p| pos + p + 1).unwrap_or(pos);
-            let end = memchr::memchr(b'\n', &data[at..]).map(|p| at + p).unwrap_or(data.len());
+            let start = memchr::memrchr(b'\n', &data[pos..at])
+                .map(|p| pos + p + 1)
+                .unwrap_or(pos);
+            let end = memchr::memchr(b'\n', &data[at..])
+                .map(|p| at + p)
+                .unwrap_or(data.len());
             line_no += count_lines(&data[pos..start]);
             let raw = &data[start..end];
             candidates.clear();
@@ -368,7 +388,11 @@ fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: 
                 Some((_, h)) => (h.time, h.level, h.message, h.fields),
                 None => {
                     let panic = panic_start(&text).is_some();
-                    let time = if panic { None } else { dating_header(data, start, dmesg) };
+                    let time = if panic {
+                        None
+                    } else {
+                        dating_header(data, start, dmesg)
+                    };
                     (time, None, text.clone(), Vec::new())
                 }
             };
@@ -381,8 +405,9 @@ fn scan(n: usize, job: &Job, prefilter: &Prefilter, rules: &[&LogRule], window: 
                 if outside && !rule.any_age {
                     continue;
                 }
-                let mut evidence = Evidence::at(job.file.path.as_str(), line_no.min(u32::MAX as u64) as u32)
-                    .with_excerpt(excerpt(&text));
+                let mut evidence =
+                    Evidence::at(job.file.path.as_str(), line_no.min(u32::MAX as u64) as u32)
+                        .with_excerpt(excerpt(&text));
                 if let Some(t) = time {
                     evidence = evidence.with_time(t.to_string());
                 }
@@ -448,7 +473,12 @@ fn rows_of(
                 if log.components.contains(&inst.component) {
                     let s = Subject::Instance(i);
                     let present = has_files(&s);
-                    subjects.push((s, inst.tag(), instance_ref(cluster, i).into_iter().collect(), present));
+                    subjects.push((
+                        s,
+                        inst.tag(),
+                        instance_ref(cluster, i).into_iter().collect(),
+                        present,
+                    ));
                 }
             }
         }
@@ -506,16 +536,22 @@ fn rows_of(
                 notes.push(format!("{} undated", tally.undated));
             }
             if tally.outside > 0 {
-                notes.push(format!("{} before or after the sample window", tally.outside));
+                notes.push(format!(
+                    "{} before or after the sample window",
+                    tally.outside
+                ));
             }
             if let Some(p) = problems {
                 notes.extend(p.iter().cloned());
             }
-            let evidence: Vec<Evidence> = tally.earliest.iter().map(|h| h.evidence.clone()).collect();
+            let evidence: Vec<Evidence> =
+                tally.earliest.iter().map(|h| h.evidence.clone()).collect();
             // `3 × <first message> (notes)`: what the Log Summary prints for the row.
             let notes = (!notes.is_empty()).then(|| notes.join("; "));
             let message = match (tally.earliest.first(), notes) {
-                (Some(first), Some(n)) => Some(format!("{} × {} ({n})", tally.count, first.message)),
+                (Some(first), Some(n)) => {
+                    Some(format!("{} × {} ({n})", tally.count, first.message))
+                }
                 (Some(first), None) => Some(format!("{} × {}", tally.count, first.message)),
                 (None, notes) => notes,
             };

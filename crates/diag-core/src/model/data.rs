@@ -181,8 +181,8 @@ impl DataFile {
         let raw: Box<dyn std::io::Read + Send> = match self.source.kind() {
             crate::bundle::SourceKind::Directory => {
                 let path = self.source.location().join(&self.path);
-                let file = std::fs::File::open(&path)
-                    .map_err(|cause| LoadError::Io { path, cause })?;
+                let file =
+                    std::fs::File::open(&path).map_err(|cause| LoadError::Io { path, cause })?;
                 Box::new(file)
             }
             _ => Box::new(std::io::Cursor::new(self.source.read(&self.path)?)),

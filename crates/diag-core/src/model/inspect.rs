@@ -331,7 +331,9 @@ impl Inspection {
         let s = &self.sample;
         let begin = match (&self.window.begin_relative, &self.window.begin) {
             (Some(rel), Some(at)) => format!("{at} (begin_time `{rel}`, relative to end_time)"),
-            (Some(rel), None) => format!("{rel} (relative, and end_time is unknown: start unknown)"),
+            (Some(rel), None) => {
+                format!("{rel} (relative, and end_time is unknown: start unknown)")
+            }
             (None, _) => s.begin_time.clone(),
         };
         let _ = writeln!(out, "Sample   {} from {} to {}", s.id, begin, s.end_time);

@@ -215,7 +215,9 @@ impl Sample {
     pub fn window(&self) -> SampleWindow {
         let end = log::LogTime::parse_rfc3339(&self.end_time);
         if self.begin_is_relative() {
-            let begin = end.zip(log::parse_span(&self.begin_time)).map(|(e, span)| e.plus_ms(-span));
+            let begin = end
+                .zip(log::parse_span(&self.begin_time))
+                .map(|(e, span)| e.plus_ms(-span));
             return SampleWindow {
                 begin,
                 end,

@@ -79,12 +79,15 @@ pub(crate) enum FieldTest {
 
 impl FieldCondition {
     fn holds(&self, fields: &[(String, String)]) -> bool {
-        fields.iter().filter(|(k, _)| *k == self.key).any(|(_, v)| match &self.test {
-            FieldTest::Present => true,
-            FieldTest::Equals(s) => v == s,
-            FieldTest::Contains(s) => v.contains(s.as_str()),
-            FieldTest::Regex(r) => r.is_match(v),
-        })
+        fields
+            .iter()
+            .filter(|(k, _)| *k == self.key)
+            .any(|(_, v)| match &self.test {
+                FieldTest::Present => true,
+                FieldTest::Equals(s) => v == s,
+                FieldTest::Contains(s) => v.contains(s.as_str()),
+                FieldTest::Regex(r) => r.is_match(v),
+            })
     }
 }
 
@@ -106,7 +109,12 @@ pub(crate) struct LogRule {
 
 impl LogRule {
     /// Whether an entry (its level, message and fields) matches; time is the checker's.
-    pub(crate) fn matches(&self, level: Option<Level>, message: &str, fields: &[(String, String)]) -> bool {
+    pub(crate) fn matches(
+        &self,
+        level: Option<Level>,
+        message: &str,
+        fields: &[(String, String)],
+    ) -> bool {
         if let (Some(floor), Some(level)) = (self.level, level)
             && level < floor
         {
@@ -240,7 +248,8 @@ fn component_named(name: &str) -> Option<ComponentKind> {
 
 /// Parses and compiles a log rule file; every problem at once.
 pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
-    let raw: LogRuleFile = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(file, text, &e)])?;
+    let raw: LogRuleFile =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_error(file, text, &e)])?;
     let mut errors = Vec::new();
     let mut err = |field: &str, message: String, did_you_mean: Option<String>| {
         errors.push(RuleLoadError {
@@ -255,7 +264,14 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         err("source", format!("`{}` is not `log`", raw.source), None);
     }
     if raw.kind != CheckKind::Log {
-        err("kind", format!("a `source: log` rule has `kind: log`, not `{}`", raw.kind.as_str()), None);
+        err(
+            "kind",
+            format!(
+                "a `source: log` rule has `kind: log`, not `{}`",
+                raw.kind.as_str()
+            ),
+            None,
+        );
     }
     if raw.name.trim().is_empty() {
         err("name", "is empty".into(), None);
@@ -269,17 +285,31 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         match component_named(n.trim()) {
             Some(k) => components.push(k),
             None => {
-                let known: Vec<&str> = ComponentKind::ALL.iter().map(|k| k.topology_key()).collect();
-                err("component", format!("unknown component `{n}`"), nearest(n, &known));
+                let known: Vec<&str> = ComponentKind::ALL
+                    .iter()
+                    .map(|k| k.topology_key())
+                    .collect();
+                err(
+                    "component",
+                    format!("unknown component `{n}`"),
+                    nearest(n, &known),
+                );
             }
         }
     }
-    let files = raw
-        .files
-        .clone()
-        .unwrap_or_else(|| vec![LogFileKind::Main, LogFileKind::Stderr, LogFileKind::Container]);
+    let files = raw.files.clone().unwrap_or_else(|| {
+        vec![
+            LogFileKind::Main,
+            LogFileKind::Stderr,
+            LogFileKind::Container,
+        ]
+    });
     if files.is_empty() {
-        err("files", "is empty: name the log files the rule reads".into(), None);
+        err(
+            "files",
+            "is empty: name the log files the rule reads".into(),
+            None,
+        );
     }
     let level = match &raw.level {
         None => None,
@@ -287,7 +317,11 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             Some(l) => Some(l),
             None => {
                 let known: Vec<&str> = Level::ALL.iter().map(|l| l.as_str()).collect();
-                err("level", format!("unknown level `{l}`"), nearest(&l.to_ascii_uppercase(), &known));
+                err(
+                    "level",
+                    format!("unknown level `{l}`"),
+                    nearest(&l.to_ascii_uppercase(), &known),
+                );
                 None
             }
         },
@@ -305,15 +339,25 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             .filter(|o| o.is_some())
             .count();
         if given != 1 {
-            err("match", "each match has exactly one of `exact`, `prefix`, `contains`, `regex`".into(), None);
+            err(
+                "match",
+                "each match has exactly one of `exact`, `prefix`, `contains`, `regex`".into(),
+                None,
+            );
             continue;
         }
         let (m, literal) = if let Some(s) = spec.exact {
             (TextMatch::Exact(s.clone()), Some(spec.literal.unwrap_or(s)))
         } else if let Some(s) = spec.prefix {
-            (TextMatch::Prefix(s.clone()), Some(spec.literal.unwrap_or(s)))
+            (
+                TextMatch::Prefix(s.clone()),
+                Some(spec.literal.unwrap_or(s)),
+            )
         } else if let Some(s) = spec.contains {
-            (TextMatch::Contains(s.clone()), Some(spec.literal.unwrap_or(s)))
+            (
+                TextMatch::Contains(s.clone()),
+                Some(spec.literal.unwrap_or(s)),
+            )
         } else {
             let src = spec.regex.unwrap_or_default();
             match Regex::new(&src) {
@@ -349,7 +393,13 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
                 }
             },
             _ => {
-                err("fields", format!("`{key}` has exactly one of `present: true`, `equals`, `contains`, `regex`"), None);
+                err(
+                    "fields",
+                    format!(
+                        "`{key}` has exactly one of `present: true`, `equals`, `contains`, `regex`"
+                    ),
+                    None,
+                );
                 continue;
             }
         };
@@ -359,7 +409,10 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         {
             literals.push(s.clone());
         }
-        fields.push(FieldCondition { key: key.clone(), test });
+        fields.push(FieldCondition {
+            key: key.clone(),
+            test,
+        });
     }
     if literals.is_empty() {
         err("match", "missing: a log rule says what an entry reads (`match:`), or a field `contains`/`equals`".into(), None);
@@ -372,7 +425,11 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
                 Some(w) => match parse_span(w) {
                     Some(ms) if ms > 0 => Some(ms),
                     _ => {
-                        err("threshold", format!("`within: {w}` is not a span like `10m`, `1h`"), None);
+                        err(
+                            "threshold",
+                            format!("`within: {w}` is not a span like `10m`, `1h`"),
+                            None,
+                        );
                         None
                     }
                 },
@@ -387,7 +444,11 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         None | Some("sample") => false,
         Some("any") => true,
         Some(w) => {
-            err("window", format!("`{w}` is not `sample` or `any`"), nearest(w, &["sample", "any"]));
+            err(
+                "window",
+                format!("`{w}` is not `sample` or `any`"),
+                nearest(w, &["sample", "any"]),
+            );
             false
         }
     };
@@ -399,14 +460,20 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         Some(other) => {
             err(
                 "subject",
-                format!("`{other}` is not one of `instance`, `cluster`, `host` (what a log rule's row is about)"),
+                format!(
+                    "`{other}` is not one of `instance`, `cluster`, `host` (what a log rule's row is about)"
+                ),
                 nearest(other, &["instance", "cluster", "host"]),
             );
             Subject::Instance
         }
     };
     if subject == Subject::Host && files.iter().any(|f| *f != LogFileKind::Dmesg) {
-        err("subject", "`host` rows are for `files: [dmesg]`".into(), None);
+        err(
+            "subject",
+            "`host` rows are for `files: [dmesg]`".into(),
+            None,
+        );
     }
     let version = match VersionConstraint::parse(&raw.version) {
         Ok(v) => Some(v),
@@ -435,7 +502,11 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
     let (Some(version), true) = (version, errors.is_empty()) else {
         return Err(errors);
     };
-    let description = format!("{}\nSignature: {}", raw.description.trim(), raw.signature.trim());
+    let description = format!(
+        "{}\nSignature: {}",
+        raw.description.trim(),
+        raw.signature.trim()
+    );
     Ok(Rule {
         meta: Arc::new(RuleMeta {
             id: raw.id,
@@ -498,23 +569,48 @@ mod tests {
         let bad = GOOD
             .replace("component: tikv", "component: tkiv")
             .replace("level: warn", "level: loud")
-            .replace("match: {contains: cluster ID mismatch}", "match: {regex: \"a(\"}");
+            .replace(
+                "match: {contains: cluster ID mismatch}",
+                "match: {regex: \"a(\"}",
+            );
         let e = errors(&bad);
-        assert!(e.iter().any(|m| m.contains("unknown component `tkiv`") && m.contains("did you mean `tikv`")), "{e:?}");
-        assert!(e.iter().any(|m| m.contains("unknown level `loud`")), "{e:?}");
+        assert!(
+            e.iter().any(
+                |m| m.contains("unknown component `tkiv`") && m.contains("did you mean `tikv`")
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.contains("unknown level `loud`")),
+            "{e:?}"
+        );
         assert!(e.iter().any(|m| m.contains("regex `a(`")), "{e:?}");
-        let e = errors(&GOOD.replace("match: {contains: cluster ID mismatch}", "match: {regex: \"a+\"}"));
+        let e = errors(&GOOD.replace(
+            "match: {contains: cluster ID mismatch}",
+            "match: {regex: \"a+\"}",
+        ));
         assert!(e.iter().any(|m| m.contains("needs `literal:`")), "{e:?}");
-        let e = errors(&GOOD.replace("severity: critical", "severity: critical\nthreshold: {count: 3, within: soon}"));
+        let e = errors(&GOOD.replace(
+            "severity: critical",
+            "severity: critical\nthreshold: {count: 3, within: soon}",
+        ));
         assert!(e.iter().any(|m| m.contains("`within: soon`")), "{e:?}");
     }
 
     #[test]
     fn thresholds_within_a_span() {
-        let Ok(rule) = parse("r.yaml", &GOOD.replace("severity: critical", "severity: critical\nthreshold: {count: 3, within: 30m}")) else {
+        let Ok(rule) = parse(
+            "r.yaml",
+            &GOOD.replace(
+                "severity: critical",
+                "severity: critical\nthreshold: {count: 3, within: 30m}",
+            ),
+        ) else {
             panic!()
         };
-        let RuleBody::Log(log) = &rule.body else { panic!() };
+        let RuleBody::Log(log) = &rule.body else {
+            panic!()
+        };
         let min = 60_000;
         assert!(log.reached(3, &[0, 10 * min, 30 * min]));
         assert!(!log.reached(3, &[0, 20 * min, 40 * min]));

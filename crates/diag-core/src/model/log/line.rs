@@ -201,7 +201,10 @@ pub(crate) fn decode_json_string(s: &str) -> Option<(String, usize)> {
 fn parse_bracketed(line: &str) -> Option<(LineFormat, Header)> {
     let close = line.as_bytes().iter().position(|&b| b == b']')?;
     let time = LogTime::parse_unified(&line[1..close])?;
-    let mut c = Cursor { s: line, pos: close + 1 };
+    let mut c = Cursor {
+        s: line,
+        pos: close + 1,
+    };
     if c.peek() == Some(b'[') {
         return parse_rocksdb(line, close, time);
     }
@@ -268,7 +271,10 @@ fn looks_like_field(section: &str) -> bool {
 }
 
 fn parse_rocksdb(line: &str, close: usize, time: LogTime) -> Option<(LineFormat, Header)> {
-    let mut c = Cursor { s: line, pos: close + 1 };
+    let mut c = Cursor {
+        s: line,
+        pos: close + 1,
+    };
     c.eat(b'[');
     let thread = c.bare(b"]")?.to_string();
     c.eat(b']');
@@ -330,11 +336,9 @@ fn parse_legacy(line: &str) -> Option<(LineFormat, Header)> {
     if b[4] != b'/' {
         return None;
     }
-    let time_end = line.find(|c: char| c == ' ').and_then(|first| {
-        line[first + 1..]
-            .find(' ')
-            .map(|second| first + 1 + second)
-    })?;
+    let time_end = line
+        .find(' ')
+        .and_then(|first| line[first + 1..].find(' ').map(|second| first + 1 + second))?;
     let time = LogTime::parse_naive(&line[..time_end], LEGACY_OFFSET_S)?;
     let rest = line[time_end..].trim_start();
     let (tok, after) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -449,7 +453,10 @@ mod tests {
         assert_eq!(h.level, Some(Level::Warn));
         assert_eq!(h.source.as_deref(), Some("session.go:1234"));
         assert_eq!(h.message, "Slow query");
-        assert_eq!(h.fields[0], ("sql".into(), "SELECT * FROM TABLE\nWHERE ID=\"abc\"".into()));
+        assert_eq!(
+            h.fields[0],
+            ("sql".into(), "SELECT * FROM TABLE\nWHERE ID=\"abc\"".into())
+        );
         assert_eq!(h.fields.len(), 4);
         let t = h.time.unwrap_or_else(|| panic!());
         assert_eq!(t.to_string(), "2018-12-15T14:20:11.015+08:00");
@@ -476,7 +483,8 @@ mod tests {
 
     #[test]
     fn broken_fields_are_kept_not_lost() {
-        let h = unified(r#"[2022/02/07 12:00:00.000 +08:00] [ERRO] [a.go:1] ["m"] [k="unterminated"#);
+        let h =
+            unified(r#"[2022/02/07 12:00:00.000 +08:00] [ERRO] [a.go:1] ["m"] [k="unterminated"#);
         assert_eq!(h.level, Some(Level::Error));
         assert_eq!(h.fields, vec![("_rest".into(), "[k=\"unterminated".into())]);
     }
@@ -498,8 +506,14 @@ mod tests {
             false,
         )
         .unwrap_or_else(|| panic!());
-        assert_eq!((h.level, h.message.as_str()), (Some(Level::Warn), "rejected connection"));
-        assert_eq!(h.time.map(|t| t.to_string()).as_deref(), Some("2022-01-18T14:28:44.611+08:00"));
+        assert_eq!(
+            (h.level, h.message.as_str()),
+            (Some(Level::Warn), "rejected connection")
+        );
+        assert_eq!(
+            h.time.map(|t| t.to_string()).as_deref(),
+            Some("2022-01-18T14:28:44.611+08:00")
+        );
     }
 
     #[test]
@@ -507,17 +521,32 @@ mod tests {
         let (f, h) = parse_header("2019/01/01 12:00:00.000 log.go:32: [info] hello pd", false)
             .unwrap_or_else(|| panic!());
         assert_eq!(f, LineFormat::Legacy);
-        assert_eq!((h.level, h.source.as_deref(), h.message.as_str()), (Some(Level::Info), Some("log.go:32"), "hello pd"));
-        assert_eq!(h.time.map(|t| t.to_string()).as_deref(), Some("2019-01-01T12:00:00.000+08:00"));
-        let (_, h) = parse_header("2019/08/23 18:10:00.387 INFO mod.rs:26: Welcome to TiKV.", false)
-            .unwrap_or_else(|| panic!());
-        assert_eq!((h.level, h.message.as_str()), (Some(Level::Info), "Welcome to TiKV."));
+        assert_eq!(
+            (h.level, h.source.as_deref(), h.message.as_str()),
+            (Some(Level::Info), Some("log.go:32"), "hello pd")
+        );
+        assert_eq!(
+            h.time.map(|t| t.to_string()).as_deref(),
+            Some("2019-01-01T12:00:00.000+08:00")
+        );
+        let (_, h) = parse_header(
+            "2019/08/23 18:10:00.387 INFO mod.rs:26: Welcome to TiKV.",
+            false,
+        )
+        .unwrap_or_else(|| panic!());
+        assert_eq!(
+            (h.level, h.message.as_str()),
+            (Some(Level::Info), "Welcome to TiKV.")
+        );
         let (_, h) = parse_header(
             "2021.01.01 12:00:00.000000 [ 12 ] <Error> DB::TCPHandler: Code: 60",
             false,
         )
         .unwrap_or_else(|| panic!());
-        assert_eq!((h.level, h.message.as_str()), (Some(Level::Error), "DB::TCPHandler: Code: 60"));
+        assert_eq!(
+            (h.level, h.message.as_str()),
+            (Some(Level::Error), "DB::TCPHandler: Code: 60")
+        );
     }
 
     #[test]
@@ -550,7 +579,8 @@ mod tests {
         .unwrap_or_else(|| panic!());
         assert_eq!(h.level, Some(Level::Error));
         assert!(h.message.starts_with("Out of memory"));
-        let (_, h) = parse_header("[    1.203114] EXT4-fs (vdb1): mounted", true).unwrap_or_else(|| panic!());
+        let (_, h) = parse_header("[    1.203114] EXT4-fs (vdb1): mounted", true)
+            .unwrap_or_else(|| panic!());
         assert_eq!(h.level, None);
         assert_eq!(h.fields[0].1, "1.203114");
         assert!(parse_header("no stamp", true).is_none());
@@ -558,25 +588,46 @@ mod tests {
 
     #[test]
     fn panics_are_recognised() {
-        assert_eq!(panic_start("panic: runtime error: index out of range"), Some(PanicKind::GoPanic));
-        assert_eq!(panic_start("fatal error: runtime: out of memory"), Some(PanicKind::GoFatalError));
+        assert_eq!(
+            panic_start("panic: runtime error: index out of range"),
+            Some(PanicKind::GoPanic)
+        );
+        assert_eq!(
+            panic_start("fatal error: runtime: out of memory"),
+            Some(PanicKind::GoFatalError)
+        );
         assert_eq!(
             panic_start("thread 'main' panicked at 'called `Option::unwrap()`', src/x.rs:1:2"),
             Some(PanicKind::RustPanic)
         );
-        assert_eq!(panic_start("thread 'raftstore-1' panicked at src/x.rs:1:2:"), Some(PanicKind::RustPanic));
+        assert_eq!(
+            panic_start("thread 'raftstore-1' panicked at src/x.rs:1:2:"),
+            Some(PanicKind::RustPanic)
+        );
         assert_eq!(panic_start("start tidb-server ..."), None);
-        let h = unified(r#"[2022/02/07 12:00:00.000 +08:00] [FATAL] [lib.rs:465] ["boom"] [backtrace="0: x"] [location=src/a.rs:1] [thread_name=raftstore]"#);
+        let h = unified(
+            r#"[2022/02/07 12:00:00.000 +08:00] [FATAL] [lib.rs:465] ["boom"] [backtrace="0: x"] [location=src/a.rs:1] [thread_name=raftstore]"#,
+        );
         assert_eq!(header_panic(&h), Some(PanicKind::TikvPanicHook));
     }
 
     #[test]
     fn hostile_text_never_panics() {
         for line in [
-            "[", "[]", "[2022/02/07 12:00:00.000 +08:00", "[2022/02/07 12:00:00.000 +08:00]",
-            "[2022/02/07 12:00:00.000 +08:00] [", "[2022/02/07 12:00:00.000 +08:00] [INFO] [",
-            "[2022/02/07 12:00:00.000 +08:00] [INFO] [a] [\"\\u12", "{", "2019/01/01 12:00:00.000",
-            "2021.01.01 12:00:00.000000 [", "\u{1b}[", "\u{1b}[0m[", "[\u{fffd}\u{0}]", "é[ü]",
+            "[",
+            "[]",
+            "[2022/02/07 12:00:00.000 +08:00",
+            "[2022/02/07 12:00:00.000 +08:00]",
+            "[2022/02/07 12:00:00.000 +08:00] [",
+            "[2022/02/07 12:00:00.000 +08:00] [INFO] [",
+            "[2022/02/07 12:00:00.000 +08:00] [INFO] [a] [\"\\u12",
+            "{",
+            "2019/01/01 12:00:00.000",
+            "2021.01.01 12:00:00.000000 [",
+            "\u{1b}[",
+            "\u{1b}[0m[",
+            "[\u{fffd}\u{0}]",
+            "é[ü]",
         ] {
             let _ = parse_header(line, false);
             let _ = parse_header(line, true);

@@ -28,8 +28,8 @@ pub use line::{Header, LEGACY_OFFSET_S, header_panic, panic_start, parse_header}
 pub use name::{LogFile, LogFileKind, classify};
 pub use query::{EntryJson, FoundEntry, LogQuery, query};
 pub use reader::{
-    Chunk, EntryReader, LineChunks, MAX_KEPT_LINES, MAX_LINE_BYTES, ReadNotes, count_lines, decode_line,
-    entry_from_header, lines_of, raw_entry,
+    Chunk, EntryReader, LineChunks, MAX_KEPT_LINES, MAX_LINE_BYTES, ReadNotes, count_lines,
+    decode_line, entry_from_header, lines_of, raw_entry,
 };
 pub use time::{LogTime, parse_span};
 

@@ -123,17 +123,33 @@ mod tests {
     fn names_of_every_component() {
         for (path, kind, rotated) in [
             ("h/log/tidb.log", LogFileKind::Main, false),
-            ("h/log/tikv.2019-08-23T18-10-00.387.log", LogFileKind::Main, true),
-            ("h/log/tikv.log.2019-08-23T18-10-00.387", LogFileKind::Main, true),
+            (
+                "h/log/tikv.2019-08-23T18-10-00.387.log",
+                LogFileKind::Main,
+                true,
+            ),
+            (
+                "h/log/tikv.log.2019-08-23T18-10-00.387",
+                LogFileKind::Main,
+                true,
+            ),
             ("h/log/pd_stderr.log", LogFileKind::Stderr, false),
-            ("h/log/tidb_slow_query-2022-02-07T12-00-00.000.log", LogFileKind::Slow, true),
+            (
+                "h/log/tidb_slow_query-2022-02-07T12-00-00.000.log",
+                LogFileKind::Slow,
+                true,
+            ),
             ("h/log/tiflash_error.log", LogFileKind::Main, false),
             ("h/log/tiflash_tikv.log", LogFileKind::Main, false),
             ("h/log/cdc.log", LogFileKind::Main, false),
             ("h/log/ticdc_stderr.log", LogFileKind::Stderr, false),
             ("h/data/rocksdb.info", LogFileKind::Rocksdb, false),
             ("logs/basic-pd-0/pd.log", LogFileKind::Container, false),
-            ("logs/basic-tidb-0/tidb_slow_query.log", LogFileKind::Slow, false),
+            (
+                "logs/basic-tidb-0/tidb_slow_query.log",
+                LogFileKind::Slow,
+                false,
+            ),
             ("h/log/core.123", LogFileKind::Other, false),
         ] {
             let f = classify(path);

@@ -133,7 +133,12 @@ fn component_rank(kind: ComponentKind) -> usize {
         ComponentKind::Tikv => 2,
         ComponentKind::Tiflash => 3,
         ComponentKind::Ticdc => 4,
-        other => 5 + ComponentKind::ALL.iter().position(|k| *k == other).unwrap_or(0),
+        other => {
+            5 + ComponentKind::ALL
+                .iter()
+                .position(|k| *k == other)
+                .unwrap_or(0)
+        }
     }
 }
 
@@ -153,21 +158,32 @@ impl LogQuery {
             return false;
         }
         let at = e.time.map(|t| t.unix_ms).unwrap_or(effective);
-        if at != i64::MIN {
-            if self.since.is_some_and(|s| at < s.unix_ms) || self.until.is_some_and(|u| at > u.unix_ms) {
-                return false;
-            }
+        // An entry before any dated one in its file (`i64::MIN`) is kept: its age is unknown.
+        if at != i64::MIN
+            && (self.since.is_some_and(|s| at < s.unix_ms)
+                || self.until.is_some_and(|u| at > u.unix_ms))
+        {
+            return false;
         }
         match &self.grep {
             None => true,
-            Some(r) => r.is_match(&e.message) || e.fields.iter().any(|(k, v)| r.is_match(&format!("{k}={v}"))),
+            Some(r) => {
+                r.is_match(&e.message)
+                    || e.fields
+                        .iter()
+                        .any(|(k, v)| r.is_match(&format!("{k}={v}")))
+            }
         }
     }
 }
 
 /// Runs the query; `emit` gets each entry in order and returns false to stop. Returns the
 /// problems met (files that could not be opened or read, and odd bytes), one line each.
-pub fn query(cluster: &Cluster, q: &LogQuery, mut emit: impl FnMut(&FoundEntry) -> bool) -> Vec<String> {
+pub fn query(
+    cluster: &Cluster,
+    q: &LogQuery,
+    mut emit: impl FnMut(&FoundEntry) -> bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let mut streams: Vec<Stream> = Vec::new();
     for inst in &cluster.instances {
@@ -176,7 +192,10 @@ pub fn query(cluster: &Cluster, q: &LogQuery, mut emit: impl FnMut(&FoundEntry) 
         }
         let address = inst.address();
         if !q.instances.is_empty()
-            && !q.instances.iter().any(|i| *i == address || inst.pod.as_deref() == Some(i.as_str()))
+            && !q
+                .instances
+                .iter()
+                .any(|i| *i == address || inst.pod.as_deref() == Some(i.as_str()))
         {
             continue;
         }
@@ -185,7 +204,10 @@ pub fn query(cluster: &Cluster, q: &LogQuery, mut emit: impl FnMut(&FoundEntry) 
                 continue;
             }
             let kind = classify(&file.path).kind;
-            if matches!(kind, LogFileKind::Slow | LogFileKind::Dmesg | LogFileKind::Other) {
+            if matches!(
+                kind,
+                LogFileKind::Slow | LogFileKind::Dmesg | LogFileKind::Other
+            ) {
                 continue;
             }
             match file.reader() {
@@ -237,7 +259,9 @@ pub fn query(cluster: &Cluster, q: &LogQuery, mut emit: impl FnMut(&FoundEntry) 
         if q.limit.is_some_and(|l| emitted >= l) {
             break;
         }
-        let Some(entry) = heads[i].take() else { continue };
+        let Some(entry) = heads[i].take() else {
+            continue;
+        };
         let s = &mut streams[i];
         let found = FoundEntry {
             entry,

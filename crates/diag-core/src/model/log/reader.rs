@@ -65,7 +65,9 @@ impl ReadNotes {
             ));
         }
         if let Some(line) = self.unterminated_last_line {
-            out.push(format!("line {line}: the last line has no newline (file cut off?)"));
+            out.push(format!(
+                "line {line}: the last line has no newline (file cut off?)"
+            ));
         }
         out
     }
@@ -268,7 +270,8 @@ impl<R: Read> EntryReader<R> {
             };
             for (i, raw) in lines_of(chunk.data).enumerate() {
                 let number = chunk.first_line + i as u64;
-                self.lines.push((number, decode_line(raw, number, &mut self.notes)));
+                self.lines
+                    .push((number, decode_line(raw, number, &mut self.notes)));
             }
         }
         let line = std::mem::take(&mut self.lines[self.next]);
@@ -399,13 +402,19 @@ mod tests {
         let e = entries(text);
         assert_eq!(e.len(), 2);
         assert_eq!(e[1].panic, Some(super::super::PanicKind::GoPanic));
-        assert_eq!((e[1].line, e[1].level, e[1].extra_lines), (2, Some(Level::Fatal), 5));
+        assert_eq!(
+            (e[1].line, e[1].level, e[1].extra_lines),
+            (2, Some(Level::Fatal), 5)
+        );
     }
 
     #[test]
     fn crlf_and_unterminated_last_line() {
         let mut r = EntryReader::new(&b"[2022/02/07 12:00:00.000 +08:00] [INFO] [a.go:1] [x]\r\n[2022/02/07 12:00:00.000 +08:00] [INFO] [a.go:1] [y]"[..], false);
-        let e: Vec<LogEntry> = r.by_ref().map(|e| e.unwrap_or_else(|e| panic!("{e}"))).collect();
+        let e: Vec<LogEntry> = r
+            .by_ref()
+            .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+            .collect();
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].message, "x");
         assert_eq!(e[1].message, "y");
@@ -418,8 +427,14 @@ mod tests {
         text.resize(text.len() + 3 * MAX_LINE_BYTES, b'a');
         text.extend_from_slice(b"\"]\n[2022/02/07 12:00:00.000 +08:00] [INFO] [a.go:1] [after]\n");
         let mut r = EntryReader::new(text.as_slice(), false);
-        let e: Vec<LogEntry> = r.by_ref().map(|e| e.unwrap_or_else(|e| panic!("{e}"))).collect();
-        assert_eq!(e.last().map(|e| (e.line, e.message.as_str())), Some((2, "after")));
+        let e: Vec<LogEntry> = r
+            .by_ref()
+            .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert_eq!(
+            e.last().map(|e| (e.line, e.message.as_str())),
+            Some((2, "after"))
+        );
         assert_eq!(r.notes().cut_lines, (1, 1));
         assert!(r.notes().describe()[0].contains("cut there"));
     }
@@ -428,7 +443,10 @@ mod tests {
     fn nul_bytes_and_invalid_utf8_are_read_not_fatal() {
         let text = b"\x00\x00\xff\xfe junk\n[2022/02/07 12:00:00.000 +08:00] [ERROR] [a.go:1] [\"bad \xff byte\"]\n";
         let mut r = EntryReader::new(&text[..], false);
-        let e: Vec<LogEntry> = r.by_ref().map(|e| e.unwrap_or_else(|e| panic!("{e}"))).collect();
+        let e: Vec<LogEntry> = r
+            .by_ref()
+            .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+            .collect();
         assert_eq!(e.len(), 2);
         assert_eq!(e[1].message, "bad \u{fffd} byte");
         let notes = r.notes();

@@ -273,11 +273,14 @@ mod tests {
 
     #[test]
     fn unified_times_round_trip_with_their_offset() {
-        let t = LogTime::parse_unified("2022/02/07 12:00:00.123 +08:00").unwrap_or_else(|| panic!());
+        let t =
+            LogTime::parse_unified("2022/02/07 12:00:00.123 +08:00").unwrap_or_else(|| panic!());
         assert_eq!(t.to_string(), "2022-02-07T12:00:00.123+08:00");
-        let u = LogTime::parse_unified("2022/02/07 04:00:00.123 +00:00").unwrap_or_else(|| panic!());
+        let u =
+            LogTime::parse_unified("2022/02/07 04:00:00.123 +00:00").unwrap_or_else(|| panic!());
         assert_eq!(t, u);
-        let w = LogTime::parse_unified("2013/01/05 00:01:15.000 -07:00").unwrap_or_else(|| panic!());
+        let w =
+            LogTime::parse_unified("2013/01/05 00:01:15.000 -07:00").unwrap_or_else(|| panic!());
         assert_eq!(w.to_string(), "2013-01-05T00:01:15.000-07:00");
         assert!(LogTime::parse_unified("2022/13/07 12:00:00.000 +08:00").is_none());
         assert!(LogTime::parse_unified("2022/02/07 12:00:00.000").is_none());
