@@ -27,6 +27,7 @@ use crate::model::ComponentKind;
 use crate::model::data::DataKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
+pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
 pub(crate) use log_rule::LogRule;
 
@@ -470,6 +471,12 @@ impl RuleSet {
     /// Rules whose id or name is `id`.
     pub fn find<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules.iter().filter(move |r| r.is_called(id))
+    }
+
+    /// The rule name closest to `word`, when it looks like a typo of one (did-you-mean).
+    pub fn nearest_name(&self, word: &str) -> Option<String> {
+        let names: Vec<&str> = self.rules.iter().map(|r| r.meta.name.as_str()).collect();
+        load::nearest(word, &names)
     }
 
     pub(crate) fn from_rules(mut rules: Vec<Rule>, version: String) -> RuleSet {
