@@ -19,6 +19,7 @@
 
 pub mod configs;
 pub mod json;
+pub mod logs;
 pub mod measure;
 pub mod rng;
 pub mod rules;

@@ -4,6 +4,7 @@
 
 mod check;
 mod inspect;
+mod logs;
 mod rules_cmd;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Show the cluster model a bundle loads into: cluster, version, sample, instances, data present, warnings.
     Inspect(inspect::InspectArgs),
+    /// The bundle's logs, cluster-wide and time-ordered, filtered (default: the sample window).
+    Logs(logs::LogsArgs),
     /// Work with rule files: list, show, lint, test.
     Rules(rules_cmd::RulesArgs),
 }
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),
+        Some(Command::Logs(args)) => logs::run(args),
         None => check::run(cli.check),
     };
     match result {

@@ -24,6 +24,7 @@ mod expected;
 mod facts;
 pub mod finding;
 mod groups;
+mod logs;
 pub mod selection;
 
 use std::collections::HashMap;
@@ -94,11 +95,12 @@ pub fn select<'a>(cluster: &Cluster, rules: &'a RuleSet, options: &CheckOptions)
 pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> CheckOutcome {
     let selected = select(cluster, rules, options);
     let view = ScriptCluster::new(cluster);
+    let log_rows = logs::check_logs(cluster, &selected);
     let findings = selected
         .par_iter()
         .map(|rule| Finding {
             rule: rule.meta.clone(),
-            rows: evaluate(cluster, &view, rule),
+            rows: evaluate(cluster, &view, rule, &log_rows),
         })
         .collect();
     CheckOutcome {
@@ -108,8 +110,17 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 }
 
 /// Every rule's rows for one cluster, from the checker of the rule's source.
-fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
+fn evaluate(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    rule: &Rule,
+    log_rows: &std::collections::BTreeMap<usize, Vec<Row>>,
+) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Log(_) => log_rows
+            .get(&logs::rule_key(rule))
+            .cloned()
+            .unwrap_or_default(),
         RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
             with_expected(condition, facts::rows(cluster, view, rule, condition, set))
         }

@@ -9,6 +9,7 @@
 //!   "cluster": { "name", "id", "type", "deploy_type", "layout": "tiup|operator|manual", "namespace"?, "diag_version"? },
 //!   "version": { "text": "v5.4.0", "origin": "topology|meta_yaml|tidb_image|pd_image|nightly", "reason": "…" },
 //!   "sample":  { "id", "begin_time", "end_time", "collectors": [..] },
+//!   "window":  { "begin": RFC 3339 | null, "end": RFC 3339 | null, "begin_relative": "-4h" | null },
 //!   "instances": [ { "component": "pd", "tag": "PdConfig_1.2.3.4:2379", "host", "port", "status_port"?,
 //!                    "pod"?, "dir", "config": { "state": "loaded|absent|invalid", "file", "keys"?, "reason"? },
 //!                    "files": [ { "kind", "path", "size" } ], "system": [ { "kind", "path", "size" } ],
@@ -44,6 +45,8 @@ pub struct Inspection {
     pub version: super::ClusterVersion,
     /// The collection run.
     pub sample: super::Sample,
+    /// The sample's time range as parsed (a relative `begin_time` taken back from `end_time`).
+    pub window: WindowInfo,
     /// Every instance with the data present for it.
     pub instances: Vec<InstanceInfo>,
     /// Cluster-wide files.
@@ -54,6 +57,17 @@ pub struct Inspection {
     pub summary: Summary,
     /// Loading warnings, in file order.
     pub warnings: Vec<WarningInfo>,
+}
+
+/// The sample window as instants.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowInfo {
+    /// Start, RFC 3339; `None` when unknown.
+    pub begin: Option<String>,
+    /// End, RFC 3339; `None` when unknown.
+    pub end: Option<String>,
+    /// `begin_time` as written when it was relative (`-4h`).
+    pub begin_relative: Option<String>,
 }
 
 /// Where the bundle came from.
@@ -261,6 +275,14 @@ impl Inspection {
             },
             version: cluster.version.clone(),
             sample: cluster.sample.clone(),
+            window: {
+                let w = cluster.sample.window();
+                WindowInfo {
+                    begin: w.begin.map(|t| t.to_string()),
+                    end: w.end.map(|t| t.to_string()),
+                    begin_relative: w.begin_relative,
+                }
+            },
             instances,
             cluster_files: cluster.files.iter().map(file_info).collect(),
             hosts: hosts_of(cluster),
@@ -311,11 +333,14 @@ impl Inspection {
             self.version.text, self.version.reason
         );
         let s = &self.sample;
-        let _ = writeln!(
-            out,
-            "Sample   {} from {} to {}",
-            s.id, s.begin_time, s.end_time
-        );
+        let begin = match (&self.window.begin_relative, &self.window.begin) {
+            (Some(rel), Some(at)) => format!("{at} (begin_time `{rel}`, relative to end_time)"),
+            (Some(rel), None) => {
+                format!("{rel} (relative, and end_time is unknown: start unknown)")
+            }
+            (None, _) => s.begin_time.clone(),
+        };
+        let _ = writeln!(out, "Sample   {} from {} to {}", s.id, begin, s.end_time);
         let _ = writeln!(out, "         collectors [{}]", s.collectors.join(" "));
         let _ = writeln!(out);
         let _ = writeln!(

@@ -5,6 +5,7 @@ pub mod data;
 pub mod inspect;
 pub mod json;
 mod load;
+pub mod log;
 pub mod units;
 pub mod value;
 pub mod version;
@@ -199,6 +200,53 @@ impl Sample {
     /// True when `begin_time` is relative (`-4h`) rather than a timestamp.
     pub fn begin_is_relative(&self) -> bool {
         self.begin_time.trim_start().starts_with('-')
+    }
+
+    /// The collected range as instants. A relative `begin_time` (`-4h`, old bundles) is taken
+    /// back from `end_time`, as diag computed it at collection; `None` ends are unknown.
+    ///
+    /// ```
+    /// # let mut s = diag_core::model::Sample { id: "x".into(), begin_time: "-4h".into(),
+    /// #     end_time: "2022-02-07T12:00:00+08:00".into(), collectors: vec![] };
+    /// let w = s.window();
+    /// assert_eq!(w.begin.unwrap().to_string(), "2022-02-07T08:00:00.000+08:00");
+    /// assert_eq!(w.begin_relative.as_deref(), Some("-4h"));
+    /// ```
+    pub fn window(&self) -> SampleWindow {
+        let end = log::LogTime::parse_rfc3339(&self.end_time);
+        if self.begin_is_relative() {
+            let begin = end
+                .zip(log::parse_span(&self.begin_time))
+                .map(|(e, span)| e.plus_ms(-span));
+            return SampleWindow {
+                begin,
+                end,
+                begin_relative: Some(self.begin_time.trim().to_string()),
+            };
+        }
+        SampleWindow {
+            begin: log::LogTime::parse_rfc3339(&self.begin_time),
+            end,
+            begin_relative: None,
+        }
+    }
+}
+
+/// The sample's time range as instants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleWindow {
+    /// Start; `None` when unknown or unreadable.
+    pub begin: Option<log::LogTime>,
+    /// End; `None` when unknown or unreadable.
+    pub end: Option<log::LogTime>,
+    /// The relative `begin_time` as written (`-4h`), when it was one.
+    pub begin_relative: Option<String>,
+}
+
+impl SampleWindow {
+    /// Whether `t` is inside the window (unknown ends are open).
+    pub fn contains(&self, t: log::LogTime) -> bool {
+        self.begin.is_none_or(|b| t >= b) && self.end.is_none_or(|e| t <= e)
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod condition;
 mod load;
+mod log_rule;
 pub mod script;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
+pub(crate) use log_rule::LogRule;
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -115,6 +117,8 @@ pub enum DataSource {
     Alerts,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
+    /// Component logs, stderr and container logs, RocksDB info logs, `dmesg.log`.
+    Log,
     /// Facts a combiner derives from several files at once (`facts:` says which), e.g. a
     /// host's memory beside the block caches of the TiKV instances on it.
     Facts(FactSet),
@@ -241,11 +245,12 @@ impl DataSource {
             DataSource::Alerts => "alert",
             DataSource::Kubernetes => "kubernetes",
             DataSource::Facts(_) => "facts",
+            DataSource::Log => "log",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "config",
         "config_file",
         "system",
@@ -255,6 +260,7 @@ impl DataSource {
         "alert",
         "kubernetes",
         "facts",
+        "log",
     ];
 
     /// The subjects a rule of this source may have; the first is the default.
@@ -274,6 +280,7 @@ impl DataSource {
                 Subject::Component => &[Subject::Component],
                 Subject::Cluster => &[Subject::Cluster],
             },
+            DataSource::Log => &[Subject::Instance, Subject::Cluster, Subject::Host],
         }
     }
 
@@ -297,6 +304,11 @@ impl DataSource {
                 DataKind::PlacementRules,
                 DataKind::CustomResource,
                 DataKind::MetaYaml,
+            ],
+            DataSource::Log => vec![
+                DataKind::Log(crate::model::LogKind::Std),
+                DataKind::Log(crate::model::LogKind::Rocksdb),
+                DataKind::Dmesg,
             ],
         }
     }
@@ -427,6 +439,8 @@ pub(crate) enum RuleBody {
     Condition(Condition),
     /// A Rhai script that sees the whole cluster and returns the rows.
     ClusterScript(Arc<rhai::AST>),
+    /// A `source: log` rule, run by the log checker with every other log rule.
+    Log(Arc<LogRule>),
 }
 
 impl Rule {
@@ -456,6 +470,7 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::Log(_) => "log match",
         }
     }
 
@@ -463,6 +478,22 @@ impl Rule {
     pub fn is_called(&self, id: &str) -> bool {
         let id = id.trim();
         self.meta.name == id || self.meta.id.to_string() == id
+    }
+
+    /// For a log rule that reads `kind` files of `component`, the literals its prefilter looks
+    /// for (what a line must contain to be parsed); empty otherwise. Benches hand the same
+    /// patterns to other tools.
+    pub fn log_literals(
+        &self,
+        component: ComponentKind,
+        kind: crate::model::log::LogFileKind,
+    ) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Log(l) if l.components.contains(&component) && l.files.contains(&kind) => {
+                l.literals.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
