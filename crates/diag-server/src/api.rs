@@ -249,7 +249,7 @@ impl State {
         let set = DataSet {
             id: id.to_owned(),
             cluster_name,
-            size: cluster.source.entries().values().sum(),
+            size: cluster.source.index().values().map(|e| e.size).sum(),
             date,
         };
         lock(&self.listed).insert(path.to_path_buf(), (modified, set.clone()));

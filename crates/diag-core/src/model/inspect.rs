@@ -203,6 +203,12 @@ impl Inspection {
                         keys: None,
                         reason: Some(reason.clone()),
                     },
+                    InstanceConfig::NotRead { file } => ConfigInfo {
+                        state: "not_read",
+                        file: file.clone(),
+                        keys: None,
+                        reason: None,
+                    },
                 };
                 let suffix = format!(".{}-{}.json", inst.host, inst.port);
                 InstanceInfo {
