@@ -101,6 +101,10 @@ pub struct Case {
     /// Changes to instance configs.
     #[serde(default)]
     pub overlay: Vec<Overlay>,
+    /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
+    /// `null` removes the file. Only files the bundle already holds can be replaced.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// An instance a case adds.
@@ -418,7 +422,33 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             }
         }
     }
+    for (path, content) in &case.files {
+        replace_file(cluster, path, content.as_deref())?;
+    }
     Ok(())
+}
+
+/// Replaces (or with `None` removes) one indexed file of the cluster, in memory.
+fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Result<(), String> {
+    let lists = cluster
+        .hosts
+        .values_mut()
+        .chain(cluster.instances.iter_mut().map(|i| &mut i.files))
+        .chain(std::iter::once(&mut cluster.files));
+    for files in lists {
+        if let Some(at) = files.iter().position(|f| f.path == path) {
+            match content {
+                Some(text) => files[at] = files[at].with_content(text.as_bytes()),
+                None => {
+                    files.remove(at);
+                }
+            }
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "`files`: the bundle has no indexed file `{path}` to replace"
+    ))
 }
 
 fn component(name: &str) -> Result<ComponentKind, String> {

@@ -262,3 +262,127 @@ fn rows_of(outcome: &diag_core::engine::CheckOutcome, id: i64) -> Vec<diag_core:
         .map(|f| f.rows.clone())
         .unwrap_or_default()
 }
+
+fn rules(yaml: &str) -> RuleSet {
+    RuleSet::from_files(vec![("test.yaml".into(), yaml.into())], "test")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn all_kinds() -> CheckOptions {
+    CheckOptions {
+        kinds: CheckKind::ALL.to_vec(),
+        ..CheckOptions::default()
+    }
+}
+
+#[test]
+fn a_declarative_rule_over_sysctl_conf_reports_each_host_with_the_line_it_read() {
+    let cluster = open("diag-lili-fNTnz5MGhr6");
+    let set = rules(
+        "id: 9001\nname: somaxconn-small\nkind: system\nsource: system\nfile: sysctl.conf\n\
+         variation: net.core.somaxconn\nseverity: warning\ndescription: d\n\
+         abnormal_when: {path: net.core.somaxconn, lt: 65535}\n",
+    );
+    let outcome = check(&cluster, &set, &all_kinds());
+    let rows = &outcome.findings[0].rows;
+    let tags: Vec<&str> = rows.iter().map(|r| r.tag.as_str()).collect();
+    assert_eq!(
+        tags,
+        [
+            "Host_172.16.7.86",
+            "Host_172.16.7.87",
+            "Host_172.16.7.88",
+            "Host_172.16.7.89",
+            "Host_172.16.7.129",
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.state == RowState::Abnormal(diag_core::rules::Severity::Warning))
+    );
+    let evidence = rows[0].values[0]
+        .evidence
+        .as_ref()
+        .map(|e| (&*e.file, e.line));
+    assert_eq!(evidence, Some(("172.16.7.86/sysctl.conf", 3)));
+    assert_eq!(rows[0].key, "9001/somaxconn-small/Host_172.16.7.86");
+    // The rows name the instances on each host (.86 runs a TiDB and a TiKV).
+    assert_eq!(rows[0].instances.len(), 2);
+}
+
+#[test]
+fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
+    use diag_core::testing::{AddInstance, Case, Expect, apply};
+    let mut cluster = open("minimal");
+    let add = (0..1000)
+        .map(|i| AddInstance {
+            component: "TikvConfig".into(),
+            host: format!("10.0.{}.{}", i / 250, i % 250),
+            port: 20160,
+            config: Some(
+                serde_yaml::from_str(if i == 999 {
+                    "{raftstore: {capacity: 1}}"
+                } else {
+                    "{raftstore: {capacity: 0}}"
+                })
+                .unwrap_or_else(|e| panic!("{e}")),
+            ),
+        })
+        .collect();
+    let case = Case {
+        name: "1,001 TiKV".into(),
+        expect: Expect::Abnormal,
+        version: None,
+        add,
+        // The bundle's own TiKV states it too: `each` over a member without the path is nodata.
+        overlay: serde_yaml::from_str(
+            "[{component: TikvConfig, instance: 0, set: {raftstore.capacity: 0}}]",
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+        files: Default::default(),
+    };
+    apply(&mut cluster, &case).unwrap_or_else(|e| panic!("{e}"));
+    let set = rules(
+        "id: 9002\nname: tikv-capacity-set\nkind: topology\ncomponent: [PdConfig, TikvConfig]\n\
+         subject: cluster\nvariation: TikvConfig.raftstore.capacity\nseverity: info\n\
+         description: d\nabnormal_when: {each: TikvConfig, any: {path: raftstore.capacity, gt: 0}}\n",
+    );
+    let outcome = check(&cluster, &set, &all_kinds());
+    let rows = &outcome.findings[0].rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].tag, "cluster");
+    assert_eq!(rows[0].instances.len(), 1 + 1001);
+    assert_eq!(
+        rows[0].values_display(),
+        "TikvConfig.raftstore.capacity:0×1000|1×1"
+    );
+    assert_eq!(
+        rows[0].state,
+        RowState::Abnormal(diag_core::rules::Severity::Info)
+    );
+}
+
+#[test]
+fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
+    let errors = |yaml: &str| {
+        RuleSet::from_files(vec![("bad.yaml".into(), yaml.into())], "t")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let head = "id: 1\nname: x\nkind: system\nseverity: info\ndescription: d\nabnormal_when: {path: a, eq: 1}\n";
+    assert_eq!(
+        errors(&format!("{head}source: sytem\nfile: sysctl.conf\n")),
+        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `kubernetes` (did you mean `system`?)"
+    );
+    assert_eq!(
+        errors(&format!("{head}source: system\nfile: sysctl.cnf\n")),
+        "bad.yaml:8: field `file`: unknown system file `sysctl.cnf`, expected one of `sysctl.conf`, `limits.conf`, `insight.json` (did you mean `sysctl.conf`?)"
+    );
+    assert_eq!(
+        errors(&format!(
+            "{head}source: system\nfile: limits.conf\nsubject: component\n"
+        )),
+        "bad.yaml:9: field `subject`: a `system` rule cannot have `subject: component`; it allows `host`"
+    );
+}

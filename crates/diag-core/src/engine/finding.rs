@@ -34,13 +34,94 @@ impl RowState {
     }
 }
 
-/// Where a value was read: a bundle-relative file and, when known, the line.
+/// Where something a row rests on was read: a bundle-relative file and, when known, the line,
+/// the time of the entry (logs, metrics) and a short excerpt of what is there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
 pub struct Evidence {
     /// Path inside the bundle (shared with the config tree it was read from).
     pub file: Arc<str>,
     /// 1-based line; 0 when the format gives none.
     pub line: u32,
+    /// When the cited entry happened (RFC 3339, as the source wrote it), if it has a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// A short excerpt of the cited entry (a log line, a `key = value`), if useful.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence at `file:line`, with no time or excerpt.
+    pub fn at(file: impl Into<Arc<str>>, line: u32) -> Evidence {
+        Evidence {
+            file: file.into(),
+            line,
+            time: None,
+            excerpt: None,
+        }
+    }
+
+    /// The same evidence with the time of the cited entry.
+    pub fn with_time(mut self, time: impl Into<String>) -> Evidence {
+        self.time = Some(time.into());
+        self
+    }
+
+    /// The same evidence with a short excerpt of the cited entry.
+    pub fn with_excerpt(mut self, excerpt: impl Into<String>) -> Evidence {
+        self.excerpt = Some(excerpt.into());
+        self
+    }
+}
+
+/// What a row that stands for many matches (a log rule matching 10,000 lines) keeps of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Aggregate {
+    /// How many entries matched.
+    pub count: u64,
+    /// Time of the first match, if the entries have times.
+    pub first: Option<String>,
+    /// Time of the last match, if the entries have times.
+    pub last: Option<String>,
+    /// Up to [`Aggregate::MAX_EXAMPLES`] matches, in order of appearance.
+    pub examples: Vec<Evidence>,
+}
+
+impl Aggregate {
+    /// Examples kept per row.
+    pub const MAX_EXAMPLES: usize = 5;
+
+    /// An aggregate of no matches yet.
+    pub fn new() -> Aggregate {
+        Aggregate {
+            count: 0,
+            first: None,
+            last: None,
+            examples: Vec::new(),
+        }
+    }
+
+    /// Counts one more match (in order of appearance), keeping it as an example while there is room.
+    pub fn add(&mut self, evidence: Evidence) {
+        self.count += 1;
+        if let Some(time) = &evidence.time {
+            if self.first.is_none() {
+                self.first = Some(time.clone());
+            }
+            self.last = Some(time.clone());
+        }
+        if self.examples.len() < Aggregate::MAX_EXAMPLES {
+            self.examples.push(evidence);
+        }
+    }
+}
+
+impl Default for Aggregate {
+    fn default() -> Aggregate {
+        Aggregate::new()
+    }
 }
 
 /// One value a rule read for a row.
@@ -80,7 +161,11 @@ pub struct InstanceRef {
 
 /// One result row: an instance (or a tuple of instances), the values read, the state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Row {
+    /// Stable identity across runs and bundles of one cluster: `<rule id>/<rule name>/<tag>`.
+    /// Waivers and bundle diffs match rows by it.
+    pub key: String,
     /// diag's unique tag: `TidbConfig_172.20.21.213:4000`; tuples join tags with `-`.
     pub tag: String,
     /// The instances involved (empty for cluster-wide rows).
@@ -91,9 +176,40 @@ pub struct Row {
     pub state: RowState,
     /// Why, for `nodata` and `error` rows (and optional detail for abnormal ones).
     pub message: Option<String>,
+    /// What the row rests on beyond its values (log lines, system file lines), first the most
+    /// telling one (a log rule's first match in the window), then examples.
+    pub evidence: Vec<Evidence>,
+    /// For rows that stand for many matches: count, first/last time, examples.
+    pub aggregate: Option<Aggregate>,
 }
 
 impl Row {
+    /// A row about `instances` (or the cluster when empty) for `rule`, with its stable key.
+    pub fn new(
+        rule: &RuleMeta,
+        tag: String,
+        instances: Vec<InstanceRef>,
+        values: Vec<ValueRead>,
+        state: RowState,
+        message: Option<String>,
+    ) -> Row {
+        Row {
+            key: Row::key_for(rule, &tag),
+            tag,
+            instances,
+            values,
+            state,
+            message,
+            evidence: Vec::new(),
+            aggregate: None,
+        }
+    }
+
+    /// The stable key of `rule`'s row for subject `tag`.
+    pub fn key_for(rule: &RuleMeta, tag: &str) -> String {
+        format!("{}/{}/{}", rule.id, rule.name, tag)
+    }
+
     /// The values as diag prints them: `A:1,B:2`.
     pub fn values_display(&self) -> String {
         self.values

@@ -19,21 +19,23 @@
 //! assert_eq!(abnormal, [100, 209, 210]);
 //! ```
 
+mod documents;
 pub mod finding;
+mod groups;
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
 pub use finding::{
-    CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
 };
 
 use crate::model::value::Lookup;
 use crate::model::{Cluster, ComponentKind, InstanceConfig};
 use crate::rules::condition::{ScriptHook, Undecided};
 use crate::rules::script::{self, ScriptCluster, ScriptState};
-use crate::rules::{CheckKind, Rule, RuleBody, RuleSet};
+use crate::rules::{CheckKind, DataSource, Rule, RuleBody, RuleSet, Subject};
 
 /// What to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +103,15 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
     }
 }
 
-/// Every rule's rows for one cluster.
+/// Every rule's rows for one cluster, from the checker of the rule's source.
 fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Condition(condition) if rule.data != DataSource::Config => {
+            documents::rows(cluster, view, rule, condition)
+        }
+        RuleBody::Condition(condition) if rule.subject != Subject::Instance => {
+            groups::rows(cluster, view, rule, condition)
+        }
         RuleBody::Condition(condition) => tuples(cluster, &rule.meta.components)
             .into_par_iter()
             .map(|tuple| {
@@ -128,13 +136,14 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
             }
             Err(e) => {
                 let (state, message) = undecided(e);
-                vec![Row {
-                    tag: "cluster".into(),
-                    instances: Vec::new(),
-                    values: Vec::new(),
+                vec![Row::new(
+                    &rule.meta,
+                    "cluster".into(),
+                    Vec::new(),
+                    Vec::new(),
                     state,
-                    message: Some(message),
-                }]
+                    Some(message),
+                )]
             }
         },
     }
@@ -225,14 +234,9 @@ fn undecided(e: Undecided) -> (RowState, String) {
     }
 }
 
-fn row(
-    cluster: &Cluster,
-    rule: &Rule,
-    tuple: &[usize],
-    state: RowState,
-    message: Option<String>,
-) -> Row {
-    let instances: Vec<InstanceRef> = tuple
+/// References to the instances at `indices`, in that order.
+fn instance_refs(cluster: &Cluster, indices: &[usize]) -> Vec<InstanceRef> {
+    indices
         .iter()
         .filter_map(|&index| {
             cluster.instances.get(index).map(|i| InstanceRef {
@@ -242,7 +246,17 @@ fn row(
                 index,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn row(
+    cluster: &Cluster,
+    rule: &Rule,
+    tuple: &[usize],
+    state: RowState,
+    message: Option<String>,
+) -> Row {
+    let instances = instance_refs(cluster, tuple);
     let tag = tuple
         .iter()
         .filter_map(|&i| cluster.instances.get(i))
@@ -263,10 +277,7 @@ fn row(
         let (value, evidence) = match read {
             Some((tree, Lookup::Present(n) | Lookup::Null(n))) => (
                 Some(n.to_text()),
-                Some(Evidence {
-                    file: tree.file.clone(),
-                    line: n.line,
-                }),
+                Some(Evidence::at(tree.file.clone(), n.line)),
             ),
             _ => (None, None),
         };
@@ -276,13 +287,7 @@ fn row(
             evidence,
         });
     }
-    Row {
-        tag,
-        instances,
-        values,
-        state,
-        message,
-    }
+    Row::new(&rule.meta, tag, instances, values, state, message)
 }
 
 #[cfg(test)]

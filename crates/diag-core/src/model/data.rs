@@ -151,29 +151,54 @@ impl DataFile {
             .map(|t| t.as_ref())
     }
 
-    fn parse(&self) -> Result<ConfigTree, LoadError> {
-        let bytes = self.bytes()?;
-        let file = self.path.as_str();
-        match self.kind {
-            DataKind::ConfigFile if file.ends_with(".json") => parse_json(file, &bytes),
-            DataKind::ConfigFile => parse_toml(file, bytes),
-            DataKind::MetaYaml => parse_yaml(file, bytes),
-            DataKind::Sysctl => parse_sysctl(file, bytes),
-            DataKind::Limits => parse_limits(file, bytes),
-            DataKind::DbVars => parse_csv(file, bytes),
-            DataKind::Log(_) | DataKind::Dmesg | DataKind::Sockets => {
-                let text = text_of(file, bytes)?;
-                let lines = text.lines().enumerate().map(|(i, l)| ConfigNode {
-                    value: ConfigValue::String(l.to_string()),
-                    line: i as u32 + 1,
-                });
-                Ok(ConfigTree {
-                    file: Arc::from(file),
-                    root: ConfigNode::new(ConfigValue::Array(lines.collect())),
-                })
-            }
-            _ => parse_json(file, &bytes),
+    /// The parsed tree, shared (for views that outlive the borrow, such as Rhai's `doc`).
+    pub fn shared_tree(&self) -> Result<Arc<ConfigTree>, &LoadError> {
+        self.parsed
+            .get_or_init(|| self.parse().map(Arc::new))
+            .as_ref()
+            .map(Arc::clone)
+    }
+
+    /// The same file with `content` in place of what the bundle holds, parsed as the file's
+    /// kind would be (rule cases change files in memory; the bundle is never written).
+    pub fn with_content(&self, content: &[u8]) -> DataFile {
+        let parsed = OnceLock::new();
+        let _ = parsed.set(parse_as(self.kind, &self.path, content.to_vec()).map(Arc::new));
+        DataFile {
+            path: self.path.clone(),
+            size: content.len() as u64,
+            kind: self.kind,
+            source: Arc::clone(&self.source),
+            parsed: Arc::new(parsed),
         }
+    }
+
+    fn parse(&self) -> Result<ConfigTree, LoadError> {
+        parse_as(self.kind, &self.path, self.bytes()?)
+    }
+}
+
+/// Parses the bytes of a file of `kind` at `file` into a tree.
+fn parse_as(kind: DataKind, file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
+    match kind {
+        DataKind::ConfigFile if file.ends_with(".json") => parse_json(file, &bytes),
+        DataKind::ConfigFile => parse_toml(file, bytes),
+        DataKind::MetaYaml => parse_yaml(file, bytes),
+        DataKind::Sysctl => parse_sysctl(file, bytes),
+        DataKind::Limits => parse_limits(file, bytes),
+        DataKind::DbVars => parse_csv(file, bytes),
+        DataKind::Log(_) | DataKind::Dmesg | DataKind::Sockets => {
+            let text = text_of(file, bytes)?;
+            let lines = text.lines().enumerate().map(|(i, l)| ConfigNode {
+                value: ConfigValue::String(l.to_string()),
+                line: i as u32 + 1,
+            });
+            Ok(ConfigTree {
+                file: Arc::from(file),
+                root: ConfigNode::new(ConfigValue::Array(lines.collect())),
+            })
+        }
+        _ => parse_json(file, &bytes),
     }
 }
 

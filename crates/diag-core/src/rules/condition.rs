@@ -10,6 +10,7 @@
 //! | `{path: P, between: [0, 100]}` / `outside` | the value is inside / outside the inclusive range |
 //! | `{path: P, matches: '^v?5\.'}` | the value's text matches the regular expression |
 //! | `{each: P, any: C}` / `{each: P, all: C}` | some / every value of the map or array at `P` meets `C` (whose paths are relative to that value; `if_empty` says what an empty collection gives) |
+//! | `{differ: P}` (with optional `as`) | the members of a group (the values of the map or array at the root, e.g. every TiKV of a `subject: component` rule) hold more than one distinct value at `P`; members without `P` are left out |
 //! | `{all_of: [C…]}`, `{any_of: [C…]}`, `{not: C}` | combinations |
 //! | `{rhai: 'cfg.int("a") > cfg.int("b")'}` | a Rhai expression over the instance (`cfg`), the tuple (`cfgs`) and the cluster |
 //!
@@ -173,6 +174,13 @@ pub enum Condition {
         /// What an empty collection gives.
         if_empty: bool,
     },
+    /// The members of the group at the root disagree on a value.
+    Differ {
+        /// Path read in each member.
+        path: String,
+        /// How values are read (sizes and durations compare by amount, not spelling).
+        ty: Option<ValueType>,
+    },
     /// A Rhai expression (see [`crate::rules::script`]).
     Rhai(Arc<rhai::AST>),
 }
@@ -210,7 +218,7 @@ impl Condition {
             Condition::OneOf { path, .. }
             | Condition::Range { path, .. }
             | Condition::Matches { path, .. } => out.push(path),
-            Condition::Each { path, .. } => out.push(path),
+            Condition::Each { path, .. } | Condition::Differ { path, .. } => out.push(path),
             Condition::AllOf(cs) | Condition::AnyOf(cs) => {
                 cs.iter().for_each(|c| c.collect_paths(out))
             }
@@ -316,6 +324,39 @@ impl Condition {
                     }
                 }
                 Ok(*all)
+            }
+            Condition::Differ { path, ty } => {
+                let members: Vec<&ConfigNode> = match &root.value {
+                    ConfigValue::Map(m) => m.values().collect(),
+                    ConfigValue::Array(a) => a.iter().collect(),
+                    _ => {
+                        return Err(Undecided::Failed(format!(
+                            "`differ: {path}` compares the members of a group; the root is {} {root}",
+                            root.type_name()
+                        )));
+                    }
+                };
+                let mut first: Option<Scalar> = None;
+                for member in members {
+                    let Lookup::Present(node) = member.lookup(path) else {
+                        continue;
+                    };
+                    let value = match ty {
+                        Some(t) => coerce(node, *t, path)?,
+                        None => Scalar::Text(node.to_text()),
+                    };
+                    match &first {
+                        None => first = Some(value),
+                        Some(f) if compare(f, &value, path)? != Ordering::Equal => return Ok(true),
+                        Some(_) => {}
+                    }
+                }
+                if first.is_none() {
+                    return Err(Undecided::Missing(format!(
+                        "no member of the group has `{path}`"
+                    )));
+                }
+                Ok(false)
             }
             Condition::Rhai(ast) => hook.eval_expression(ast),
         }
@@ -475,6 +516,7 @@ pub(crate) struct ConditionSpec {
     outside: Option<Vec<serde_yaml::Value>>,
     matches: Option<String>,
     each: Option<String>,
+    differ: Option<String>,
     any: Option<Box<ConditionSpec>>,
     all: Option<Box<ConditionSpec>>,
     if_empty: Option<bool>,
@@ -516,6 +558,7 @@ pub(crate) fn compile(
         (s.outside.is_some(), "outside"),
         (s.matches.is_some(), "matches"),
         (s.each.is_some(), "each"),
+        (s.differ.is_some(), "differ"),
         (s.all_of.is_some(), "all_of"),
         (s.any_of.is_some(), "any_of"),
         (s.not.is_some(), "not"),
@@ -527,7 +570,7 @@ pub(crate) fn compile(
     }
     let shape = match shapes.as_slice() {
         [one] => *one,
-        [] => return Err("a condition needs one operator (eq, ne, lt, le, gt, ge, in, not_in, between, outside, matches), or each/all_of/any_of/not/rhai".into()),
+        [] => return Err("a condition needs one operator (eq, ne, lt, le, gt, ge, in, not_in, between, outside, matches), or each/differ/all_of/any_of/not/rhai".into()),
         many => return Err(format!("a condition has exactly one operator; found {}: combine them with all_of or any_of", many.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))),
     };
     let needs_path = matches!(
@@ -553,7 +596,12 @@ pub(crate) fn compile(
     if s.path.is_some() && shape == "each" {
         return Err("`each` names the collection; put `path` inside `any`/`all`".into());
     }
-    if s.as_type.is_some() && !needs_path {
+    if s.path.is_some() && shape == "differ" {
+        return Err(
+            "`differ` names the path itself: `{differ: storage.block-cache.capacity}`".into(),
+        );
+    }
+    if s.as_type.is_some() && !needs_path && shape != "differ" {
         return Err(format!("`as` does not go with `{shape}`"));
     }
     if s.if_empty.is_some() && shape != "each" {
@@ -666,6 +714,15 @@ pub(crate) fn compile(
                 condition: Box::new(compile(inner, rhai)?),
                 if_empty: s.if_empty.unwrap_or(all),
             }
+        }
+        "differ" => {
+            let path = s.differ.clone().unwrap_or_default();
+            if path.trim().is_empty() || path != path.trim() {
+                return Err(format!(
+                    "`differ` needs a path without surrounding spaces, found `{path}`"
+                ));
+            }
+            Condition::Differ { path, ty }
         }
         "all_of" | "any_of" => {
             let items = if shape == "all_of" {

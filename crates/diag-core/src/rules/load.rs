@@ -7,7 +7,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::condition::{self, Condition, ConditionSpec};
-use super::{CheckKind, Rule, RuleBody, RuleMeta, RuleSet, Severity, VariationItem, script};
+use super::{
+    CheckKind, DataSource, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject, SystemFile,
+    VariationItem, script,
+};
 use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
 
@@ -103,6 +106,15 @@ struct RuleFile {
     abnormal_when: Option<ConditionSpec>,
     #[serde(default)]
     rhai_script: Option<String>,
+    /// Where the data comes from (`config` when absent).
+    #[serde(default)]
+    source: Option<String>,
+    /// What a row is about (the source's default when absent).
+    #[serde(default)]
+    subject: Option<String>,
+    /// Which system file a `source: system` rule reads.
+    #[serde(default)]
+    file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,7 +271,7 @@ fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// Top-level fields of a rule file, diag's TOML names included as aliases.
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 20] = [
     "id",
     "name",
     "kind",
@@ -277,6 +289,9 @@ const FIELDS: [&str; 17] = [
     "default",
     "abnormal_when",
     "rhai_script",
+    "source",
+    "subject",
+    "file",
 ];
 
 /// Finds every unknown field and bad enum value before serde, which stops at the first.
@@ -413,7 +428,10 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
             }
         }
     }
-    let per_instance = matches!(raw.kind, CheckKind::Config | CheckKind::DefaultConfig);
+    let (data, subject, source_known) = source_and_subject(&raw, &mut err);
+    // Rules over runtime configs name the config struct(s) they read; every row reads them.
+    // (An unknown source was reported already; nothing more is said about what it needs.)
+    let per_instance = data == DataSource::Config && source_known;
     if per_instance && names.is_empty() && raw.rhai_script.is_none() {
         err(
             "component",
@@ -462,10 +480,15 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
                     nearest(head, &known),
                 );
             }
+            // Other sources print values read at a path of their document (`vm.swappiness`).
             None => variation.push(VariationItem {
                 text: Arc::from(item),
                 component: None,
-                path: String::new(),
+                path: if per_instance {
+                    String::new()
+                } else {
+                    item.to_string()
+                },
             }),
         }
     }
@@ -498,7 +521,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
 
     let body = match (&raw.abnormal_when, &raw.rhai_script) {
         (Some(spec), None) => {
-            if components.len() > 1 && !spec.is_rhai() {
+            if components.len() > 1 && !spec.is_rhai() && subject == Subject::Instance {
                 err("abnormal_when", "declarative conditions read one component; rules over several components use `abnormal_when: {rhai: …}` or `rhai_script`".into(), None);
                 None
             } else {
@@ -540,6 +563,7 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
         }
     };
     if let Some(RuleBody::Condition(c)) = &body
+        && per_instance
         && names.is_empty()
         && !matches!(c, Condition::Rhai(_))
     {
@@ -571,11 +595,132 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
             version,
             variation,
             body,
+            data,
+            subject,
             text: Arc::from(text),
             order: 0,
         }),
         _ => Err(errors),
     }
+}
+
+/// Reads `source:`, `file:` and `subject:`, reporting what does not fit together.
+fn source_and_subject(
+    raw: &RuleFile,
+    err: &mut impl FnMut(&str, String, Option<String>),
+) -> (DataSource, Subject, bool) {
+    let written = raw.source.as_deref().map(str::trim).unwrap_or("config");
+    let mut known = true;
+    let data = match written {
+        "config" => DataSource::Config,
+        "config_file" => DataSource::ConfigFile,
+        "store" => DataSource::Store,
+        "placement" => DataSource::Placement,
+        "db_vars" => DataSource::DbVars,
+        "alert" => DataSource::Alerts,
+        "kubernetes" => DataSource::Kubernetes,
+        "system" => {
+            let names: Vec<&str> = SystemFile::ALL.iter().map(|f| f.file_name()).collect();
+            match raw.file.as_deref().map(str::trim) {
+                Some(f) => match SystemFile::ALL.iter().find(|s| s.file_name() == f) {
+                    Some(file) => DataSource::System(*file),
+                    None => {
+                        err(
+                            "file",
+                            format!(
+                                "unknown system file `{f}`, expected one of {}",
+                                quoted(&names)
+                            ),
+                            nearest(f, &names),
+                        );
+                        DataSource::System(SystemFile::Sysctl)
+                    }
+                },
+                None => {
+                    err(
+                        "source",
+                        format!(
+                            "`source: system` names its file: `file: {}`",
+                            names.join("` | `file: ")
+                        ),
+                        None,
+                    );
+                    DataSource::System(SystemFile::Sysctl)
+                }
+            }
+        }
+        other => {
+            err(
+                "source",
+                format!(
+                    "unknown source `{other}`, expected one of {}",
+                    quoted(&DataSource::NAMES)
+                ),
+                nearest(other, &DataSource::NAMES),
+            );
+            known = false;
+            DataSource::Config
+        }
+    };
+    if known && raw.file.is_some() && !matches!(data, DataSource::System(_)) {
+        err(
+            "file",
+            format!(
+                "only `source: system` rules name a file; this rule reads `{}`",
+                data.as_str()
+            ),
+            None,
+        );
+    }
+    let allowed = data.subjects();
+    let subject = match raw.subject.as_deref().map(str::trim) {
+        None => allowed[0],
+        Some(s) => match Subject::ALL.iter().find(|k| k.as_str() == s) {
+            Some(k) if allowed.contains(k) => *k,
+            Some(k) => {
+                let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+                err(
+                    "subject",
+                    format!(
+                        "a `{}` rule cannot have `subject: {}`; it allows {}",
+                        data.as_str(),
+                        k.as_str(),
+                        quoted(&names)
+                    ),
+                    None,
+                );
+                allowed[0]
+            }
+            None => {
+                let names: Vec<&str> = Subject::ALL.iter().map(|a| a.as_str()).collect();
+                err(
+                    "subject",
+                    format!("unknown subject `{s}`, expected one of {}", quoted(&names)),
+                    nearest(s, &names),
+                );
+                allowed[0]
+            }
+        },
+    };
+    if raw.rhai_script.is_some() && data != DataSource::Config {
+        err(
+            "rhai_script",
+            format!(
+                "a `rhai_script` sees the whole cluster; it does not go with `source: {}`",
+                data.as_str()
+            ),
+            None,
+        );
+    }
+    (data, subject, known)
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Links must be complete https URLs; diag shipped truncated short links (`s.tidb.io/8q1yp`).

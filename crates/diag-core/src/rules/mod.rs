@@ -6,9 +6,10 @@
 //! problem a rule file has is reported at once, with file, line, field and a did-you-mean.
 //!
 //! ```
-//! use diag_core::rules::RuleSet;
+//! use diag_core::rules::{CheckKind, RuleSet};
 //! let rules = RuleSet::builtin();
-//! assert_eq!(rules.rules().len(), 25);
+//! let config = rules.rules().iter().filter(|r| r.meta.kind == CheckKind::Config).count();
+//! assert_eq!(config, 25);
 //! assert!(rules.rules().iter().any(|r| r.meta.name == "tidb-max-days"));
 //! ```
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ComponentKind;
+use crate::model::data::DataKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub use load::{RuleLoadError, RuleLoadErrors};
@@ -90,6 +92,158 @@ impl CheckKind {
     }
 }
 
+/// Where a rule's data comes from (`source:` in a rule file). One checker serves each source,
+/// walking its data once per check for all the rules that read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DataSource {
+    /// An instance's runtime configuration (`conf/config.json`); the default.
+    Config,
+    /// An instance's config files as deployed (`conf/tidb.toml`, …).
+    ConfigFile,
+    /// A host's system file: `sysctl.conf`, `limits.conf` or `insight.json` (`file:` says which).
+    System(SystemFile),
+    /// PD's store list (`store.json`).
+    Store,
+    /// PD's placement rules (`placement-rule.json`).
+    Placement,
+    /// System variables dumped from TiDB (`db_vars/*.csv`).
+    DbVars,
+    /// The Prometheus alerts firing at collection time (`alerts.json`).
+    Alerts,
+    /// The Operator's custom resources (`tidbcluster.json`).
+    Kubernetes,
+}
+
+/// Which host system file a `source: system` rule reads (`file:` in a rule file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SystemFile {
+    /// `sysctl.conf`: a map of kernel parameter → value.
+    Sysctl,
+    /// `limits.conf`: a list of `{domain, type, item, value}` rows.
+    Limits,
+    /// `insight.json`: the host facts TiUP's insight collects.
+    Insight,
+}
+
+impl SystemFile {
+    /// Every system file, in documentation order.
+    pub const ALL: [SystemFile; 3] = [SystemFile::Sysctl, SystemFile::Limits, SystemFile::Insight];
+
+    /// The file name as it sits in a host folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            SystemFile::Sysctl => "sysctl.conf",
+            SystemFile::Limits => "limits.conf",
+            SystemFile::Insight => "insight.json",
+        }
+    }
+
+    /// The kind the bundle index gives the file.
+    pub fn data_kind(self) -> DataKind {
+        match self {
+            SystemFile::Sysctl => DataKind::Sysctl,
+            SystemFile::Limits => DataKind::Limits,
+            SystemFile::Insight => DataKind::Insight,
+        }
+    }
+}
+
+impl DataSource {
+    /// The name used in rule files (`config`, `system`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSource::Config => "config",
+            DataSource::ConfigFile => "config_file",
+            DataSource::System(_) => "system",
+            DataSource::Store => "store",
+            DataSource::Placement => "placement",
+            DataSource::DbVars => "db_vars",
+            DataSource::Alerts => "alert",
+            DataSource::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// Names accepted after `source:`.
+    pub const NAMES: [&'static str; 8] = [
+        "config",
+        "config_file",
+        "system",
+        "store",
+        "placement",
+        "db_vars",
+        "alert",
+        "kubernetes",
+    ];
+
+    /// The subjects a rule of this source may have; the first is the default.
+    pub fn subjects(self) -> &'static [Subject] {
+        match self {
+            DataSource::Config => &[Subject::Instance, Subject::Component, Subject::Cluster],
+            DataSource::ConfigFile => &[Subject::Instance],
+            DataSource::System(_) => &[Subject::Host],
+            DataSource::Store
+            | DataSource::Placement
+            | DataSource::DbVars
+            | DataSource::Alerts
+            | DataSource::Kubernetes => &[Subject::Cluster],
+        }
+    }
+
+    /// The kinds of bundle files this source reads: what a read plan must keep.
+    pub fn data_kinds(self) -> Vec<DataKind> {
+        match self {
+            DataSource::Config => Vec::new(),
+            DataSource::ConfigFile => vec![DataKind::ConfigFile],
+            DataSource::System(f) => vec![f.data_kind()],
+            DataSource::Store => vec![DataKind::PdStores],
+            DataSource::Placement => vec![DataKind::PlacementRules],
+            DataSource::DbVars => vec![DataKind::DbVars],
+            DataSource::Alerts => vec![DataKind::Alerts],
+            DataSource::Kubernetes => vec![DataKind::CustomResource],
+        }
+    }
+}
+
+/// What one row of a rule is about (`subject:` in a rule file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Subject {
+    /// One row per instance of the rule's component(s).
+    Instance,
+    /// One row per host.
+    Host,
+    /// One row per component: the condition sees every instance of it at once (a map
+    /// `host:port` → data), e.g. `{differ: storage.block-cache.capacity}`.
+    Component,
+    /// One row for the whole cluster: the condition sees a map component → (`host:port` → data).
+    Cluster,
+}
+
+impl Subject {
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Instance => "instance",
+            Subject::Host => "host",
+            Subject::Component => "component",
+            Subject::Cluster => "cluster",
+        }
+    }
+
+    /// Every subject.
+    pub const ALL: [Subject; 4] = [
+        Subject::Instance,
+        Subject::Host,
+        Subject::Component,
+        Subject::Cluster,
+    ];
+}
+
 /// How serious an abnormal result is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +303,10 @@ pub struct Rule {
     /// `(component, path)` for each variation item that names a config struct.
     pub(crate) variation: Vec<VariationItem>,
     pub(crate) body: RuleBody,
+    /// Where its data comes from.
+    pub(crate) data: DataSource,
+    /// What one row is about.
+    pub(crate) subject: Subject,
     /// The file as written, for `rules show`.
     pub(crate) text: Arc<str>,
     /// Position in load order: ties between rules sharing a name go to the later one.
@@ -176,6 +334,16 @@ impl Rule {
     /// The version constraint, parsed.
     pub fn version_constraint(&self) -> &VersionConstraint {
         &self.version
+    }
+
+    /// Where the rule's data comes from.
+    pub fn data_source(&self) -> DataSource {
+        self.data
+    }
+
+    /// What one of its rows is about.
+    pub fn subject(&self) -> Subject {
+        self.subject
     }
 
     /// The rule file as written.

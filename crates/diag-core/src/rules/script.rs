@@ -277,7 +277,9 @@ pub(crate) fn compile_expression(source: &str) -> Result<Arc<AST>, String> {
     scope
         .push_dynamic("cfg", Dynamic::UNIT)
         .push_dynamic("cfgs", Dynamic::UNIT)
-        .push_dynamic("cluster", Dynamic::UNIT);
+        .push_dynamic("cluster", Dynamic::UNIT)
+        // Set only for rules over a document source (`source: system`, …).
+        .push_dynamic("doc", Dynamic::UNIT);
     ENGINE
         .compile_with_scope(&scope, source)
         .map(Arc::new)
@@ -334,6 +336,35 @@ pub(crate) fn eval_expression(
     tuple: &[usize],
 ) -> Result<bool, Undecided> {
     let mut scope = scope(cluster, tuple);
+    let value: Dynamic = ENGINE
+        .eval_ast_with_scope(&mut scope, ast)
+        .map_err(undecided)?;
+    value.as_bool().map_err(|found| {
+        Undecided::Failed(format!(
+            "expression returned {found}, expected a bool (true = abnormal)"
+        ))
+    })
+}
+
+/// Evaluates an expression for one document of a non-config source (`source: system`, …):
+/// the document is `doc`, read with the same functions as `cfg` (`doc.int("vm.swappiness")`);
+/// `cfg`/`cfgs` are the instances the row is about, `cluster` the cluster.
+pub(crate) fn eval_document_expression(
+    ast: &AST,
+    cluster: &ScriptCluster,
+    tuple: &[usize],
+    doc: Arc<ConfigTree>,
+) -> Result<bool, Undecided> {
+    let mut scope = scope(cluster, tuple);
+    let view = ScriptInstance {
+        index: usize::MAX,
+        tag: doc.file.as_ref().into(),
+        component: ImmutableString::new(),
+        host: ImmutableString::new(),
+        port: 0,
+        config: Some(doc),
+    };
+    scope.push("doc", view);
     let value: Dynamic = ENGINE
         .eval_ast_with_scope(&mut scope, ast)
         .map_err(undecided)?;

@@ -41,7 +41,9 @@ pub fn rule(
     })
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per column of a report row
 pub fn row(
+    rule: &RuleMeta,
     component: ComponentKind,
     host: &str,
     port: u16,
@@ -50,25 +52,23 @@ pub fn row(
     value: &str,
     state: RowState,
 ) -> Row {
-    Row {
-        tag: format!("{}_{host}:{port}", component.config_struct()),
-        instances: vec![InstanceRef {
+    Row::new(
+        rule,
+        format!("{}_{host}:{port}", component.config_struct()),
+        vec![InstanceRef {
             component,
             host: host.into(),
             port,
             index: 0,
         }],
-        values: vec![ValueRead {
+        vec![ValueRead {
             variation: variation.into(),
             value: Some(value.into()),
-            evidence: Some(Evidence {
-                file: format!("{pod}/conf/config.json").into(),
-                line: 12,
-            }),
+            evidence: Some(Evidence::at(format!("{pod}/conf/config.json"), 12)),
         }],
         state,
-        message: None,
-    }
+        None,
+    )
 }
 
 const PDS: [(&str, &str); 3] = [
@@ -82,15 +82,17 @@ pub fn seed_outcome() -> CheckOutcome {
     let warn = RowState::Abnormal(Severity::Warning);
     let tidb = ComponentKind::Tidb;
     let pd = ComponentKind::Pd;
+    let tidb_rule = rule(
+        100,
+        "tidb-max-days",
+        tidb,
+        "TidbConfig.log.file.max-days",
+        "https://s.tidb.io/msmo6awg",
+    );
     let mut findings = vec![Finding {
-        rule: rule(
-            100,
-            "tidb-max-days",
-            tidb,
-            "TidbConfig.log.file.max-days",
-            "https://s.tidb.io/msmo6awg",
-        ),
+        rule: tidb_rule.clone(),
         rows: vec![row(
+            &tidb_rule,
             tidb,
             "172.20.21.213",
             4000,
@@ -115,28 +117,31 @@ pub fn seed_outcome() -> CheckOutcome {
         ),
     ] {
         let variation = format!("PdConfig.log.file.{key}");
+        let meta = rule(id, name, pd, &variation, link);
         findings.push(Finding {
-            rule: rule(id, name, pd, &variation, link),
             rows: PDS
                 .iter()
-                .map(|(h, p)| row(pd, h, 2379, p, &variation, "0", warn))
+                .map(|(h, p)| row(&meta, pd, h, 2379, p, &variation, "0", warn))
                 .collect(),
+            rule: meta,
         });
     }
     for i in 0..18 {
         let id = 101 + i;
+        let meta = rule(
+            id,
+            &format!("ok-rule-{id}"),
+            pd,
+            "PdConfig.schedule.leader-schedule-limit",
+            "",
+        );
         findings.push(Finding {
-            rule: rule(
-                id,
-                &format!("ok-rule-{id}"),
-                pd,
-                "PdConfig.schedule.leader-schedule-limit",
-                "",
-            ),
+            rule: meta.clone(),
             rows: PDS
                 .iter()
                 .map(|(h, p)| {
                     row(
+                        &meta,
                         pd,
                         h,
                         2379,
