@@ -162,13 +162,18 @@ impl TarSource {
         };
         let mut places: BTreeMap<String, Place> = BTreeMap::new();
         let mut aliases: Vec<Alias> = Vec::new();
-        let mut last = String::from("<archive start>");
+        let mut last = String::new();
         let iter = tar.entries().map_err(|e| archive_error(path, label, e))?;
         for entry in iter {
             let mut entry = match entry {
                 Ok(entry) => entry,
-                Err(e) if is_cap_exceeded(&e) => return Err(cap_error(&last)),
-                Err(e) => return Err(archive_error(path, label, format!("after {last}: {e}"))),
+                Err(e) if is_cap_exceeded(&e) => {
+                    return Err(cap_error(if last.is_empty() { "<archive>" } else { &last }));
+                }
+                Err(e) if last.is_empty() => return Err(archive_error(path, label, e)),
+                Err(e) => {
+                    return Err(archive_error(path, label, format!("after entry `{last}`: {e}")));
+                }
             };
             let raw_bytes = entry.path_bytes().into_owned();
             let Ok(raw_name) = String::from_utf8(raw_bytes) else {

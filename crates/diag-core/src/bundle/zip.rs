@@ -209,47 +209,42 @@ impl Source for ZipSource {
             expected_crc: m.crc32,
             size: m.size,
             read: 0,
-            entry: path.to_string(),
         }))
     }
 }
 
 /// An entry's stream, held to its declared size and CRC-32: a zip that lies about either
-/// fails the read with the entry's name instead of yielding other bytes.
+/// fails the read instead of yielding other bytes.
 struct Checked {
     inner: Box<dyn Read + Send>,
     crc: flate2::Crc,
     expected_crc: u32,
     size: u64,
     read: u64,
-    entry: String,
 }
 
 impl Read for Checked {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self
-            .inner
-            .read(buf)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.entry)))?;
+        let n = self.inner.read(buf)?;
         self.crc.update(&buf[..n]);
         self.read += n as u64;
         let read = self.read;
         let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
         if n > 0 && read > self.size {
             return Err(bad(format!(
-                "{}: yields more than its declared {} bytes",
-                self.entry, self.size
+                "entry yields more than its declared {} bytes",
+                self.size
             )));
         }
         if n == 0 && !buf.is_empty() {
             if read != self.size {
                 return Err(bad(format!(
-                    "{}: ends after {read} of its declared {} bytes",
-                    self.entry, self.size
+                    "entry ends after {read} of its declared {} bytes",
+                    self.size
                 )));
             }
             if self.crc.sum() != self.expected_crc {
-                return Err(bad(format!("{}: CRC-32 mismatch (corrupt entry)", self.entry)));
+                return Err(bad("CRC-32 mismatch (corrupt entry)".to_string()));
             }
         }
         Ok(n)
