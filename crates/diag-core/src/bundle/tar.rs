@@ -66,6 +66,52 @@ fn decoder(kind: SourceKind, file: File) -> Box<dyn Read + Send> {
     }
 }
 
+/// The tar stream the pass reads: a plain `.tar` file seeks over unwanted data; a decompressed
+/// stream can only skip forward by reading, which is what "seeking" it does.
+enum TarInput {
+    File(BufReader<File>),
+    Stream {
+        inner: BufReader<Counted<Box<dyn Read + Send>>>,
+        pos: u64,
+    },
+}
+
+impl Read for TarInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            TarInput::File(f) => f.read(buf),
+            TarInput::Stream { inner, pos } => {
+                let n = inner.read(buf)?;
+                *pos += n as u64;
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl io::Seek for TarInput {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        match (self, to) {
+            (TarInput::File(f), to) => f.seek(to),
+            (TarInput::Stream { inner, pos }, io::SeekFrom::Current(n)) if n >= 0 => {
+                let skipped = io::copy(&mut inner.by_ref().take(n as u64), &mut io::sink())?;
+                *pos += skipped;
+                if skipped < n as u64 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "archive ends inside an entry",
+                    ));
+                }
+                Ok(*pos)
+            }
+            (TarInput::Stream { .. }, _) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a compressed tar stream only skips forward",
+            )),
+        }
+    }
+}
+
 /// What the pass keeps, and where.
 struct Keeper {
     in_memory: u64,
@@ -121,10 +167,20 @@ impl TarSource {
                 .max(RATIO_FLOOR)
         };
         let count = Arc::new(AtomicU64::new(0));
-        let stream = Counted {
-            inner: decoder(kind, file),
-            count: count.clone(),
-            cap: ratio_cap.min(limits.max_total_bytes.saturating_add(1 << 20)),
+        let input = if seekable {
+            TarInput::File(BufReader::with_capacity(64 << 10, file))
+        } else {
+            TarInput::Stream {
+                inner: BufReader::with_capacity(
+                    256 << 10,
+                    Counted {
+                        inner: decoder(kind, file),
+                        count: count.clone(),
+                        cap: ratio_cap.min(limits.max_total_bytes.saturating_add(1 << 20)),
+                    },
+                ),
+                pos: 0,
+            }
         };
         let cap_error = |entry: &str| {
             let seen = count.load(Ordering::Relaxed);
@@ -148,7 +204,7 @@ impl TarSource {
                 )
             }
         };
-        let mut tar = ::tar::Archive::new(BufReader::with_capacity(256 << 10, stream));
+        let mut tar = ::tar::Archive::new(input);
         let mut warnings = Vec::new();
         let mut budget = Budget {
             limits,
@@ -163,7 +219,9 @@ impl TarSource {
         let mut places: BTreeMap<String, Place> = BTreeMap::new();
         let mut aliases: Vec<Alias> = Vec::new();
         let mut last = String::new();
-        let iter = tar.entries().map_err(|e| archive_error(path, label, e))?;
+        let iter = tar
+            .entries_with_seek()
+            .map_err(|e| archive_error(path, label, e))?;
         for entry in iter {
             let mut entry = match entry {
                 Ok(entry) => entry,
