@@ -65,16 +65,15 @@ pub fn check_and_write(
 ) -> Result<WrittenReport, ReportError> {
     let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
     let outcome = engine::check(&cluster, request.rules, request.options);
-    let doc = ReportDocument::new(&cluster, &outcome);
-    let files = request.renderer.render_files(request.formats, &doc)?;
-    let dir = match request.output {
-        Some(dir) => write_report_dir(dir, &files, false)?,
-        None => write_report_dir(
-            &default_report_dir(bundle, cluster.source.kind()),
-            &files,
-            true,
-        )?,
+    let target = match request.output {
+        Some(dir) => dir.to_path_buf(),
+        None => default_report_dir(bundle, cluster.source.kind()),
     };
+    let mut doc = ReportDocument::new(&cluster, &outcome);
+    // A `-1` suffix for a unique name keeps the parent, so the links stay right.
+    doc.link_bundle(&cluster, &target);
+    let files = request.renderer.render_files(request.formats, &doc)?;
+    let dir = write_report_dir(&target, &files, request.output.is_none())?;
     Ok(WrittenReport {
         cluster,
         outcome,
