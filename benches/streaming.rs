@@ -35,7 +35,9 @@ fn root() -> PathBuf {
 fn args() -> Args {
     let mut args = Args {
         sizes: vec![0.1, 1.0, 4.0],
-        forms: ["dir", "zip", "tar.gz", "tar.zst"].map(String::from).to_vec(),
+        forms: ["dir", "zip", "tar.gz", "tar.zst"]
+            .map(String::from)
+            .to_vec(),
         work: root().join("target/streaming-bench"),
         runs: 2,
         bin: root().join("target/release/diag-check"),
@@ -91,7 +93,12 @@ fn run(shell: &str) {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    run(&format!("mkdir -p '{}' && cp -r '{}/.' '{}'", to.display(), from.display(), to.display()));
+    run(&format!(
+        "mkdir -p '{}' && cp -r '{}/.' '{}'",
+        to.display(),
+        from.display(),
+        to.display()
+    ));
 }
 
 fn du(path: &Path) -> u64 {
@@ -136,7 +143,10 @@ fn main() {
                     bundle.clone(),
                     String::new(),
                     "cat (every file)",
-                    format!("find '{}' -type f -exec cat {{}} + > /dev/null", bundle.display()),
+                    format!(
+                        "find '{}' -type f -exec cat {{}} + > /dev/null",
+                        bundle.display()
+                    ),
                 ),
                 "zip" => (
                     dir.join("b.zip"),

@@ -45,7 +45,9 @@ const SOURCES: [&str; 10] = [
     "2pc.go",
 ];
 
-const LEVELS: [&str; 8] = ["INFO", "INFO", "INFO", "INFO", "INFO", "WARN", "DEBUG", "ERROR"];
+const LEVELS: [&str; 8] = [
+    "INFO", "INFO", "INFO", "INFO", "INFO", "WARN", "DEBUG", "ERROR",
+];
 
 /// One log line: header, message and a few fields with varying values.
 fn line(rng: &mut Rng, second: u64, out: &mut Vec<u8>) {
@@ -123,20 +125,29 @@ pub fn write_bulk_logs(bundle: &Path, total: u64, seed: u64) -> anyhow::Result<V
         .instances
         .iter()
         .filter_map(|inst| {
-            let name = inst.component.topology_key().trim_end_matches('s').to_string();
+            let name = inst
+                .component
+                .topology_key()
+                .trim_end_matches('s')
+                .to_string();
             let dir = match cluster.layout {
                 Layout::Operator => PathBuf::from("logs").join(inst.pod.as_deref()?),
                 _ => {
-                    let log_dir = inst.log_dir.clone().or_else(|| {
-                        inst.deploy_dir.as_ref().map(|d| format!("{d}/log"))
-                    })?;
+                    let log_dir = inst
+                        .log_dir
+                        .clone()
+                        .or_else(|| inst.deploy_dir.as_ref().map(|d| format!("{d}/log")))?;
                     PathBuf::from(&inst.host).join(log_dir.trim_start_matches('/'))
                 }
             };
             Some((bundle.join(dir), name))
         })
         .collect();
-    anyhow::ensure!(!dirs.is_empty(), "{}: no instance with a log folder", bundle.display());
+    anyhow::ensure!(
+        !dirs.is_empty(),
+        "{}: no instance with a log folder",
+        bundle.display()
+    );
     let share = total / dirs.len() as u64;
     let mut rng = Rng::new(seed);
     let mut files = Vec::new();
@@ -148,7 +159,10 @@ pub fn write_bulk_logs(bundle: &Path, total: u64, seed: u64) -> anyhow::Result<V
             let name = if rotation == 0 {
                 format!("{component}.log")
             } else {
-                format!("{component}-2022-02-07T{:02}-00-00.{rotation:03}.log", 11 - rotation % 12)
+                format!(
+                    "{component}-2022-02-07T{:02}-00-00.{rotation:03}.log",
+                    11 - rotation % 12
+                )
             };
             let path = dir.join(name);
             write_log(&path, bytes, &mut rng)?;

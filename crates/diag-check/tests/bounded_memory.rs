@@ -28,7 +28,8 @@ fn a_tar_gz_bomb_ends_with_a_clear_error_in_bounded_memory() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("diag-fBomb/logs/bad-pd-0/pd.log: refused: archive expands past 1000 times")
+        stderr
+            .contains("diag-fBomb/logs/bad-pd-0/pd.log: refused: archive expands past 1000 times")
             && stderr.contains("(max_ratio)"),
         "{stderr}"
     );
@@ -41,5 +42,8 @@ fn a_tar_gz_bomb_ends_with_a_clear_error_in_bounded_memory() {
         peak <= MAX_RSS_KIB,
         "peak RSS {peak} KiB is over {MAX_RSS_KIB} KiB"
     );
-    assert!(!out_dir.path().join("report").exists(), "a report was written for a bomb");
+    assert!(
+        !out_dir.path().join("report").exists(),
+        "a report was written for a bomb"
+    );
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use diag_core::Cluster;
 use diag_core::bundle::{
-    DataKind, LogKind, MEMORY_ENTRY_BYTES, Limits, ReadPlan, SourceKind, open_source,
+    DataKind, Limits, LogKind, MEMORY_ENTRY_BYTES, ReadPlan, SourceKind, open_source,
 };
 use diag_core::model::{InstanceConfig, LoadOptions, inspect::Inspection};
 use rayon::prelude::*;
@@ -101,8 +101,10 @@ fn forms(tmp: &Path) -> Vec<(SourceKind, PathBuf)> {
     let _ = gz.write_all(&tar);
     std::fs::write(tmp.join("b.tar.gz"), gz.finish().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
-    let zst =
-        ruzstd::encoding::compress_to_vec(tar.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+    let zst = ruzstd::encoding::compress_to_vec(
+        tar.as_slice(),
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
     std::fs::write(tmp.join("b.tar.zst"), zst).unwrap_or_else(|e| panic!("{e}"));
 
     let file = std::fs::File::create(tmp.join("b.zip")).unwrap_or_else(|e| panic!("{e}"));
@@ -146,10 +148,11 @@ fn contents(path: &Path, plan: &ReadPlan) -> (Listing, BTreeMap<String, Vec<u8>>
             source
                 .open(k)
                 .and_then(|mut r| {
-                    r.read_to_end(&mut out).map_err(|cause| diag_core::LoadError::Io {
-                        path: k.into(),
-                        cause,
-                    })
+                    r.read_to_end(&mut out)
+                        .map_err(|cause| diag_core::LoadError::Io {
+                            path: k.into(),
+                            cause,
+                        })
                 })
                 .unwrap_or_else(|e| panic!("{}: {k}: {e}", path.display()));
             (k.clone(), out)
@@ -175,7 +178,10 @@ fn every_container_form_indexes_and_streams_the_same_files() {
             let (listing, bytes) = contents(path, plan);
             assert_eq!(listing, want_listing, "{kind} index, plan {plan:?}");
             for (k, v) in &want_bytes {
-                assert!(bytes.get(k) == Some(v), "{kind}: {k} differs, plan {plan:?}");
+                assert!(
+                    bytes.get(k) == Some(v),
+                    "{kind}: {k} differs, plan {plan:?}"
+                );
             }
         }
     }
@@ -184,27 +190,34 @@ fn every_container_form_indexes_and_streams_the_same_files() {
 #[test]
 fn a_one_pass_archive_keeps_only_what_the_plan_wants() {
     let forms = shared_forms();
-    for (kind, path) in forms.iter().filter(|(k, _)| {
-        matches!(k, SourceKind::TarGz | SourceKind::TarZst)
-    }) {
+    for (kind, path) in forms
+        .iter()
+        .filter(|(k, _)| matches!(k, SourceKind::TarGz | SourceKind::TarZst))
+    {
         let plan = ReadPlan::metadata().with(DataKind::RuntimeConfig);
-        let opened =
-            open_source(path, &Limits::default(), &plan).unwrap_or_else(|e| panic!("{e}"));
+        let opened = open_source(path, &Limits::default(), &plan).unwrap_or_else(|e| panic!("{e}"));
         let index = opened.source.index();
         let kept: Vec<&str> = index
             .iter()
             .filter(|(_, e)| e.retained)
             .map(|(k, _)| k.as_str())
             .collect();
-        assert!(kept.contains(&"cluster.json") && kept.contains(&"meta.yaml"), "{kind}");
+        assert!(
+            kept.contains(&"cluster.json") && kept.contains(&"meta.yaml"),
+            "{kind}"
+        );
         assert!(
             kept.iter()
-                .all(|k| matches!(*k, "cluster.json" | "meta.yaml") || k.ends_with("/conf/config.json")),
+                .all(|k| matches!(*k, "cluster.json" | "meta.yaml")
+                    || k.ends_with("/conf/config.json")),
             "{kind} kept {kept:?}"
         );
         let everything = open_source(path, &Limits::default(), &ReadPlan::everything())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(everything.source.index().values().all(|e| e.retained), "{kind}");
+        assert!(
+            everything.source.index().values().all(|e| e.retained),
+            "{kind}"
+        );
     }
 }
 
@@ -267,15 +280,19 @@ fn the_loader_parses_runtime_configs_only_when_the_plan_wants_them() {
         rotated
             .reader()
             .and_then(|mut r| {
-                r.read_to_string(&mut text).map_err(|cause| diag_core::LoadError::Io {
-                    path: ROTATED.into(),
-                    cause,
-                })
+                r.read_to_string(&mut text)
+                    .map_err(|cause| diag_core::LoadError::Io {
+                        path: ROTATED.into(),
+                        cause,
+                    })
             })
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(text.contains("\"rotated\""), "{kind}: {text:?}");
     }
     for (kind, json) in &inspections[1..] {
-        assert_eq!(json, &inspections[0].1, "{kind} inspects differently from the directory");
+        assert_eq!(
+            json, &inspections[0].1,
+            "{kind} inspects differently from the directory"
+        );
     }
 }

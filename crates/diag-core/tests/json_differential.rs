@@ -71,7 +71,11 @@ const STRINGS: [&str; 14] = [
 
 fn value(rng: &mut Rng, depth: usize, out: &mut String) {
     let ws = |rng: &mut Rng, out: &mut String| out.push_str(rng.pick(&WHITESPACE));
-    let choice = if depth > 6 { rng.below(5) } else { rng.below(8) };
+    let choice = if depth > 6 {
+        rng.below(5)
+    } else {
+        rng.below(8)
+    };
     match choice {
         0 => out.push_str(rng.pick(&NUMBERS)),
         1 => {
@@ -119,10 +123,46 @@ fn value(rng: &mut Rng, depth: usize, out: &mut String) {
 
 /// Snippets that are not JSON (or are, in odd spellings), inserted at random places.
 const MUTATIONS: [&str; 40] = [
-    "01", "-01", "1.", ".5", "-.5", "1.e3", "1e", "1e+", "+1", "-", "0x10", "NaN", "Infinity",
-    "-Infinity", ",", ",]", ",}", "[", "]", "{", "}", ":", "\"", "\\", "\"\\ud800\"",
-    "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"", "\"\\u12\"", "\"\\u+123\"",
-    "\"\\x41\"", "\"\u{1}\"", "tru", "nul", "True", "1e999", "-1e999", "00", "\u{7f}", "'a'",
+    "01",
+    "-01",
+    "1.",
+    ".5",
+    "-.5",
+    "1.e3",
+    "1e",
+    "1e+",
+    "+1",
+    "-",
+    "0x10",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    ",",
+    ",]",
+    ",}",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "\"",
+    "\\",
+    "\"\\ud800\"",
+    "\"\\udc00\"",
+    "\"\\ud800\\u0041\"",
+    "\"\\ud800x\"",
+    "\"\\u12\"",
+    "\"\\u+123\"",
+    "\"\\x41\"",
+    "\"\u{1}\"",
+    "tru",
+    "nul",
+    "True",
+    "1e999",
+    "-1e999",
+    "00",
+    "\u{7f}",
+    "'a'",
 ];
 
 fn mutate(rng: &mut Rng, doc: &str) -> Vec<u8> {
@@ -176,7 +216,7 @@ fn same(ours: &ConfigNode, theirs: &serde_json::Value) -> bool {
 
 #[test]
 fn the_reader_accepts_and_rejects_what_serde_json_does() {
-    let mut rng = Rng(0x5EED_0F_D1A6);
+    let mut rng = Rng(0x005E_ED0F_D1A6);
     let (mut accepted, mut rejected) = (0, 0);
     for i in 0..30_000 {
         let mut doc = String::new();
@@ -193,7 +233,10 @@ fn the_reader_accepts_and_rejects_what_serde_json_does() {
         let shown = String::from_utf8_lossy(&bytes);
         match (&ours, &theirs) {
             (Ok(a), Ok(b)) => {
-                assert!(same(a, b), "values differ for {shown:?}: ours {a:?}, serde_json {b}");
+                assert!(
+                    same(a, b),
+                    "values differ for {shown:?}: ours {a:?}, serde_json {b}"
+                );
                 accepted += 1;
             }
             (Err(_), Err(_)) => rejected += 1,
@@ -202,14 +245,27 @@ fn the_reader_accepts_and_rejects_what_serde_json_does() {
         }
     }
     // Both sides of the grammar were exercised.
-    assert!(accepted > 5_000 && rejected > 5_000, "{accepted} accepted, {rejected} rejected");
+    assert!(
+        accepted > 5_000 && rejected > 5_000,
+        "{accepted} accepted, {rejected} rejected"
+    );
 }
 
 #[test]
 fn what_json_rejects_is_rejected_with_a_reason() {
     for doc in [
-        "01", "1.", ".5", "[1,]", "{\"a\":1,}", "\"\\ud800\"", "\"\\udc00\"", "-", "1e", "+1",
-        "[01]", "\"\\u+123\"",
+        "01",
+        "1.",
+        ".5",
+        "[1,]",
+        "{\"a\":1,}",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "-",
+        "1e",
+        "+1",
+        "[01]",
+        "\"\\u+123\"",
     ] {
         let err = json::parse(doc.as_bytes());
         assert!(err.is_err(), "{doc} was accepted as {err:?}");

@@ -77,7 +77,11 @@ impl Budget<'_> {
     }
 }
 
-pub(crate) fn archive_error(path: &Path, kind: &'static str, e: impl std::fmt::Display) -> LoadError {
+pub(crate) fn archive_error(
+    path: &Path,
+    kind: &'static str,
+    e: impl std::fmt::Display,
+) -> LoadError {
     LoadError::Archive {
         path: path.to_path_buf(),
         kind,
@@ -112,4 +116,3 @@ pub(crate) fn resolve_aliases(
     }
     out
 }
-

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{Entry, Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, strip_root};
+use super::{
+    Entry, Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, strip_root,
+};
 use crate::error::{LimitKind, LoadError};
 
 /// A bundle read from a directory. Symbolic links are followed only while they stay inside it.

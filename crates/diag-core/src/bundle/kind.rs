@@ -208,13 +208,22 @@ mod tests {
                 Some(DataKind::Metric),
             ),
             ("monitor/alerts/h_9090/alerts.json", Some(DataKind::Alerts)),
-            ("basic-tidb-0/conf/config.json", Some(DataKind::RuntimeConfig)),
+            (
+                "basic-tidb-0/conf/config.json",
+                Some(DataKind::RuntimeConfig),
+            ),
             ("h/d/pd-2379/conf/store.json", Some(DataKind::PdStores)),
             ("h/d/tikv-20160/conf/tikv.toml", Some(DataKind::ConfigFile)),
             ("h/limits.conf", Some(DataKind::Limits)),
             ("h/d/limits.conf", None),
-            ("logs/basic-tidb-0/tidb.log", Some(DataKind::Log(LogKind::Std))),
-            ("logs/basic-tidb-0/core", Some(DataKind::Log(LogKind::Unknown))),
+            (
+                "logs/basic-tidb-0/tidb.log",
+                Some(DataKind::Log(LogKind::Std)),
+            ),
+            (
+                "logs/basic-tidb-0/core",
+                Some(DataKind::Log(LogKind::Unknown)),
+            ),
             (
                 "h/d/tidb-4000/log/tidb_slow_query.log",
                 Some(DataKind::Log(LogKind::Slow)),

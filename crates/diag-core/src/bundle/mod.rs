@@ -326,7 +326,9 @@ pub(crate) fn read_too_large(path: &str, size: u64, cap: u64) -> LoadError {
     too_large(
         path,
         LimitKind::ReadSize,
-        format!("{size} bytes is over the {cap}-byte limit for reading a file whole (max_read_bytes); stream it instead"),
+        format!(
+            "{size} bytes is over the {cap}-byte limit for reading a file whole (max_read_bytes); stream it instead"
+        ),
     )
 }
 

@@ -68,7 +68,7 @@ enum ZstdState<R: BufRead> {
     /// Between frames (or before the first).
     Idle(R),
     /// Inside a frame.
-    Frame(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>),
+    Frame(Box<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>),
 }
 
 impl<R: BufRead> ZstdFrames<R> {
@@ -90,7 +90,7 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                         self.state = Some(ZstdState::Frame(decoder));
                         return Ok(n);
                     }
-                    self.state = Some(ZstdState::Idle(decoder.into_inner()));
+                    self.state = Some(ZstdState::Idle((*decoder).into_inner()));
                 }
                 Some(ZstdState::Idle(mut inner)) => {
                     let head = inner.fill_buf()?;
@@ -110,9 +110,12 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                         continue;
                     }
                     let decoder = ruzstd::decoding::StreamingDecoder::new(inner).map_err(|e| {
-                        io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame header: {e}"))
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("zstd frame header: {e}"),
+                        )
                     })?;
-                    self.state = Some(ZstdState::Frame(decoder));
+                    self.state = Some(ZstdState::Frame(Box::new(decoder)));
                 }
             }
         }

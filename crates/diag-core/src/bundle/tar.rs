@@ -162,9 +162,7 @@ impl TarSource {
         let ratio_cap = if seekable {
             u64::MAX
         } else {
-            compressed
-                .saturating_mul(limits.max_ratio)
-                .max(RATIO_FLOOR)
+            compressed.saturating_mul(limits.max_ratio).max(RATIO_FLOOR)
         };
         let count = Arc::new(AtomicU64::new(0));
         let input = if seekable {
@@ -230,7 +228,11 @@ impl TarSource {
                 }
                 Err(e) if last.is_empty() => return Err(archive_error(path, label, e)),
                 Err(e) => {
-                    return Err(archive_error(path, label, format!("after entry `{last}`: {e}")));
+                    return Err(archive_error(
+                        path,
+                        label,
+                        format!("after entry `{last}`: {e}"),
+                    ));
                 }
             };
             let raw_bytes = entry.path_bytes().into_owned();
@@ -297,9 +299,11 @@ impl TarSource {
             places.insert(rel, place);
         }
         let spool = match keeper.spool {
-            Some(writer) => Some(Arc::new(writer.into_inner().map_err(|e| LoadError::Io {
-                path: PathBuf::from("<spool file>"),
-                cause: e.into_error(),
+            Some(writer) => Some(Arc::new(writer.into_inner().map_err(|e| {
+                LoadError::Io {
+                    path: PathBuf::from("<spool file>"),
+                    cause: e.into_error(),
+                }
             })?)),
             None => None,
         };
@@ -389,9 +393,9 @@ impl Source for TarSource {
                 Some(spool) => Ok(Box::new(FileRange::new(spool.clone(), *offset, *len))),
                 None => Err(not_found(path)),
             },
-            Some(&Place::Stream { offset, len }) if self.kind == SourceKind::Tar => Ok(Box::new(
-                FileRange::new(self.archive.clone(), offset, len),
-            )),
+            Some(&Place::Stream { offset, len }) if self.kind == SourceKind::Tar => {
+                Ok(Box::new(FileRange::new(self.archive.clone(), offset, len)))
+            }
             Some(&Place::Stream { offset, len }) => self.reread(path, offset, len),
         }
     }

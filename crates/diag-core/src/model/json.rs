@@ -270,9 +270,9 @@ impl Parser<'_> {
                                     0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
                                 }
                                 0xDC00..=0xDFFF => {
-                                    return Err(self.error(
-                                        "lone trailing surrogate in `\\u` escape",
-                                    ));
+                                    return Err(
+                                        self.error("lone trailing surrogate in `\\u` escape")
+                                    );
                                 }
                                 other => other,
                             };

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::data::{DataFile, DataKind, LogKind, parse_json, parse_yaml};
-use crate::bundle::ReadPlan;
 use super::value::{ConfigNode, ConfigValue};
 use super::version::{ClusterVersion, VersionOrigin};
 use super::{Cluster, ComponentKind, Instance, InstanceConfig, Layout, Sample};
+use crate::bundle::ReadPlan;
 use crate::bundle::Source;
 use crate::error::LoadError;
 
@@ -667,16 +667,14 @@ fn index_files(
                 | DataKind::Sysctl
                 | DataKind::Dmesg
                 | DataKind::Sockets),
-            ) => {
-                if hosts_known.contains(folder)
-                    || kind == DataKind::Insight
-                    || layout != Layout::Operator
-                {
-                    hosts
-                        .entry(folder.to_string())
-                        .or_default()
-                        .push(file(kind));
-                }
+            ) if hosts_known.contains(folder)
+                || kind == DataKind::Insight
+                || layout != Layout::Operator =>
+            {
+                hosts
+                    .entry(folder.to_string())
+                    .or_default()
+                    .push(file(kind));
             }
             Some(
                 kind @ (DataKind::DbVars
