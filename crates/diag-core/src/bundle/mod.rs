@@ -160,7 +160,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn new(path: &str, size: u64, retained: bool) -> Entry {
+    /// The entry of a file at bundle-relative `path`, classified by its path (for sources
+    /// written outside this crate).
+    pub fn new(path: &str, size: u64, retained: bool) -> Entry {
         Entry {
             size,
             kind: classify(path),
