@@ -17,6 +17,7 @@
 //! assert!(summary.expected.rule("tidb-max-days").is_some());
 //! ```
 
+pub mod bulk;
 pub mod configs;
 pub mod json;
 pub mod logs;

@@ -31,7 +31,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use crate::LoadError;
-use crate::bundle::{Limits, SourceKind};
+use crate::bundle::SourceKind;
 use crate::engine::selection::{self, NameList, SelectionNote, UnknownRule};
 use crate::engine::{self, CheckOptions, CheckOutcome, RowState};
 use crate::model::Cluster;
@@ -41,13 +41,8 @@ use crate::report::{
 };
 use crate::rules::{CheckKind, RuleLoadErrors, RuleSet, Severity};
 
-/// How a bundle is loaded.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct LoadOptions {
-    /// Caps on archive entries and totals.
-    pub limits: Limits,
-}
+/// How a bundle is loaded: limits and read plan (one type, the model's).
+pub use crate::model::LoadOptions;
 
 /// What to check and how to render it.
 #[derive(Debug, Clone)]
@@ -225,7 +220,7 @@ struct Prepared {
 }
 
 fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckError> {
-    let cluster = Cluster::open_with(bundle, &request.load.limits).map_err(CheckError::Load)?;
+    let cluster = Cluster::open_with(bundle, &request.load).map_err(CheckError::Load)?;
     let notes = selection::explain_selection(&cluster, request.rules, &request.selection);
     let outcome = engine::check(&cluster, request.rules, &request.selection);
     let doc = ReportDocument::new(&cluster, &outcome);

@@ -251,6 +251,12 @@ fn decide(
                     Some(format!("config `{file}` unusable: {reason}")),
                 );
             }
+            InstanceConfig::NotRead { file } => {
+                return (
+                    RowState::NoData,
+                    Some(format!("config `{file}` not read (not in the read plan)")),
+                );
+            }
         }
     }
     let Some(root) = root else {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::bundle::{Limits, Source, open_source};
+use crate::bundle::{Limits, ReadPlan, Source, open_source};
 use crate::error::LoadError;
 pub use data::{DataFile, DataKind, LogKind};
 pub use value::{ConfigNode, ConfigTree, ConfigValue, Lookup, ValueError};
@@ -250,8 +250,44 @@ impl SampleWindow {
     }
 }
 
+/// How a bundle is loaded: the archive [`Limits`] and the [`ReadPlan`] of what the check will
+/// read. The default reads everything under the default limits.
+///
+/// ```
+/// use diag_core::bundle::{DataKind, Limits, ReadPlan};
+/// use diag_core::model::LoadOptions;
+/// let options = LoadOptions::default()
+///     .limits(Limits::default().with_max_entries(10_000))
+///     .plan(ReadPlan::metadata().with(DataKind::RuntimeConfig));
+/// let cluster = diag_core::Cluster::open_with("../../fixtures/minimal".as_ref(), &options).unwrap();
+/// assert!(cluster.instances.iter().any(|i| i.config.tree().is_some()));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Caps on what the bundle may hold.
+    pub limits: Limits,
+    /// What to read; everything else is only indexed.
+    pub plan: ReadPlan,
+}
+
+impl LoadOptions {
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> LoadOptions {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the read plan.
+    pub fn plan(mut self, plan: ReadPlan) -> LoadOptions {
+        self.plan = plan;
+        self
+    }
+}
+
 /// An instance's runtime configuration (`conf/config.json`), or why there is none.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum InstanceConfig {
     /// Parsed.
     Loaded(Arc<ConfigTree>),
@@ -266,6 +302,11 @@ pub enum InstanceConfig {
         file: String,
         /// The load error, as text.
         reason: String,
+    },
+    /// The file exists but the read plan did not ask for runtime configs.
+    NotRead {
+        /// Bundle-relative path.
+        file: String,
     },
 }
 
@@ -282,7 +323,9 @@ impl InstanceConfig {
     pub fn file(&self) -> &str {
         match self {
             InstanceConfig::Loaded(t) => &t.file,
-            InstanceConfig::Absent { file } | InstanceConfig::Invalid { file, .. } => file,
+            InstanceConfig::Absent { file }
+            | InstanceConfig::Invalid { file, .. }
+            | InstanceConfig::NotRead { file } => file,
         }
     }
 }
@@ -388,20 +431,23 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// Opens a bundle (directory, `.zip`, `.tar.gz`) with default [`Limits`].
+    /// Opens a bundle (directory, `.zip`, `.tar.gz`/`.tgz`, `.tar.zst`, `.tar`) with the
+    /// default [`LoadOptions`]: every file, default [`Limits`].
     ///
     /// ```
     /// let cluster = diag_core::Cluster::open("../../fixtures/minimal".as_ref()).unwrap();
     /// assert_eq!(cluster.name, "mini");
     /// ```
     pub fn open(path: &Path) -> Result<Cluster, LoadError> {
-        Cluster::open_with(path, &Limits::default())
+        Cluster::open_with(path, &LoadOptions::default())
     }
 
-    /// Opens a bundle with caller-chosen archive limits.
-    pub fn open_with(path: &Path, limits: &Limits) -> Result<Cluster, LoadError> {
-        let opened = open_source(path, limits)?;
-        load::load(opened.source, opened.warnings)
+    /// Opens a bundle with caller-chosen limits and read plan. Runtime configs are parsed only
+    /// when the plan wants [`DataKind::RuntimeConfig`]; every other file is indexed and parsed
+    /// when asked.
+    pub fn open_with(path: &Path, options: &LoadOptions) -> Result<Cluster, LoadError> {
+        let opened = open_source(path, &options.limits, &options.plan)?;
+        load::load(opened.source, opened.warnings, &options.plan)
     }
 
     /// Instances of one component, in bundle order.
