@@ -14,9 +14,11 @@ pub mod bundle;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod testing;
+pub mod waivers;
 
 pub use error::LoadError;
 pub use model::Cluster;

@@ -240,6 +240,8 @@ fn seed_report_html() -> (tempfile::TempDir, PathBuf, String) {
             renderer: &renderer,
             formats: &[Format::Html],
             output: Some(&out),
+            waivers: None,
+            redact: None,
         },
     )
     .expect("checks");

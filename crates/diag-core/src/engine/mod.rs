@@ -31,6 +31,7 @@ use rayon::prelude::*;
 
 pub use finding::{
     Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    WaiverNote,
 };
 
 use crate::model::value::Lookup;

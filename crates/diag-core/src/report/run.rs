@@ -9,7 +9,9 @@ use super::{
 };
 use crate::Cluster;
 use crate::engine::{self, CheckOptions, CheckOutcome};
+use crate::redact::Redactor;
 use crate::rules::RuleSet;
+use crate::waivers::{WaiverReport, WaiverSet};
 
 /// What to check and how to report it.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,11 @@ pub struct ReportRequest<'a> {
     pub formats: &'a [Format],
     /// The report directory to create; `None` for [`default_report_dir`] (made unique).
     pub output: Option<&'a Path>,
+    /// Waivers to apply to the findings before reporting.
+    pub waivers: Option<&'a WaiverSet>,
+    /// Redact every output ([`crate::redact`]): `Some(None)` numbered pseudonyms,
+    /// `Some(Some(key))` pseudonyms derived from the key.
+    pub redact: Option<Option<&'a str>>,
 }
 
 /// A check whose report directory has been written.
@@ -39,6 +46,11 @@ pub struct WrittenReport {
     pub files: Vec<ReportFile>,
     /// The directory they were written to.
     pub dir: PathBuf,
+    /// What the waivers did, when some were given.
+    pub waivers: Option<WaiverReport>,
+    /// The redactor used, when redacting (its mapping is the user's to keep, and what else the
+    /// caller prints must go through it).
+    pub redactor: Option<Redactor>,
 }
 
 impl WrittenReport {
@@ -64,15 +76,32 @@ pub fn check_and_write(
     request: &ReportRequest<'_>,
 ) -> Result<WrittenReport, ReportError> {
     let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
-    let outcome = engine::check(&cluster, request.rules, request.options);
+    let mut outcome = engine::check(&cluster, request.rules, request.options);
+    let waivers = request
+        .waivers
+        .map(|w| w.apply(&mut outcome, crate::waivers::today()));
     let target = match request.output {
         Some(dir) => dir.to_path_buf(),
         None => default_report_dir(bundle, cluster.source.kind()),
     };
     let mut doc = ReportDocument::new(&cluster, &outcome);
-    // A `-1` suffix for a unique name keeps the parent, so the links stay right.
-    doc.link_bundle(&cluster, &target);
-    let files = request.renderer.render_files(request.formats, &doc)?;
+    if let Some(w) = &waivers {
+        doc.note_waivers(w);
+    }
+    let mut redactor = request
+        .redact
+        .map(|key| Redactor::for_cluster(&cluster, key));
+    match &mut redactor {
+        Some(r) => r.redact_document(&mut doc),
+        // A `-1` suffix for a unique name keeps the parent, so the links stay right.
+        None => doc.link_bundle(&cluster, &target),
+    }
+    let mut files = request.renderer.render_files(request.formats, &doc)?;
+    if let Some(r) = &mut redactor {
+        for f in &mut files {
+            f.content = r.redact(&f.content);
+        }
+    }
     let dir = write_report_dir(&target, &files, request.output.is_none())?;
     Ok(WrittenReport {
         cluster,
@@ -80,5 +109,7 @@ pub fn check_and_write(
         doc,
         files,
         dir,
+        waivers,
+        redactor,
     })
 }
