@@ -67,6 +67,47 @@ pub struct CheckArgs {
     /// Never color output (also when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+
+    /// A YAML list of waivers (rule, instance or host, reason, expires): matching abnormal
+    /// results are reported as `waived` and no longer count for --fail-on.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub redact: RedactArgs,
+}
+
+/// `--redact`, shared by every command that writes what a bundle holds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedactArgs {
+    /// Replace IP addresses, host names, the cluster name and id, and secret or path values by
+    /// stable pseudonyms (ip-1, host-1, …) in every output.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Derive pseudonyms from this key, so that they are the same across runs (implies --redact).
+    #[arg(long, value_name = "KEY", env = "DIAG_CHECK_REDACT_KEY", hide_env_values = true)]
+    pub redact_key: Option<String>,
+
+    /// Write the pseudonym → original table to this file (keep it; never share it).
+    #[arg(long, value_name = "FILE")]
+    pub redact_map: Option<PathBuf>,
+}
+
+impl RedactArgs {
+    /// `Some(key)` when redacting.
+    pub fn mode(&self) -> Option<Option<&str>> {
+        (self.redact || self.redact_key.is_some()).then_some(self.redact_key.as_deref())
+    }
+
+    /// Writes the mapping when asked to.
+    pub fn write_map(&self, redactor: Option<&diag_core::redact::Redactor>) -> anyhow::Result<()> {
+        if let (Some(path), Some(r)) = (&self.redact_map, redactor) {
+            std::fs::write(path, r.mapping_text())
+                .with_context(|| format!("--redact-map {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 fn parse_kind(s: &str) -> Result<CheckKind, String> {
@@ -98,21 +139,44 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         skip: args.skip.clone(),
     };
 
+    let waivers = match &args.waivers {
+        Some(path) => Some(
+            diag_core::waivers::WaiverSet::load(path).map_err(|e| anyhow::anyhow!("--waivers {e}"))?,
+        ),
+        None => None,
+    };
     let request = ReportRequest {
         rules: &rules,
         options: &options,
         renderer: &renderer,
         formats: &args.format,
         output: args.output.as_deref(),
+        waivers: waivers.as_ref(),
+        redact: args.redact.mode(),
     };
     let progress = Progress::start(args.quiet);
     let written = report::check_and_write(bundle, &request);
     progress.finish();
     // The library's errors name the path and cause in one line; no chain to repeat.
-    let written = written.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut written = written.map_err(|e| anyhow::anyhow!("{e}"))?;
+    args.redact.write_map(written.redactor.as_ref())?;
 
+    // Expired and unused waivers are named even with --quiet: they need someone's attention.
+    let notices = written.waivers.as_ref().map(|w| w.notices()).unwrap_or_default();
+    for notice in notices {
+        let notice = match &mut written.redactor {
+            Some(r) => r.redact(&notice),
+            None => notice,
+        };
+        eprintln!("diag-check: {notice}");
+    }
     if !args.quiet {
         for warning in &written.cluster.warnings {
+            let warning = warning.to_string();
+            let warning = match &mut written.redactor {
+                Some(r) => r.redact(&warning),
+                None => warning,
+            };
             eprintln!("diag-check: warning: {warning}");
         }
         print_report(&args, &written)?;

@@ -119,6 +119,22 @@ impl Redactor {
         }
     }
 
+    /// `http://a:2379,b:2379` → the hosts `a` and `b` (IPs are found by the pattern anyway).
+    fn learn_addresses(&mut self, value: &str) {
+        for part in value.split(',') {
+            let part = part.trim();
+            let part = part.split_once("://").map_or(part, |(_, rest)| rest);
+            let host = match part.rsplit_once(':') {
+                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                _ => part,
+            };
+            let host = host.trim_end_matches('/');
+            if !host.is_empty() {
+                self.learn_host(host);
+            }
+        }
+    }
+
     fn learn_config(&mut self, node: &ConfigNode, key: &str) {
         match &node.value {
             ConfigValue::Map(map) => {
@@ -132,12 +148,13 @@ impl Redactor {
                 }
             }
             ConfigValue::String(s) => {
-                if let Some(kind) = sensitive_key(key) {
-                    // Each address of a list such as `pd.endpoints` is found by the IP pattern;
-                    // a value that is only a scheme or a separator is no secret.
-                    if s.trim().len() >= 2 && s.trim() != "./" {
-                        self.learn(kind, s.trim());
+                match sensitive_key(key) {
+                    Some("host") => self.learn_addresses(s),
+                    // A value that is only a dot or a separator is no secret.
+                    Some(kind) if s.trim().len() >= 2 && s.trim() != "./" => {
+                        self.learn(kind, s.trim())
                     }
+                    _ => {}
                 }
             }
             _ => {}
@@ -346,7 +363,10 @@ fn sensitive_key(key: &str) -> Option<&'static str> {
     if PATH.contains(&last) || k.ends_with("-dir") || k.ends_with("-path") {
         return Some("path");
     }
-    if matches!(last, "host" | "hostname" | "advertise-address" | "addr" | "address") {
+    if matches!(
+        last,
+        "host" | "hostname" | "addr" | "address" | "urls" | "endpoints"
+    ) {
         return Some("host");
     }
     None

@@ -73,15 +73,15 @@ pub struct Waiver {
     #[serde(deserialize_with = "id_or_name")]
     pub rule: String,
     /// `host:port` of the instance, with `*` and `?` wildcards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub instance: Option<String>,
     /// Host (IP or name), with `*` and `?` wildcards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub host: Option<String>,
     /// Why the result is accepted (mandatory, not empty).
     pub reason: String,
     /// The last day the waiver applies, `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expires: Option<String>,
 }
 
