@@ -110,7 +110,7 @@ impl RedactArgs {
     }
 }
 
-fn parse_kind(s: &str) -> Result<CheckKind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<CheckKind, String> {
     CheckKind::parse(s).ok_or_else(|| {
         let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
         format!("unknown check type `{s}` (known: {})", known.join(", "))
@@ -196,7 +196,7 @@ fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
 }
 
 /// Built-in rules plus every `--rules DIR`, in the order given.
-fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
+pub(crate) fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
     let mut rules = RuleSet::builtin();
     for dir in dirs {
         let extra = RuleSet::load_dir(dir)

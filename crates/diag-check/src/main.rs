@@ -3,6 +3,7 @@
 //! Thin by design: argument parsing and printing; everything else is `diag_core`.
 
 mod check;
+mod diff;
 mod inspect;
 mod rules_cmd;
 
@@ -32,6 +33,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Work with rule files: list, show, lint, test.
     Rules(rules_cmd::RulesArgs),
+    /// Compare two bundles of one cluster: findings new, resolved and changed; config, version
+    /// and topology changes.
+    Diff(diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),
+        Some(Command::Diff(args)) => diff::run(args),
         None => check::run(cli.check),
     };
     match result {

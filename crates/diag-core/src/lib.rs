@@ -11,6 +11,7 @@
 //! ```
 
 pub mod bundle;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod model;
