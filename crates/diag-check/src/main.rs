@@ -6,6 +6,7 @@ mod check;
 mod diff;
 mod inspect;
 mod rules_cmd;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,9 @@ enum Command {
     /// Compare two bundles of one cluster: findings new, resolved and changed; config, version
     /// and topology changes.
     Diff(diff::DiffArgs),
+    /// One chronology of a bundle: timed evidence of every finding (logs, metrics, alerts)
+    /// across every instance, in time order.
+    Timeline(timeline::TimelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),
         Some(Command::Diff(args)) => diff::run(args),
+        Some(Command::Timeline(args)) => timeline::run(args),
         None => check::run(cli.check),
     };
     match result {

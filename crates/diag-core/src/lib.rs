@@ -19,6 +19,7 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod testing;
+pub mod timeline;
 pub mod waivers;
 
 pub use error::LoadError;
