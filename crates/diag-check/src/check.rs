@@ -86,7 +86,12 @@ pub struct RedactArgs {
     pub redact: bool,
 
     /// Derive pseudonyms from this key, so that they are the same across runs (implies --redact).
-    #[arg(long, value_name = "KEY", env = "DIAG_CHECK_REDACT_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "DIAG_CHECK_REDACT_KEY",
+        hide_env_values = true
+    )]
     pub redact_key: Option<String>,
 
     /// Write the pseudonym → original table to this file (keep it; never share it).
@@ -141,7 +146,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
     let waivers = match &args.waivers {
         Some(path) => Some(
-            diag_core::waivers::WaiverSet::load(path).map_err(|e| anyhow::anyhow!("--waivers {e}"))?,
+            diag_core::waivers::WaiverSet::load(path)
+                .map_err(|e| anyhow::anyhow!("--waivers {e}"))?,
         ),
         None => None,
     };
@@ -162,7 +168,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     args.redact.write_map(written.redactor.as_ref())?;
 
     // Expired and unused waivers are named even with --quiet: they need someone's attention.
-    let notices = written.waivers.as_ref().map(|w| w.notices()).unwrap_or_default();
+    let notices = written
+        .waivers
+        .as_ref()
+        .map(|w| w.notices())
+        .unwrap_or_default();
     for notice in notices {
         let notice = match &mut written.redactor {
             Some(r) => r.redact(&notice),

@@ -46,14 +46,10 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         ..CheckOptions::default()
     };
     let waivers = match &args.waivers {
-        Some(path) => {
-            Some(WaiverSet::load(path).map_err(|e| anyhow::anyhow!("--waivers {e}"))?)
-        }
+        Some(path) => Some(WaiverSet::load(path).map_err(|e| anyhow::anyhow!("--waivers {e}"))?),
         None => None,
     };
-    let open = |path: &PathBuf| {
-        Cluster::open(path).map_err(|e| anyhow::anyhow!("{e}"))
-    };
+    let open = |path: &PathBuf| Cluster::open(path).map_err(|e| anyhow::anyhow!("{e}"));
     let (before, after) = (open(&args.before)?, open(&args.after)?);
     let (mut old, mut new) = (
         engine::check(&before, &rules, &options),

@@ -43,7 +43,12 @@ fn text(bytes: &[u8]) -> String {
 fn edit_line(file: &Path, line: usize, old: &str, new: &str) {
     let content = fs::read_to_string(file).unwrap();
     let mut lines: Vec<String> = content.lines().map(str::to_owned).collect();
-    assert!(lines[line - 1].contains(old), "{}:{line}: {}", file.display(), lines[line - 1]);
+    assert!(
+        lines[line - 1].contains(old),
+        "{}:{line}: {}",
+        file.display(),
+        lines[line - 1]
+    );
     lines[line - 1] = lines[line - 1].replace(old, new);
     fs::write(file, lines.join("\n") + "\n").unwrap();
 }
@@ -56,7 +61,12 @@ fn before_and_after() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let after = tmp.path().join("after").join("diag-fPrz0RnDxRn");
     copy_dir(&fixture("diag-fPrz0RnDxRn"), &before);
     copy_dir(&fixture("diag-fPrz0RnDxRn"), &after);
-    edit_line(&after.join("basic-tidb-0/conf/config.json"), 32, "\"max-days\": 0", "\"max-days\": 7");
+    edit_line(
+        &after.join("basic-tidb-0/conf/config.json"),
+        32,
+        "\"max-days\": 0",
+        "\"max-days\": 7",
+    );
     for pd in ["basic-pd-0", "basic-pd-1", "basic-pd-2"] {
         let file = after.join(pd).join("conf/config.json");
         edit_line(&file, 143, "\"max-replicas\": 3", "\"max-replicas\": 2");
@@ -95,11 +105,19 @@ fn diff_of_the_seed_against_a_fixed_copy_shows_rule_100_resolved_and_rule_215_ne
         .collect();
     assert_eq!(
         paths,
-        ["replication.max-replicas", "replication.max-replicas", "replication.max-replicas", "log.file.max-days"]
+        [
+            "replication.max-replicas",
+            "replication.max-replicas",
+            "replication.max-replicas",
+            "log.file.max-days"
+        ]
     );
 
     let out = diag_check(&[&"diff", &before, &after]);
-    insta::assert_snapshot!("diff-seed-fixed-max-days-lowered-max-replicas", text(&out.stdout));
+    insta::assert_snapshot!(
+        "diff-seed-fixed-max-days-lowered-max-replicas",
+        text(&out.stdout)
+    );
     let out = diag_check(&[&"diff", &before, &after, &"--format", &"markdown"]);
     insta::assert_snapshot!("diff-seed-markdown", text(&out.stdout));
 }
@@ -112,8 +130,20 @@ fn diff_fails_on_a_new_warning_only_when_asked() {
     let out = diag_check(&[&"diff", &before, &after, &"--fail-on", &"critical"]);
     assert_eq!(out.status.code(), Some(0));
     // Nothing new the other way round: only resolved rows.
-    let out = diag_check(&[&"diff", &after, &before, &"--fail-on", &"info", &"--format", &"json"]);
-    assert_eq!(out.status.code(), Some(1), "rule 100 is new the other way round");
+    let out = diag_check(&[
+        &"diff",
+        &after,
+        &before,
+        &"--fail-on",
+        &"info",
+        &"--format",
+        &"json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rule 100 is new the other way round"
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rules_of(&json["new"]), [100]);
     assert_eq!(rules_of(&json["resolved"]), [215]);
@@ -122,10 +152,25 @@ fn diff_fails_on_a_new_warning_only_when_asked() {
 #[test]
 fn diff_of_a_bundle_with_itself_is_empty() {
     let (_tmp, before, _) = before_and_after();
-    let out = diag_check(&[&"diff", &before, &before, &"--format", &"json", &"--fail-on", &"info"]);
+    let out = diag_check(&[
+        &"diff",
+        &before,
+        &before,
+        &"--format",
+        &"json",
+        &"--fail-on",
+        &"info",
+    ]);
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["new", "resolved", "changed", "config_changes", "instances_added", "instances_removed"] {
+    for key in [
+        "new",
+        "resolved",
+        "changed",
+        "config_changes",
+        "instances_added",
+        "instances_removed",
+    ] {
         assert_eq!(json[key], serde_json::json!([]), "{key}");
     }
 }
@@ -153,7 +198,13 @@ fn waivers_mark_rows_waived_name_expired_and_unused_ones_and_leave_fail_on_to_th
     fs::write(&waivers, WAIVERS).unwrap();
     let report = tmp.path().join("report");
     let out = diag_check(&[
-        &bundle, &"--waivers", &waivers, &"-o", &report, &"--format", &"text,sarif,json,html,markdown,junit",
+        &bundle,
+        &"--waivers",
+        &waivers,
+        &"-o",
+        &report,
+        &"--format",
+        &"text,sarif,json,html,markdown,junit",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
@@ -165,7 +216,8 @@ fn waivers_mark_rows_waived_name_expired_and_unused_ones_and_leave_fail_on_to_th
     insta::assert_snapshot!("waivers-seed-check-report", report_text);
 
     let sarif: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(report.join("check-report.sarif")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(report.join("check-report.sarif")).unwrap())
+            .unwrap();
     let suppressed: Vec<(String, String)> = sarif["runs"][0]["results"]
         .as_array()
         .unwrap()
@@ -174,19 +226,29 @@ fn waivers_mark_rows_waived_name_expired_and_unused_ones_and_leave_fail_on_to_th
         .map(|r| {
             (
                 r["properties"]["instance"].as_str().unwrap().to_owned(),
-                r["suppressions"][0]["justification"].as_str().unwrap().to_owned(),
+                r["suppressions"][0]["justification"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
             )
         })
         .collect();
     assert_eq!(
         suppressed,
         [
-            ("TidbConfig_172.20.21.213:4000".to_owned(), "TiDB logs are shipped off the box".to_owned()),
-            ("PdConfig_172.20.22.100:2379".to_owned(), "PD logs are shipped to Loki".to_owned()),
+            (
+                "TidbConfig_172.20.21.213:4000".to_owned(),
+                "TiDB logs are shipped off the box".to_owned()
+            ),
+            (
+                "PdConfig_172.20.22.100:2379".to_owned(),
+                "PD logs are shipped to Loki".to_owned()
+            ),
         ]
     );
     let json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(report.join("check-report.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(report.join("check-report.json")).unwrap())
+            .unwrap();
     assert_eq!(json["summary"]["rules_abnormal"], 2);
     assert_eq!(json["waivers"]["waived"].as_array().unwrap().len(), 2);
     assert_eq!(json["waivers"]["expired"][0]["rule"], "210");
@@ -194,10 +256,30 @@ fn waivers_mark_rows_waived_name_expired_and_unused_ones_and_leave_fail_on_to_th
 
     // Waiving every abnormal row leaves nothing for --fail-on.
     let all = tmp.path().join("all.yaml");
-    fs::write(&all, "- rule: 100\n  reason: a\n- rule: 209\n  reason: b\n- rule: 210\n  reason: c\n").unwrap();
-    let out = diag_check(&[&bundle, &"--waivers", &all, &"--fail-on", &"info", &"-o", &tmp.path().join("r2")]);
+    fs::write(
+        &all,
+        "- rule: 100\n  reason: a\n- rule: 209\n  reason: b\n- rule: 210\n  reason: c\n",
+    )
+    .unwrap();
+    let out = diag_check(&[
+        &bundle,
+        &"--waivers",
+        &all,
+        &"--fail-on",
+        &"info",
+        &"-o",
+        &tmp.path().join("r2"),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = diag_check(&[&bundle, &"--waivers", &waivers, &"--fail-on", &"info", &"-o", &tmp.path().join("r3")]);
+    let out = diag_check(&[
+        &bundle,
+        &"--waivers",
+        &waivers,
+        &"--fail-on",
+        &"info",
+        &"-o",
+        &tmp.path().join("r3"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -219,12 +301,26 @@ fn waivers_never_hide_error_rows() {
     let waivers = tmp.path().join("w.yaml");
     fs::write(&waivers, "- rule: 9001\n  reason: hide it\n").unwrap();
     let report = tmp.path().join("report");
-    let out = diag_check(&[&bundle, &"--rules", &rules, &"--waivers", &waivers, &"-o", &report]);
+    let out = diag_check(&[
+        &bundle,
+        &"--rules",
+        &rules,
+        &"--waivers",
+        &waivers,
+        &"-o",
+        &report,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("waiver for rule 9001 matched no abnormal result"));
     let report_text = fs::read_to_string(report.join("check-report.txt")).unwrap();
-    assert!(report_text.contains("  9001 level-as-number   TidbConfig_172.20.21.213:4000   "), "{report_text}");
-    assert!(report_text.contains("There were **0** waived results."), "{report_text}");
+    assert!(
+        report_text.contains("  9001 level-as-number   TidbConfig_172.20.21.213:4000   "),
+        "{report_text}"
+    );
+    assert!(
+        report_text.contains("There were **0** waived results."),
+        "{report_text}"
+    );
 }
 
 #[test]
@@ -233,7 +329,13 @@ fn a_bad_waiver_file_is_refused_by_name_before_anything_is_written() {
     let waivers = tmp.path().join("w.yaml");
     fs::write(&waivers, "- rule: 100\n").unwrap();
     let report = tmp.path().join("report");
-    let out = diag_check(&[&fixture("diag-fPrz0RnDxRn"), &"--waivers", &waivers, &"-o", &report]);
+    let out = diag_check(&[
+        &fixture("diag-fPrz0RnDxRn"),
+        &"--waivers",
+        &waivers,
+        &"-o",
+        &report,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("w.yaml") && err.contains("reason"), "{err}");
@@ -262,7 +364,10 @@ fn outputs_in(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
         if path.is_dir() {
             outputs_in(&path, out);
         } else {
-            out.push((path.clone(), String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned()));
+            out.push((
+                path.clone(),
+                String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned(),
+            ));
         }
     }
 }
@@ -273,7 +378,16 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
     let mut originals = Vec::new();
     ips_in(&fixture("diag-fPrz0RnDxRn"), &mut originals);
     assert!(originals.len() >= 8, "{originals:?}");
-    originals.extend(["7039963340562527412", "basic-pd-0", "basic-tikv-2", "basic-tidb-0", "tidb-cluster"].map(String::from));
+    originals.extend(
+        [
+            "7039963340562527412",
+            "basic-pd-0",
+            "basic-tikv-2",
+            "basic-tidb-0",
+            "tidb-cluster",
+        ]
+        .map(String::from),
+    );
     originals.push("basic".into());
 
     let report = tmp.path().join("report");
@@ -282,8 +396,16 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
     let waivers = tmp.path().join("keep").join("w.yaml");
     fs::write(&waivers, WAIVERS).unwrap();
     let check = diag_check(&[
-        &before, &"--redact", &"--redact-map", &map, &"--waivers", &waivers, &"-o", &report,
-        &"--format", &"text,markdown,json,html,junit,sarif",
+        &before,
+        &"--redact",
+        &"--redact-map",
+        &map,
+        &"--waivers",
+        &waivers,
+        &"-o",
+        &report,
+        &"--format",
+        &"text,markdown,json,html,junit,sarif",
     ]);
     assert!(check.status.success(), "{}", text(&check.stderr));
     let diff = diag_check(&[&"diff", &before, &after, &"--redact", &"--format", &"json"]);
@@ -292,15 +414,32 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
 
     let mut outputs = Vec::new();
     outputs_in(&report, &mut outputs);
-    assert_eq!(outputs.len(), 7, "{:?}", outputs.iter().map(|o| &o.0).collect::<Vec<_>>());
-    for (name, o) in [("check stdout", &check), ("diff json", &diff), ("diff text", &diff_text)] {
+    assert_eq!(
+        outputs.len(),
+        7,
+        "{:?}",
+        outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    for (name, o) in [
+        ("check stdout", &check),
+        ("diff json", &diff),
+        ("diff text", &diff_text),
+    ] {
         outputs.push((PathBuf::from(format!("{name} stdout")), text(&o.stdout)));
         outputs.push((PathBuf::from(format!("{name} stderr")), text(&o.stderr)));
     }
     for original in &originals {
-        let re = regex::Regex::new(&format!(r"(^|[^A-Za-z0-9.]){}($|[^A-Za-z0-9])", regex::escape(original))).unwrap();
+        let re = regex::Regex::new(&format!(
+            r"(^|[^A-Za-z0-9.]){}($|[^A-Za-z0-9])",
+            regex::escape(original)
+        ))
+        .unwrap();
         for (path, content) in &outputs {
-            assert!(!re.is_match(content), "{original} survives in {}", path.display());
+            assert!(
+                !re.is_match(content),
+                "{original} survives in {}",
+                path.display()
+            );
         }
     }
     let mapping = fs::read_to_string(&map).unwrap();
@@ -313,9 +452,44 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
 #[test]
 fn redaction_is_the_same_across_runs_with_the_same_key() {
     let (_tmp, before, after) = before_and_after();
-    let run = |key: &str| text(&diag_check(&[&"diff", &before, &after, &"--redact-key", &key]).stdout);
+    let run =
+        |key: &str| text(&diag_check(&[&"diff", &before, &after, &"--redact-key", &key]).stdout);
     let (a, b, c) = (run("k1"), run("k1"), run("k2"));
     assert_eq!(a, b);
     assert_ne!(a, c);
     assert!(!a.contains("172.20.") && a.contains("ip-"), "{a}");
+}
+
+#[test]
+fn timeline_of_the_seed_bundle_in_every_format_and_redacted() {
+    let seed = fixture("diag-fPrz0RnDxRn");
+    let out = diag_check(&[&"timeline", &seed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("timeline-seed-text", text(&out.stdout));
+    let json = diag_check(&[&"timeline", &seed, &"--format", &"json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        doc["events"][1]["summary"],
+        "alert TiKV_approximate_region_size firing"
+    );
+    assert_eq!(doc["events"][1]["instance"], "172.20.12.47:20160");
+    let html = diag_check(&[&"timeline", &seed, &"--format", &"html", &"--redact"]);
+    let page = text(&html.stdout);
+    assert!(page.contains("<svg") && page.contains("ip-"), "{page}");
+    for ip in ["172.20.12.47", "172.20.22.100"] {
+        assert!(!page.contains(ip), "{ip} survives");
+    }
+    let none = diag_check(&[
+        &"timeline",
+        &seed,
+        &"--until",
+        &"2022-02-07T18:00:00+08:00",
+        &"--format",
+        &"json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&none.stdout).unwrap();
+    assert_eq!(doc["events"], serde_json::json!([]));
+    let bad = diag_check(&[&"timeline", &seed, &"--since", &"noon"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("`noon` is not a time"));
 }

@@ -249,7 +249,8 @@ impl BundleDiff {
             if is_abnormal(row).is_some() && !was {
                 new.push(change(f, row, prior, Some(row)));
             } else if let Some(prior) = prior {
-                let moved = prior.state != row.state || prior.values_display() != row.values_display();
+                let moved =
+                    prior.state != row.state || prior.values_display() != row.values_display();
                 if moved && !(was && is_abnormal(row).is_none()) {
                     changed.push(change(f, row, Some(prior), Some(row)));
                 }
@@ -264,8 +265,11 @@ impl BundleDiff {
             }
         }
 
-        let old_instances: BTreeMap<InstanceKey, &Instance> =
-            before.instances.iter().map(|i| (instance_key(i), i)).collect();
+        let old_instances: BTreeMap<InstanceKey, &Instance> = before
+            .instances
+            .iter()
+            .map(|i| (instance_key(i), i))
+            .collect();
         let new_keys: std::collections::BTreeSet<InstanceKey> =
             after.instances.iter().map(instance_key).collect();
         let mut config_changes = Vec::new();
@@ -375,7 +379,10 @@ impl BundleDiff {
             }
         }
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "<none>".into());
-        out.push_str(&format!("\n## Config changes ({})\n", self.config_changes.len()));
+        out.push_str(&format!(
+            "\n## Config changes ({})\n",
+            self.config_changes.len()
+        ));
         for c in &self.config_changes {
             out.push_str(&format!(
                 "  {} {}   {}   {} -> {}\n",
@@ -447,7 +454,10 @@ impl BundleDiff {
             v.as_ref()
                 .map_or("—".to_owned(), |v| format!("`{}`", cell(v)))
         };
-        out.push_str(&format!("\n## Config changes ({})\n", self.config_changes.len()));
+        out.push_str(&format!(
+            "\n## Config changes ({})\n",
+            self.config_changes.len()
+        ));
         if !self.config_changes.is_empty() {
             out.push_str("\n| Instance | Path | Before | After |\n|---|---|---|---|\n");
             for c in &self.config_changes {
@@ -464,11 +474,29 @@ impl BundleDiff {
         let topology: Vec<String> = self
             .version_changes
             .iter()
-            .map(|v| format!("- {}: {} → {}\n", cell(&v.subject), opt(&v.before), opt(&v.after)))
-            .chain(self.instances_added.iter().map(|i| format!("- added: {}\n", cell(i))))
-            .chain(self.instances_removed.iter().map(|i| format!("- removed: {}\n", cell(i))))
+            .map(|v| {
+                format!(
+                    "- {}: {} → {}\n",
+                    cell(&v.subject),
+                    opt(&v.before),
+                    opt(&v.after)
+                )
+            })
+            .chain(
+                self.instances_added
+                    .iter()
+                    .map(|i| format!("- added: {}\n", cell(i))),
+            )
+            .chain(
+                self.instances_removed
+                    .iter()
+                    .map(|i| format!("- removed: {}\n", cell(i))),
+            )
             .collect();
-        out.push_str(&format!("\n## Versions and topology ({})\n", topology.len()));
+        out.push_str(&format!(
+            "\n## Versions and topology ({})\n",
+            topology.len()
+        ));
         if !topology.is_empty() {
             out.push('\n');
             topology.iter().for_each(|l| out.push_str(l));

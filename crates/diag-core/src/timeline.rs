@@ -115,7 +115,11 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Some(ts);
     }
-    for format in ["%Y/%m/%d %H:%M:%S%.f %:z", "%Y/%m/%d %H:%M:%S %:z", "%Y/%m/%d %H:%M:%S%.f %z"] {
+    for format in [
+        "%Y/%m/%d %H:%M:%S%.f %:z",
+        "%Y/%m/%d %H:%M:%S %:z",
+        "%Y/%m/%d %H:%M:%S%.f %z",
+    ] {
         if let Ok(z) = jiff::fmt::strtime::parse(format, t).and_then(|p| p.to_timestamp()) {
             return Some(z);
         }
@@ -150,7 +154,9 @@ fn format_time(at: Timestamp, offset: Offset) -> String {
 fn parse_bound(text: &Option<String>) -> Result<Option<Timestamp>, TimeError> {
     match text {
         None => Ok(None),
-        Some(t) => parse_time(t).map(Some).ok_or_else(|| TimeError { text: t.clone() }),
+        Some(t) => parse_time(t)
+            .map(Some)
+            .ok_or_else(|| TimeError { text: t.clone() }),
     }
 }
 
@@ -159,7 +165,8 @@ fn alert_instance<'a>(cluster: &'a Cluster, label: &str) -> Option<&'a Instance>
     cluster.instances.iter().find(|i| {
         i.pod.as_deref() == Some(label)
             || label == i.address()
-            || i.status_port.is_some_and(|p| label == format!("{}:{p}", i.host))
+            || i.status_port
+                .is_some_and(|p| label == format!("{}:{p}", i.host))
     })
 }
 
@@ -232,11 +239,15 @@ impl Timeline {
                         continue;
                     }
                     kept += 1;
-                    let instance = first.map(|i| format!("{}:{}", i.host, i.port)).unwrap_or_default();
+                    let instance = first
+                        .map(|i| format!("{}:{}", i.host, i.port))
+                        .unwrap_or_default();
                     let excerpt = e.excerpt.as_deref().unwrap_or(&rule.variation);
                     events.push(Event {
                         time: format_time(at, offset),
-                        component: first.map(|i| i.component.topology_key().to_owned()).unwrap_or_default(),
+                        component: first
+                            .map(|i| i.component.topology_key().to_owned())
+                            .unwrap_or_default(),
                         order: instance_rank.get(&instance).copied().unwrap_or(usize::MAX),
                         instance,
                         kind: rule.kind.as_str(),
@@ -282,7 +293,9 @@ impl Timeline {
                         ConfigValue::Int(i) => Some(*i as f64),
                         _ => None,
                     })
-                    .and_then(|secs| Timestamp::from_millisecond((secs * 1000.0).round() as i64).ok());
+                    .and_then(|secs| {
+                        Timestamp::from_millisecond((secs * 1000.0).round() as i64).ok()
+                    });
                 let Some(at) = at else {
                     untimed += 1;
                     continue;
@@ -309,7 +322,9 @@ impl Timeline {
                         .or_else(|| component_of_alert(name))
                         .map(|c| c.topology_key().to_owned())
                         .unwrap_or_default(),
-                    instance: instance.map(Instance::address).unwrap_or_else(|| who.to_owned()),
+                    instance: instance
+                        .map(Instance::address)
+                        .unwrap_or_else(|| who.to_owned()),
                     kind: "alert",
                     rule: None,
                     severity,
@@ -328,8 +343,13 @@ impl Timeline {
         }
 
         events.sort_by(|a, b| {
-            (a.at, a.order, &a.instance, &a.evidence, &a.summary)
-                .cmp(&(b.at, b.order, &b.instance, &b.evidence, &b.summary))
+            (a.at, a.order, &a.instance, &a.evidence, &a.summary).cmp(&(
+                b.at,
+                b.order,
+                &b.instance,
+                &b.evidence,
+                &b.summary,
+            ))
         });
         mark_first_causes(&mut events);
         Ok(Timeline {
@@ -365,14 +385,28 @@ impl Timeline {
             let at: Vec<String> = e
                 .evidence
                 .iter()
-                .map(|v| if v.line > 0 { format!("{}:{}", v.file, v.line) } else { v.file.clone() })
+                .map(|v| {
+                    if v.line > 0 {
+                        format!("{}:{}", v.file, v.line)
+                    } else {
+                        v.file.clone()
+                    }
+                })
                 .collect();
             out.push_str(&format!(
                 "{}{}  {} {}  {}  {}  {}{}  ({})\n",
                 if e.first_cause { "* " } else { "  " },
                 e.time,
-                if e.component.is_empty() { "-" } else { &e.component },
-                if e.instance.is_empty() { "-" } else { &e.instance },
+                if e.component.is_empty() {
+                    "-"
+                } else {
+                    &e.component
+                },
+                if e.instance.is_empty() {
+                    "-"
+                } else {
+                    &e.instance
+                },
                 e.kind,
                 e.severity.map_or("-", Severity::as_str),
                 rule,
@@ -420,7 +454,10 @@ impl Timeline {
             ));
         }
         for (n, e) in self.events.iter().enumerate() {
-            let lane = lanes.iter().position(|(_, l)| *l == e.instance).unwrap_or(0);
+            let lane = lanes
+                .iter()
+                .position(|(_, l)| *l == e.instance)
+                .unwrap_or(0);
             let y = lane_h * lane as f64 + 20.0;
             let color = match e.severity {
                 Some(Severity::Critical) => "#c62828",
@@ -428,7 +465,11 @@ impl Timeline {
                 Some(Severity::Info) => "#1e88e5",
                 None => "#9e9e9e",
             };
-            let ring = if e.first_cause { " stroke=\"#000\" stroke-width=\"2\"" } else { "" };
+            let ring = if e.first_cause {
+                " stroke=\"#000\" stroke-width=\"2\""
+            } else {
+                ""
+            };
             svg.push_str(&format!(
                 "<a href=\"#e{n}\"><circle cx=\"{:.1}\" cy=\"{y:.0}\" r=\"6\" fill=\"{color}\"{ring}><title>{} {}</title></circle></a>\n",
                 x(e),
@@ -443,7 +484,11 @@ impl Timeline {
                 .evidence
                 .iter()
                 .map(|v| {
-                    let at = if v.line > 0 { format!("{}:{}", v.file, v.line) } else { v.file.clone() };
+                    let at = if v.line > 0 {
+                        format!("{}:{}", v.file, v.line)
+                    } else {
+                        v.file.clone()
+                    };
                     format!("<code>{}</code>", escape(&at))
                 })
                 .collect();
@@ -521,6 +566,9 @@ mod tests {
         assert_eq!(parse_time("[2022/02/07 12:00:00.000 +08:00]"), Some(a));
         assert_eq!(parse_time("1644206400"), Some(a));
         assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(format_time(a, offset_of("2022-02-07T12:00:00+08:00")), "2022-02-07T12:00:00+08:00");
+        assert_eq!(
+            format_time(a, offset_of("2022-02-07T12:00:00+08:00")),
+            "2022-02-07T12:00:00+08:00"
+        );
     }
 }

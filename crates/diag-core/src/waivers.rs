@@ -204,7 +204,9 @@ impl WaiverSet {
                 return Err(invalid("`rule` is empty".into()));
             }
             if w.reason.trim().is_empty() {
-                return Err(invalid("`reason` is empty; say why the result is accepted".into()));
+                return Err(invalid(
+                    "`reason` is empty; say why the result is accepted".into(),
+                ));
             }
             if let Some(e) = &w.expires {
                 if w.expires_date().is_none() {
@@ -321,8 +323,11 @@ mod tests {
 
     #[test]
     fn a_waiver_without_a_reason_is_refused_with_its_position() {
-        let err = WaiverSet::parse("w.yaml", "- rule: 100\n  reason: ok\n- rule: 209\n  reason: ' '\n")
-            .unwrap_err();
+        let err = WaiverSet::parse(
+            "w.yaml",
+            "- rule: 100\n  reason: ok\n- rule: 209\n  reason: ' '\n",
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "w.yaml: waiver 2 (`rule: 209`): `reason` is empty; say why the result is accepted"
@@ -331,11 +336,14 @@ mod tests {
 
     #[test]
     fn a_bad_date_and_an_unknown_key_are_named() {
-        let err = WaiverSet::parse("w.yaml", "- rule: 100\n  reason: r\n  expires: soon\n")
-            .unwrap_err();
-        assert!(err.to_string().contains("`expires: soon` is not a date"), "{err}");
-        let err = WaiverSet::parse("w.yaml", "- rule: 100\n  reason: r\n  instnace: x\n")
-            .unwrap_err();
+        let err =
+            WaiverSet::parse("w.yaml", "- rule: 100\n  reason: r\n  expires: soon\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`expires: soon` is not a date"),
+            "{err}"
+        );
+        let err =
+            WaiverSet::parse("w.yaml", "- rule: 100\n  reason: r\n  instnace: x\n").unwrap_err();
         assert!(err.to_string().starts_with("w.yaml:"), "{err}");
         assert!(err.to_string().contains("instnace"), "{err}");
     }
