@@ -8,10 +8,10 @@ use diag_core::Cluster;
 use diag_core::diff::BundleDiff;
 use diag_core::engine::{self, CheckOptions};
 use diag_core::redact::Redactor;
-use diag_core::rules::{CheckKind, Severity};
-use diag_core::waivers::WaiverSet;
+use diag_core::rules::Severity;
 
-use crate::check::{RedactArgs, parse_kind, rule_set};
+use crate::check::{RedactArgs, load_waivers};
+use diag_core::pipeline;
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,8 @@ pub struct DiffArgs {
     #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
     pub format: String,
     /// Kinds of rules to run on both, comma-separated (as for the check).
-    #[arg(long, value_delimiter = ',', default_value = "config", value_parser = parse_kind)]
-    pub types: Vec<CheckKind>,
+    #[arg(long, value_delimiter = ',', default_value = "config")]
+    pub types: Vec<String>,
     /// A directory of rule files added to the built-in rules. Repeatable.
     #[arg(long = "rules", value_name = "DIR")]
     pub rule_dirs: Vec<PathBuf>,
@@ -40,15 +40,13 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let rules = rule_set(&args.rule_dirs)?;
+    let rules = pipeline::rule_set(&args.rule_dirs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let kinds = pipeline::parse_kinds(&args.types).map_err(|e| anyhow::anyhow!("--types: {e}"))?;
     let options = CheckOptions {
-        kinds: args.types.clone(),
+        kinds,
         ..CheckOptions::default()
     };
-    let waivers = match &args.waivers {
-        Some(path) => Some(WaiverSet::load(path).map_err(|e| anyhow::anyhow!("--waivers {e}"))?),
-        None => None,
-    };
+    let waivers = load_waivers(args.waivers.as_deref())?;
     let open = |path: &PathBuf| Cluster::open(path).map_err(|e| anyhow::anyhow!("{e}"));
     let (before, after) = (open(&args.before)?, open(&args.after)?);
     let (mut old, mut new) = (

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use diag_core::Cluster;
 use diag_core::engine::{self, CheckOptions};
 use diag_core::redact::Redactor;
-use diag_core::rules::CheckKind;
 use diag_core::timeline::{Timeline, Window};
 
-use crate::check::{RedactArgs, parse_kind, rule_set};
+use crate::check::RedactArgs;
+use diag_core::pipeline;
 
 /// Arguments of `timeline`.
 #[derive(Debug, clap::Args)]
@@ -26,9 +26,9 @@ pub struct TimelineArgs {
     /// Keep events at or before this time (RFC 3339; default: the end of the sample window).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Kinds of rules whose findings are placed on the timeline (default: every kind).
-    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
-    pub types: Vec<CheckKind>,
+    /// Kinds of rules whose findings are placed on the timeline (default: all).
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub types: Vec<String>,
     /// A directory of rule files added to the built-in rules. Repeatable.
     #[arg(long = "rules", value_name = "DIR")]
     pub rule_dirs: Vec<PathBuf>,
@@ -37,12 +37,8 @@ pub struct TimelineArgs {
 }
 
 pub fn run(args: TimelineArgs) -> anyhow::Result<ExitCode> {
-    let rules = rule_set(&args.rule_dirs)?;
-    let kinds = if args.types.is_empty() {
-        CheckKind::ALL.to_vec()
-    } else {
-        args.types.clone()
-    };
+    let rules = pipeline::rule_set(&args.rule_dirs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let kinds = pipeline::parse_kinds(&args.types).map_err(|e| anyhow::anyhow!("--types: {e}"))?;
     let options = CheckOptions {
         kinds,
         ..CheckOptions::default()

@@ -2,7 +2,8 @@
 //! cluster model, evaluates rules over it and renders Check Result Reports.
 //!
 //! Data flows one way: [`bundle`] (bytes) → [`model`] (the typed cluster) → engine (rules and
-//! findings) → report.
+//! findings) → report. [`pipeline`] runs the whole chain for a front end (load → select → check
+//! → render → write), so the binaries only parse arguments and print.
 //!
 //! ```
 //! let cluster = diag_core::Cluster::open("../../fixtures/diag-fPrz0RnDxRn".as_ref()).unwrap();
@@ -15,6 +16,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod redact;
 pub mod report;
 pub mod rules;

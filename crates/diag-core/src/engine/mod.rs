@@ -23,6 +23,7 @@ mod documents;
 mod expected;
 pub mod finding;
 mod groups;
+pub mod selection;
 
 use std::collections::HashMap;
 use std::sync::Arc;
