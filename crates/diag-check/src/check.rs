@@ -213,7 +213,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let after: Vec<String> = checked.error_rows().iter().map(|r| r.to_string()).collect();
     // What goes to stderr names the bundle's hosts too: it passes the redactor when redacting.
-    let mut say = |checked: &mut pipeline::Checked, lines: &[String]| {
+    let say = |checked: &mut pipeline::Checked, lines: &[String]| {
         for line in lines {
             let line = match &mut checked.redactor {
                 Some(r) => r.redact(line),

@@ -208,12 +208,10 @@ impl WaiverSet {
                     "`reason` is empty; say why the result is accepted".into(),
                 ));
             }
-            if let Some(e) = &w.expires {
-                if w.expires_date().is_none() {
-                    return Err(invalid(format!(
-                        "`expires: {e}` is not a date (expected YYYY-MM-DD)"
-                    )));
-                }
+            if let Some(e) = w.expires.as_ref().filter(|_| w.expires_date().is_none()) {
+                return Err(invalid(format!(
+                    "`expires: {e}` is not a date (expected YYYY-MM-DD)"
+                )));
             }
         }
         Ok(WaiverSet { waivers })
@@ -308,6 +306,7 @@ pub fn today() -> jiff::civil::Date {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test fails by panicking
 mod tests {
     use super::*;
 
