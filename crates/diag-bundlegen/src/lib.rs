@@ -23,6 +23,7 @@ pub mod measure;
 pub mod rng;
 pub mod rules;
 pub mod sink;
+pub mod system;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -195,9 +195,11 @@ pub fn check_and_write(
     in_pool(request, || {
         let mut prepared = prepare(bundle, request)?;
         let (dir, unique) = target.resolve(bundle, prepared.cluster.source.kind());
-        // A `-1` suffix for a unique name keeps the parent, so the links stay right. A redacted
-        // report links nowhere (the links would name the original folders).
-        if prepared.redactor.is_none() {
+        // A `-1` suffix for a unique name keeps the parent, so the links stay right. A report
+        // under a caller's directory (a server's state) has no links: its readers cannot
+        // follow them, and they would spell out where the data sits. Nor has a redacted one
+        // (the links would name the original folders).
+        if prepared.redactor.is_none() && !matches!(target, ReportTarget::Under(_)) {
             prepared.doc.link_bundle(&prepared.cluster, &dir);
         }
         let checked = render(bundle, request, prepared)?;
@@ -306,7 +308,8 @@ pub enum ReportTarget {
     /// Exactly this directory, which must not exist or be empty.
     Exactly(PathBuf),
     /// A new directory `report-<stamp>` under this one (say, a server's state directory for
-    /// the data set), never inside the bundle; `-1`, `-2`, … when taken.
+    /// the data set), never inside the bundle; `-1`, `-2`, … when taken. Its HTML does not
+    /// link evidence into the bundle.
     Under(PathBuf),
 }
 

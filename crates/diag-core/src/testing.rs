@@ -94,6 +94,9 @@ pub struct Case {
     pub name: String,
     /// The rule's expected status.
     pub expect: Expect,
+    /// Another base bundle for this case (a faulty and a healthy twin of one bundle).
+    #[serde(default)]
+    pub base: Option<String>,
     /// Overrides the cluster version.
     #[serde(default)]
     pub version: Option<String>,
@@ -199,6 +202,12 @@ impl RuleCases {
                 out.push_str("  ");
                 out.push_str(&render_row(row));
                 out.push('\n');
+                // Where an abnormal row's facts were read (file:line).
+                if matches!(row.state, crate::engine::RowState::Abnormal(_)) {
+                    for e in row.evidence.iter().filter(|e| e.line > 0) {
+                        out.push_str(&format!("    @ {}:{}\n", e.file, e.line));
+                    }
+                }
             }
         }
         out
@@ -392,6 +401,19 @@ fn run_rule_with(dir: &Path, rule: &Rule, bases: &mut Bases) -> RuleCases {
         skip: Vec::new(),
     };
     for case in &file.cases {
+        let base = match &case.base {
+            None => base.clone(),
+            Some(name) => match resolve_base(&cases_path, name) {
+                Some(b) => b,
+                None => {
+                    out.problems.push(format!(
+                        "case `{}`: base bundle `{name}` not found",
+                        case.name
+                    ));
+                    continue;
+                }
+            },
+        };
         let prepared = Cluster::open(&base)
             .map_err(|e| e.to_string())
             .and_then(|mut c| apply(&mut c, case).map(|()| c));

@@ -21,6 +21,7 @@
 
 mod documents;
 mod expected;
+mod facts;
 pub mod finding;
 mod groups;
 pub mod selection;
@@ -110,6 +111,9 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 /// Every rule's rows for one cluster, from the checker of the rule's source.
 fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
+            with_expected(condition, facts::rows(cluster, view, rule, condition, set))
+        }
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             with_expected(condition, documents::rows(cluster, view, rule, condition))
         }

@@ -14,6 +14,7 @@
 //!                    "files": [ { "kind", "path", "size" } ], "system": [ { "kind", "path", "size" } ],
 //!                    "metrics": <count of metric files named after this instance> } ],
 //!   "cluster_files": [ { "kind", "path", "size" } ],
+//!   "hosts": [ { "host", "instances": [tag..], "files": [ { "kind", "path", "size" } ], "missing": [file name..] } ],
 //!   "summary": { "instances", "configs_loaded", "logs", "system_files", "metric_files", "warnings" },
 //!   "warnings": [ { "kind", "file"?, "message" } ]
 //! }
@@ -47,6 +48,8 @@ pub struct Inspection {
     pub instances: Vec<InstanceInfo>,
     /// Cluster-wide files.
     pub cluster_files: Vec<FileInfo>,
+    /// Every host with the system data it has (none for an Operator bundle).
+    pub hosts: Vec<HostInfo>,
     /// Counts.
     pub summary: Summary,
     /// Loading warnings, in file order.
@@ -260,6 +263,7 @@ impl Inspection {
             sample: cluster.sample.clone(),
             instances,
             cluster_files: cluster.files.iter().map(file_info).collect(),
+            hosts: hosts_of(cluster),
             summary,
             warnings: cluster
                 .warnings
@@ -363,6 +367,8 @@ impl Inspection {
             let _ = writeln!(out, "  {kind:<16} {n}");
         }
         let _ = writeln!(out);
+        write_hosts(&mut out, self);
+        let _ = writeln!(out);
         if self.warnings.is_empty() {
             let _ = writeln!(out, "Warnings: none");
         } else {
@@ -372,5 +378,91 @@ impl Inspection {
             }
         }
         out
+    }
+}
+
+/// One host and the system data collected on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    /// Host address or name, as the host folder is named.
+    pub host: String,
+    /// Tags of the instances on it, in bundle order.
+    pub instances: Vec<String>,
+    /// Its system files (`insight.json`, `limits.conf`, `sysctl.conf`, `dmesg.log`, `ss.txt`).
+    pub files: Vec<FileInfo>,
+    /// The system files diag writes per host that this host lacks.
+    pub missing: Vec<&'static str>,
+}
+
+/// The system files `diag collect --include system` writes for each host.
+const HOST_FILES: [(DataKind, &str); 5] = [
+    (DataKind::Insight, "insight.json"),
+    (DataKind::Limits, "limits.conf"),
+    (DataKind::Sysctl, "sysctl.conf"),
+    (DataKind::Dmesg, "dmesg.log"),
+    (DataKind::Sockets, "ss.txt"),
+];
+
+/// Hosts of a TiUP or manual bundle (host folders and instance hosts; addresses in numeric
+/// order, then names). An Operator bundle's pod IPs are not hosts: it has none.
+fn hosts_of(cluster: &Cluster) -> Vec<HostInfo> {
+    if cluster.layout == Layout::Operator {
+        return Vec::new();
+    }
+    let mut hosts: Vec<&str> = cluster.hosts.keys().map(String::as_str).collect();
+    hosts.extend(cluster.instances.iter().map(|i| i.host.as_str()));
+    hosts.sort_unstable_by_key(|h| (h.parse::<std::net::IpAddr>().ok(), *h));
+    hosts.dedup();
+    hosts
+        .into_iter()
+        .map(|host| {
+            let files = cluster.hosts.get(host).map(Vec::as_slice).unwrap_or(&[]);
+            HostInfo {
+                host: host.to_string(),
+                instances: cluster
+                    .instances
+                    .iter()
+                    .filter(|i| i.host == host)
+                    .map(|i| i.tag())
+                    .collect(),
+                files: files.iter().map(file_info).collect(),
+                missing: HOST_FILES
+                    .iter()
+                    .filter(|(k, _)| !files.iter().any(|f| f.kind == *k))
+                    .map(|(_, name)| *name)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn write_hosts(out: &mut String, inspection: &Inspection) {
+    if inspection.cluster.layout == Layout::Operator {
+        let _ = writeln!(
+            out,
+            "Hosts: none (an Operator bundle has no host data: system rules have nothing to read)"
+        );
+        return;
+    }
+    let _ = writeln!(out, "Hosts ({})", inspection.hosts.len());
+    for h in &inspection.hosts {
+        let have: Vec<&str> = HOST_FILES
+            .iter()
+            .map(|(_, name)| *name)
+            .filter(|name| !h.missing.contains(name))
+            .collect();
+        let data = if have.is_empty() {
+            "no system data".to_string()
+        } else if h.missing.is_empty() {
+            have.join(" ")
+        } else {
+            format!("{} (missing {})", have.join(" "), h.missing.join(" "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>2} instance(s)  {data}",
+            h.host,
+            h.instances.len()
+        );
     }
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::condition::{self, Condition, ConditionSpec};
 use super::{
-    CheckKind, DataSource, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject, SystemFile,
-    VariationItem, script,
+    CheckKind, DataSource, FactSet, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject,
+    SystemFile, VariationItem, script,
 };
 use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
@@ -115,6 +115,15 @@ struct RuleFile {
     /// Which system file a `source: system` rule reads.
     #[serde(default)]
     file: Option<String>,
+    /// Which combiner a `source: facts` rule reads.
+    #[serde(default)]
+    facts: Option<String>,
+    /// The message of an abnormal row, `{path}` placeholders filled from its document.
+    #[serde(default)]
+    message: Option<String>,
+    /// Keys a `facts: drift` rule leaves out, besides the built-in per-instance ones.
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +280,7 @@ fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// Top-level fields of a rule file, diag's TOML names included as aliases.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 23] = [
     "id",
     "name",
     "kind",
@@ -292,6 +301,9 @@ const FIELDS: [&str; 20] = [
     "source",
     "subject",
     "file",
+    "facts",
+    "message",
+    "allow",
 ];
 
 /// Finds every unknown field and bad enum value before serde, which stops at the first.
@@ -610,6 +622,11 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
             subject,
             text: Arc::from(text),
             order: 0,
+            message: raw
+                .message
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
+            allow: raw.allow,
         }),
         _ => Err(errors),
     }
@@ -630,6 +647,31 @@ fn source_and_subject(
         "db_vars" => DataSource::DbVars,
         "alert" => DataSource::Alerts,
         "kubernetes" => DataSource::Kubernetes,
+        "facts" => {
+            let names: Vec<&str> = FactSet::ALL.iter().map(|f| f.as_str()).collect();
+            let written = raw.facts.as_deref().map(str::trim).unwrap_or("");
+            match FactSet::ALL.iter().find(|f| f.as_str() == written) {
+                Some(f) => DataSource::Facts(*f),
+                None => {
+                    err(
+                        "facts",
+                        if written.is_empty() {
+                            format!(
+                                "`source: facts` names its combiner: `facts: {}`",
+                                names.join("` | `facts: ")
+                            )
+                        } else {
+                            format!(
+                                "unknown facts `{written}`, expected one of {}",
+                                quoted(&names)
+                            )
+                        },
+                        nearest(written, &names),
+                    );
+                    DataSource::Facts(FactSet::Host)
+                }
+            }
+        }
         "system" => {
             let names: Vec<&str> = SystemFile::ALL.iter().map(|f| f.file_name()).collect();
             match raw.file.as_deref().map(str::trim) {
@@ -680,6 +722,23 @@ fn source_and_subject(
                 "only `source: system` rules name a file; this rule reads `{}`",
                 data.as_str()
             ),
+            None,
+        );
+    }
+    if known && raw.facts.is_some() && !matches!(data, DataSource::Facts(_)) {
+        err(
+            "facts",
+            format!(
+                "only `source: facts` rules name a combiner; this rule reads `{}`",
+                data.as_str()
+            ),
+            None,
+        );
+    }
+    if !raw.allow.is_empty() && data != DataSource::Facts(FactSet::Drift) {
+        err(
+            "allow",
+            "only `facts: drift` rules take an allowlist of keys".into(),
             None,
         );
     }

@@ -115,6 +115,81 @@ pub enum DataSource {
     Alerts,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
+    /// Facts a combiner derives from several files at once (`facts:` says which), e.g. a
+    /// host's memory beside the block caches of the TiKV instances on it.
+    Facts(FactSet),
+}
+
+/// Which combiner a `source: facts` rule reads (`facts:` in a rule file). Each builds one
+/// document per row (a host, a data dir, a store, a component, the cluster) from the files it
+/// joins; the rule's condition reads that document like any other, and each fact cites the
+/// file and line it came from. The fields of each document are listed in
+/// `rules/FACTS.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FactSet {
+    /// Per host: `insight.json` (OS, CPU, memory, swap, NICs, clock, epoll, time zone vs the
+    /// first PD host), `limits.conf` of the deploy user, and the configs of the instances on it.
+    Host,
+    /// Per TiKV/TiFlash/PD data dir: the mount that holds it (longest prefix), its options and
+    /// how many TiKV/TiFlash data dirs share it.
+    DataDir,
+    /// Per store of PD's `store.json`: state, space, balance, duplicates.
+    Store,
+    /// The cluster's replication: `max-replicas`, location labels, placement rules vs the
+    /// stores that are Up.
+    Replication,
+    /// The cluster's versions: topology, images, stores, PD `cluster-version`.
+    Versions,
+    /// The cluster's shape: instance counts per component.
+    Shape,
+    /// Per component: runtime config keys whose value differs between instances.
+    Drift,
+    /// Per component of an Operator bundle: `tidbcluster.json` status vs spec vs `cluster.json`.
+    Kubernetes,
+    /// The cluster: which hosts have system data at all.
+    HostData,
+}
+
+impl FactSet {
+    /// Every fact set, in documentation order.
+    pub const ALL: [FactSet; 9] = [
+        FactSet::Host,
+        FactSet::DataDir,
+        FactSet::Store,
+        FactSet::Replication,
+        FactSet::Versions,
+        FactSet::Shape,
+        FactSet::Drift,
+        FactSet::Kubernetes,
+        FactSet::HostData,
+    ];
+
+    /// The name used after `facts:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactSet::Host => "host",
+            FactSet::DataDir => "data_dir",
+            FactSet::Store => "store",
+            FactSet::Replication => "replication",
+            FactSet::Versions => "versions",
+            FactSet::Shape => "shape",
+            FactSet::Drift => "drift",
+            FactSet::Kubernetes => "kubernetes",
+            FactSet::HostData => "host_data",
+        }
+    }
+
+    /// What one row is about.
+    pub fn subject(self) -> Subject {
+        match self {
+            FactSet::Host => Subject::Host,
+            FactSet::DataDir => Subject::Instance,
+            FactSet::Drift | FactSet::Kubernetes => Subject::Component,
+            _ => Subject::Cluster,
+        }
+    }
 }
 
 /// Which host system file a `source: system` rule reads (`file:` in a rule file).
@@ -165,11 +240,12 @@ impl DataSource {
             DataSource::DbVars => "db_vars",
             DataSource::Alerts => "alert",
             DataSource::Kubernetes => "kubernetes",
+            DataSource::Facts(_) => "facts",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "config",
         "config_file",
         "system",
@@ -178,6 +254,7 @@ impl DataSource {
         "db_vars",
         "alert",
         "kubernetes",
+        "facts",
     ];
 
     /// The subjects a rule of this source may have; the first is the default.
@@ -191,6 +268,12 @@ impl DataSource {
             | DataSource::DbVars
             | DataSource::Alerts
             | DataSource::Kubernetes => &[Subject::Cluster],
+            DataSource::Facts(f) => match f.subject() {
+                Subject::Host => &[Subject::Host],
+                Subject::Instance => &[Subject::Instance],
+                Subject::Component => &[Subject::Component],
+                Subject::Cluster => &[Subject::Cluster],
+            },
         }
     }
 
@@ -205,6 +288,16 @@ impl DataSource {
             DataSource::DbVars => vec![DataKind::DbVars],
             DataSource::Alerts => vec![DataKind::Alerts],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
+            DataSource::Facts(_) => vec![
+                DataKind::ConfigFile,
+                DataKind::Insight,
+                DataKind::Limits,
+                DataKind::Sysctl,
+                DataKind::PdStores,
+                DataKind::PlacementRules,
+                DataKind::CustomResource,
+                DataKind::MetaYaml,
+            ],
         }
     }
 }
@@ -312,6 +405,11 @@ pub struct Rule {
     pub(crate) text: Arc<str>,
     /// Position in load order: ties between rules sharing a name go to the later one.
     pub(crate) order: usize,
+    /// The message of an abnormal row, with `{path}` placeholders filled from its document
+    /// (`message:` in a rule file).
+    pub(crate) message: Option<String>,
+    /// Keys a `facts: drift` rule does not report (`allow:`), besides the built-in ones.
+    pub(crate) allow: Vec<String>,
 }
 
 /// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.
