@@ -3,9 +3,11 @@
 //! Thin by design: argument parsing and printing; everything else is `diag_core`.
 
 mod check;
+mod diff;
 mod inspect;
 mod logs;
 mod rules_cmd;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,12 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Work with rule files: list, show, lint, test.
     Rules(rules_cmd::RulesArgs),
+    /// Compare two bundles of one cluster: findings new, resolved and changed; config, version
+    /// and topology changes.
+    Diff(diff::DiffArgs),
+    /// One chronology of a bundle: timed evidence of every finding (logs, metrics, alerts)
+    /// across every instance, in time order.
+    Timeline(timeline::TimelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +67,8 @@ fn main() -> ExitCode {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),
         Some(Command::Logs(args)) => logs::run(args),
+        Some(Command::Diff(args)) => diff::run(args),
+        Some(Command::Timeline(args)) => timeline::run(args),
         None => check::run(cli.check),
     };
     match result {

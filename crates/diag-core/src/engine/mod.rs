@@ -34,6 +34,7 @@ use rayon::prelude::*;
 
 pub use finding::{
     Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    WaiverNote,
 };
 
 use crate::model::value::Lookup;
