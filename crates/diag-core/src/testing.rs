@@ -163,29 +163,33 @@ pub struct WindowOverlay {
 /// Files given by cases, served from memory.
 #[derive(Debug)]
 struct CaseFiles {
-    entries: std::collections::BTreeMap<String, u64>,
+    entries: std::collections::BTreeMap<String, crate::bundle::Entry>,
     content: std::collections::BTreeMap<String, Vec<u8>>,
+    limits: crate::bundle::Limits,
 }
 
 impl crate::bundle::Source for CaseFiles {
     fn location(&self) -> &Path {
         Path::new("<case>")
     }
-    /// Not a directory on disk: readers take the bytes from [`CaseFiles::read`].
+    /// Not a directory on disk: the bytes are in memory.
     fn kind(&self) -> crate::bundle::SourceKind {
         crate::bundle::SourceKind::Zip
     }
-    fn entries(&self) -> &std::collections::BTreeMap<String, u64> {
+    fn index(&self) -> &std::collections::BTreeMap<String, crate::bundle::Entry> {
         &self.entries
     }
-    fn read(&self, path: &str) -> Result<Vec<u8>, crate::LoadError> {
-        self.content
-            .get(path)
-            .cloned()
-            .ok_or_else(|| crate::LoadError::Io {
+    fn limits(&self) -> &crate::bundle::Limits {
+        &self.limits
+    }
+    fn open(&self, path: &str) -> Result<Box<dyn std::io::Read + Send + '_>, crate::LoadError> {
+        match self.content.get(path) {
+            Some(bytes) => Ok(Box::new(bytes.as_slice())),
+            None => Err(crate::LoadError::Io {
                 path: PathBuf::from(path),
                 cause: std::io::Error::from(std::io::ErrorKind::NotFound),
-            })
+            }),
+        }
     }
 }
 
@@ -292,7 +296,10 @@ impl RuleCases {
                     || matches!(row.state, crate::engine::RowState::Abnormal(_));
                 for e in row.evidence.iter().filter(|e| cited && e.line > 0) {
                     let mut line = format!("    @ {}:{}", e.file, e.line);
-                    for part in [e.time.as_deref(), e.excerpt.as_deref()].into_iter().flatten() {
+                    for part in [e.time.as_deref(), e.excerpt.as_deref()]
+                        .into_iter()
+                        .flatten()
+                    {
                         line.push(' ');
                         line.push_str(part);
                     }
@@ -639,9 +646,13 @@ fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
     let mut files = CaseFiles {
         entries: Default::default(),
         content: Default::default(),
+        limits: Default::default(),
     };
     for (_, path, text) in &placed {
-        files.entries.insert(path.clone(), text.len() as u64);
+        files.entries.insert(
+            path.clone(),
+            crate::bundle::Entry::new(path, text.len() as u64, true),
+        );
         files.content.insert(path.clone(), text.as_bytes().to_vec());
     }
     let source: Arc<dyn crate::bundle::Source> = Arc::new(files);

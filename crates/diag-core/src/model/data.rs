@@ -135,27 +135,6 @@ impl DataFile {
         Ok(out)
     }
 
-    /// A stream of the content, gzip inflated when the name ends in `.gz` (rotated logs).
-    /// Files of a directory bundle are read from disk as they stream; archive entries come
-    /// from the archive reader.
-    pub fn reader(&self) -> Result<Box<dyn std::io::Read + Send + '_>, LoadError> {
-        let raw: Box<dyn std::io::Read + Send> = match self.source.kind() {
-            crate::bundle::SourceKind::Directory => {
-                let path = self.source.location().join(&self.path);
-                let file =
-                    std::fs::File::open(&path).map_err(|cause| LoadError::Io { path, cause })?;
-                Box::new(file)
-            }
-            _ => Box::new(std::io::Cursor::new(self.source.read(&self.path)?)),
-        };
-        if self.path.to_ascii_lowercase().ends_with(".gz") {
-            return Ok(Box::new(flate2::read::MultiGzDecoder::new(
-                std::io::BufReader::new(raw),
-            )));
-        }
-        Ok(raw)
-    }
-
     /// The content as UTF-8 text (logs, `dmesg.log`, `ss.txt`).
     pub fn text(&self) -> Result<String, LoadError> {
         let bytes = self.bytes()?;

@@ -541,6 +541,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         })),
         data: DataSource::Log,
         subject,
+        message: None,
+        allow: Vec::new(),
         text: Arc::from(text),
         order: 0,
     })
