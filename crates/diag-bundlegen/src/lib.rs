@@ -17,8 +17,10 @@
 //! assert!(summary.expected.rule("tidb-max-days").is_some());
 //! ```
 
+pub mod bulk;
 pub mod configs;
 pub mod json;
+pub mod logs;
 pub mod measure;
 pub mod metrics;
 pub mod rng;

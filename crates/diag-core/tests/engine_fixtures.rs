@@ -341,6 +341,8 @@ fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
         )
         .unwrap_or_else(|e| panic!("{e}")),
         files: Default::default(),
+        logs: Vec::new(),
+        window: None,
     };
     apply(&mut cluster, &case).unwrap_or_else(|e| panic!("{e}"));
     let set = rules(
@@ -374,7 +376,7 @@ fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
     let head = "id: 1\nname: x\nkind: system\nseverity: info\ndescription: d\nabnormal_when: {path: a, eq: 1}\n";
     assert_eq!(
         errors(&format!("{head}source: sytem\nfile: sysctl.conf\n")),
-        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts` (did you mean `system`?)"
+        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts`, `log` (did you mean `system`?)"
     );
     assert_eq!(
         errors(&format!("{head}source: facts\nfacts: hots\n")),

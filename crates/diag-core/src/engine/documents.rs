@@ -240,7 +240,10 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
                 absent: format!("no {} data in the bundle", data.as_str()),
             }]
         }
-        DataSource::Config | DataSource::Metric | DataSource::Facts(_) => Vec::new(),
+        // Config rules run per tuple; logs, metrics and facts in their own checkers.
+        DataSource::Config | DataSource::Metric | DataSource::Facts(_) | DataSource::Log => {
+            Vec::new()
+        }
     }
 }
 

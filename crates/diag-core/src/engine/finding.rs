@@ -20,16 +20,21 @@ pub enum RowState {
     NoData,
     /// The rule could not be evaluated here (wrong value type, script error, limit hit).
     Error,
+    /// Abnormal, but accepted by a waiver ([`crate::waivers`]); carries the rule's severity.
+    /// Counts neither as abnormal nor for `--fail-on`.
+    Waived(Severity),
 }
 
 impl RowState {
-    /// The text diag prints: `OK`, `warning`, `info`, `critical`, `nodata`, `error`.
+    /// The text diag prints: `OK`, `warning`, `info`, `critical`, `nodata`, `error` (and
+    /// `waived`, which diag does not have).
     pub fn as_str(self) -> &'static str {
         match self {
             RowState::Ok => "OK",
             RowState::Abnormal(s) => s.as_str(),
             RowState::NoData => "nodata",
             RowState::Error => "error",
+            RowState::Waived(_) => "waived",
         }
     }
 }
@@ -184,6 +189,8 @@ pub struct Row {
     /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
     /// Shared by the rows of a rule when it does not depend on the row.
     pub expected: Option<Arc<str>>,
+    /// The waiver that accepted this row, when its state is [`RowState::Waived`].
+    pub waiver: Option<Arc<WaiverNote>>,
     /// For metric rows: the series behind the value, thinned, with the threshold (sparklines).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesSketch>,
@@ -229,6 +236,26 @@ impl SeriesSketch {
     }
 }
 
+/// Why a row is waived: what its waiver said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct WaiverNote {
+    /// The waiver's mandatory reason.
+    pub reason: String,
+    /// The last day it applies (`YYYY-MM-DD`), if it expires.
+    pub expires: Option<String>,
+}
+
+impl WaiverNote {
+    /// A note with `reason`, expiring after `expires` when given.
+    pub fn new(reason: impl Into<String>, expires: Option<String>) -> WaiverNote {
+        WaiverNote {
+            reason: reason.into(),
+            expires,
+        }
+    }
+}
+
 impl Row {
     /// A row about `instances` (or the cluster when empty) for `rule`, with its stable key.
     pub fn new(
@@ -250,6 +277,7 @@ impl Row {
             aggregate: None,
             expected: None,
             series: None,
+            waiver: None,
         }
     }
 
@@ -292,7 +320,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Abnormal if any row is neither OK nor nodata nor error, as diag counts it.
+    /// Abnormal if any row is neither OK nor nodata nor error, as diag counts it (waived rows
+    /// count as OK).
     pub fn status(&self) -> RuleStatus {
         if self
             .rows
@@ -302,7 +331,11 @@ impl Finding {
             RuleStatus::Abnormal
         } else if self.rows.iter().any(|r| r.state == RowState::Error) {
             RuleStatus::Error
-        } else if self.rows.iter().any(|r| r.state == RowState::Ok) {
+        } else if self
+            .rows
+            .iter()
+            .any(|r| matches!(r.state, RowState::Ok | RowState::Waived(_)))
+        {
             RuleStatus::Ok
         } else {
             RuleStatus::NoData

@@ -24,6 +24,7 @@ mod expected;
 mod facts;
 pub mod finding;
 mod groups;
+mod logs;
 mod metrics;
 pub mod selection;
 
@@ -34,7 +35,7 @@ use rayon::prelude::*;
 
 pub use finding::{
     Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus,
-    SeriesSketch, ValueRead,
+    SeriesSketch, ValueRead, WaiverNote,
 };
 
 use crate::model::value::Lookup;
@@ -97,11 +98,12 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
     let selected = select(cluster, rules, options);
     let view = ScriptCluster::new(cluster);
     let metrics = metrics::MetricCache::new(cluster, &selected);
+    let log_rows = logs::check_logs(cluster, &selected);
     let findings = selected
         .par_iter()
         .map(|rule| Finding {
             rule: rule.meta.clone(),
-            rows: evaluate(cluster, &view, &metrics, rule),
+            rows: evaluate(cluster, &view, &metrics, rule, &log_rows),
         })
         .collect();
     CheckOutcome {
@@ -116,8 +118,13 @@ fn evaluate(
     view: &ScriptCluster,
     metrics: &metrics::MetricCache<'_>,
     rule: &Rule,
+    log_rows: &std::collections::BTreeMap<usize, Vec<Row>>,
 ) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Log(_) => log_rows
+            .get(&logs::rule_key(rule))
+            .cloned()
+            .unwrap_or_default(),
         RuleBody::Metric(spec) => metrics::metric_rows(cluster, rule, spec, metrics),
         RuleBody::Alert(spec) => metrics::alert_rows(rule, spec, cluster, metrics),
         RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
@@ -248,6 +255,12 @@ fn decide(
                 return (
                     RowState::NoData,
                     Some(format!("config `{file}` unusable: {reason}")),
+                );
+            }
+            InstanceConfig::NotRead { file } => {
+                return (
+                    RowState::NoData,
+                    Some(format!("config `{file}` not read (not in the read plan)")),
                 );
             }
         }

@@ -39,8 +39,8 @@ use minijinja::{Environment, UndefinedBehavior};
 pub use document::{
     AggregateDoc, BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc,
     EvidenceDoc, FORMAT_VERSION, FindingDoc, InstanceDoc, KIND_ORDER, KindSummary, ReportDocument,
-    RowDoc, RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary, ValueDoc,
-    WarningDoc,
+    RowDoc, RowWaiverDoc, RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary,
+    ValueDoc, WaivedRowDoc, WaiversDoc, WarningDoc,
 };
 pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
 

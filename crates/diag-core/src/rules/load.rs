@@ -269,7 +269,7 @@ pub(super) fn load_files(
 
 /// The 1-based line of the first `key:` in the file: at the start of a line, else inside a
 /// flow map (`{path: a, lt: 1}`); 0 when absent.
-fn line_of(text: &str, key: &str) -> usize {
+pub(super) fn line_of(text: &str, key: &str) -> usize {
     let at_start = text.lines().position(|l| {
         let t = l.trim_start().trim_start_matches("- ");
         t.strip_prefix(key)
@@ -401,6 +401,11 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
 }
 
 fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
+    if let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text)
+        && super::log_rule::is_log_rule(&value)
+    {
+        return super::log_rule::parse(file, text);
+    }
     let mut errors = Vec::new();
     let value = prescan(file, text, &mut errors).map_err(|e| vec![e])?;
     // Without prescan findings, deserialize the text itself: serde then gives exact locations.
@@ -817,7 +822,7 @@ fn quoted(names: &[&str]) -> String {
 }
 
 /// Links must be complete https URLs; diag shipped truncated short links (`s.tidb.io/8q1yp`).
-fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
+pub(super) fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
     let link = link.trim();
     if link.is_empty() {
         return (kind == CheckKind::Config)
@@ -837,7 +842,7 @@ fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
     None
 }
 
-fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
+pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
     let full = e.to_string();
     let message = match full.rfind(" at line ") {
         Some(i) => full[..i].to_string(),

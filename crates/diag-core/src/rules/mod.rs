@@ -15,6 +15,7 @@
 
 pub mod condition;
 mod load;
+mod log_rule;
 pub mod metric_rule;
 pub mod script;
 
@@ -29,6 +30,7 @@ use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
+pub(crate) use log_rule::LogRule;
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -119,6 +121,8 @@ pub enum DataSource {
     Metric,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
+    /// Component logs, stderr and container logs, RocksDB info logs, `dmesg.log`.
+    Log,
     /// Facts a combiner derives from several files at once (`facts:` says which), e.g. a
     /// host's memory beside the block caches of the TiKV instances on it.
     Facts(FactSet),
@@ -246,11 +250,12 @@ impl DataSource {
             DataSource::Metric => "metric",
             DataSource::Kubernetes => "kubernetes",
             DataSource::Facts(_) => "facts",
+            DataSource::Log => "log",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "config",
         "config_file",
         "system",
@@ -261,6 +266,7 @@ impl DataSource {
         "metric",
         "kubernetes",
         "facts",
+        "log",
     ];
 
     /// The subjects a rule of this source may have; the first is the default.
@@ -281,6 +287,7 @@ impl DataSource {
                 Subject::Component => &[Subject::Component],
                 Subject::Cluster => &[Subject::Cluster],
             },
+            DataSource::Log => &[Subject::Instance, Subject::Cluster, Subject::Host],
         }
     }
 
@@ -305,6 +312,11 @@ impl DataSource {
                 DataKind::PlacementRules,
                 DataKind::CustomResource,
                 DataKind::MetaYaml,
+            ],
+            DataSource::Log => vec![
+                DataKind::Log(crate::model::LogKind::Std),
+                DataKind::Log(crate::model::LogKind::Rocksdb),
+                DataKind::Dmesg,
             ],
         }
     }
@@ -439,6 +451,8 @@ pub(crate) enum RuleBody {
     Metric(Arc<metric_rule::MetricRule>),
     /// Alerts by name (`source: alert`).
     Alert(Arc<metric_rule::AlertRule>),
+    /// A `source: log` rule, run by the log checker with every other log rule.
+    Log(Arc<LogRule>),
 }
 
 impl Rule {
@@ -468,6 +482,7 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::Log(_) => "log match",
             RuleBody::Metric(_) => "metric function",
             RuleBody::Alert(_) => "alert names",
         }
@@ -486,6 +501,22 @@ impl Rule {
     pub fn is_called(&self, id: &str) -> bool {
         let id = id.trim();
         self.meta.name == id || self.meta.id.to_string() == id
+    }
+
+    /// For a log rule that reads `kind` files of `component`, the literals its prefilter looks
+    /// for (what a line must contain to be parsed); empty otherwise. Benches hand the same
+    /// patterns to other tools.
+    pub fn log_literals(
+        &self,
+        component: ComponentKind,
+        kind: crate::model::log::LogFileKind,
+    ) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Log(l) if l.components.contains(&component) && l.files.contains(&kind) => {
+                l.literals.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
