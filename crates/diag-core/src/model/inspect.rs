@@ -555,17 +555,17 @@ fn write_hosts(out: &mut String, inspection: &Inspection) {
     }
     let _ = writeln!(out, "Hosts ({})", inspection.hosts.len());
     for h in &inspection.hosts {
-        let have: Vec<&str> = HOST_FILES
+        let have: Vec<String> = h
+            .sources
             .iter()
-            .map(|(_, name)| *name)
-            .filter(|name| !h.missing.contains(name))
+            .map(|s| format!("{} {}", s.kind, human(s.bytes)))
             .collect();
         let data = if have.is_empty() {
             "no system data".to_string()
         } else if h.missing.is_empty() {
-            have.join(" ")
+            have.join(", ")
         } else {
-            format!("{} (missing {})", have.join(" "), h.missing.join(" "))
+            format!("{} (missing {})", have.join(", "), h.missing.join(" "))
         };
         let _ = writeln!(
             out,
