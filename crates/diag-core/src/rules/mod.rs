@@ -14,6 +14,7 @@
 //! ```
 
 pub mod condition;
+mod defaults;
 mod load;
 pub mod script;
 
@@ -311,6 +312,8 @@ pub struct Rule {
     pub(crate) text: Arc<str>,
     /// Position in load order: ties between rules sharing a name go to the later one.
     pub(crate) order: usize,
+    /// Cases generated with the rule (rules expanded from a `default_config` table).
+    pub(crate) cases: Option<Arc<str>>,
 }
 
 /// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.
@@ -358,6 +361,11 @@ impl Rule {
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
         }
+    }
+
+    /// The cases file generated with the rule, for rules expanded from a table.
+    pub fn generated_cases(&self) -> Option<&str> {
+        self.cases.as_deref()
     }
 
     /// Whether `id` is this rule's numeric id or its name.
