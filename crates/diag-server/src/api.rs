@@ -1,21 +1,30 @@
 //! Routing of diag's check API (pingcap/diag `api/swagger.yaml`, operator mode):
 //!
-//! - `GET /api/v1/data`: the data sets, `[{id, clusterName, size, date}]`;
+//! - `GET /api/v1/data`: the data sets, `[{id, clusterName, size, date}]` (plus `problem` for one
+//!   that cannot be checked);
 //! - `GET /api/v1/data/{id}`: one data set;
 //! - `POST /api/v1/data/{id}/check` with `{"types": ["config"]}`: check it now and answer
 //!   `text/plain` `stdout:\n<report>` as diag does, or the JSON report with `Accept: application/json`;
 //! - `GET /api/v1/data/{id}/check`: the last check's answer (204 when there is none);
 //! - `GET /api/v1/version`.
+//!
+//! The data directory is only ever read. Reports go to the server's state directory, and no
+//! answer names a path of the machine the server runs on.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use diag_core::Cluster;
 use diag_core::engine::CheckOptions;
-use diag_core::report::{Format, Renderer, ReportRequest, check_and_write};
+use diag_core::report::{
+    Format, Renderer, ReportDocument, ReportError, saved_line, write_report_dir,
+};
 use diag_core::rules::{CheckKind, RuleSet};
 use serde::Deserialize;
+
+use crate::catalog::{self, Container, Entry, Summary};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -30,16 +39,24 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        header(self.headers, name)
     }
 
     fn wants_json(&self) -> bool {
-        self.header("accept")
-            .is_some_and(|a| a.contains("application/json"))
+        wants_json(self.headers)
     }
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the client asked for JSON (`Accept: application/json`); errors then come as JSON too.
+pub fn wants_json(headers: &[(String, String)]) -> bool {
+    header(headers, "accept").is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
 }
 
 /// A reply.
@@ -51,7 +68,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn text(status: u16, body: impl Into<String>) -> Reply {
+    fn text(status: u16, body: impl Into<String>) -> Reply {
         let mut body = body.into();
         if !body.ends_with('\n') {
             body.push('\n');
@@ -84,6 +101,36 @@ impl Reply {
             body: Vec::new(),
         }
     }
+
+    /// An error: `{"status": …, "error": "…"}` when the client wants JSON, else one line of text.
+    pub fn error(status: u16, message: &str, json: bool) -> Reply {
+        if json {
+            Reply::json(
+                status,
+                &serde_json::json!({ "status": status, "error": message }),
+            )
+        } else {
+            Reply::text(status, message)
+        }
+    }
+}
+
+/// A request that cannot be answered with what it asked for.
+#[derive(Debug)]
+struct ApiError {
+    status: u16,
+    message: String,
+    headers: Vec<(String, String)>,
+}
+
+impl ApiError {
+    fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// One check's answers, kept for `GET …/check`.
@@ -101,22 +148,44 @@ struct DataSet {
     cluster_name: String,
     size: u64,
     date: String,
+    /// Why it cannot be checked (a damaged archive, no `cluster.json`); absent when it can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The bundles; never written.
+    pub data_dir: PathBuf,
+    /// The server's own files: `reports/<id>/report-…`.
+    pub state_dir: PathBuf,
+    /// Required bearer token, if any.
+    pub token: Option<String>,
+    /// Report directories kept per data set (0: all).
+    pub keep_reports: usize,
 }
 
 /// What the server holds between requests.
 pub struct State {
-    data_dir: PathBuf,
-    token: Option<String>,
+    config: Config,
+    /// Absolute spellings of the data and state directories, longest first, cut out of every
+    /// error message.
+    private_prefixes: Vec<String>,
     rules: RuleSet,
     renderer: Renderer,
     /// One lock per data set: the same bundle checked twice at once runs one after the other.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     last: Mutex<HashMap<String, CheckAnswer>>,
-    /// Listing needs the cluster name; loading is not free, so it is kept per (path, mtime).
-    listed: Mutex<HashMap<PathBuf, (SystemTime, DataSet)>>,
+    /// Archive summaries by path, valid while the file keeps its size and mtime.
+    listed: Mutex<HashMap<PathBuf, (FileStamp, Summary)>>,
 }
 
+/// An archive's size and mtime: while both stay, its summary does.
+type FileStamp = (u64, Option<SystemTime>);
+
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CheckBody {
     #[serde(default = "default_types")]
     types: Vec<String>,
@@ -126,11 +195,38 @@ fn default_types() -> Vec<String> {
     vec!["config".into()]
 }
 
+/// The resources, and the methods each answers.
+enum Route<'a> {
+    Version,
+    List,
+    DataSet(&'a str),
+    Check(&'a str),
+}
+
+impl Route<'_> {
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::Check(_) => "GET, POST",
+            _ => "GET",
+        }
+    }
+}
+
 impl State {
-    pub fn new(data_dir: PathBuf, token: Option<String>) -> State {
+    pub fn new(mut config: Config) -> State {
+        config.token = config.token.filter(|t| !t.is_empty());
+        let mut private_prefixes: Vec<String> = [&config.data_dir, &config.state_dir]
+            .into_iter()
+            .flat_map(|p| [Some(p.clone()), p.canonicalize().ok()])
+            .flatten()
+            .filter(|p| p.is_absolute() && p.parent().is_some())
+            .map(|p| p.to_string_lossy().trim_end_matches('/').to_owned())
+            .collect();
+        private_prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        private_prefixes.dedup();
         State {
-            data_dir,
-            token: token.filter(|t| !t.is_empty()),
+            config,
+            private_prefixes,
             rules: RuleSet::builtin(),
             renderer: Renderer::new(),
             locks: Mutex::default(),
@@ -140,189 +236,300 @@ impl State {
     }
 
     pub fn handle(&self, req: &Request<'_>) -> Reply {
-        if let Some(token) = &self.token {
-            let given = req
-                .header("authorization")
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or("");
-            if !constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
-                let mut reply = Reply::text(401, "missing or wrong bearer token");
+        match self.route(req) {
+            Ok(reply) => reply,
+            Err(e) => {
+                let mut reply = Reply::error(e.status, &self.redact(&e.message), req.wants_json());
+                reply.headers.extend(e.headers);
                 reply
-                    .headers
-                    .push(("WWW-Authenticate".into(), "Bearer".into()));
-                return reply;
             }
         }
+    }
+
+    fn route(&self, req: &Request<'_>) -> Result<Reply, ApiError> {
+        self.authorize(req)?;
         let url_path = req.url.split(['?', '#']).next().unwrap_or("");
-        let Some(rest) = url_path.strip_prefix("/api/v1/") else {
-            return Reply::text(404, format!("no such endpoint: {url_path}"));
-        };
+        let no_endpoint = || ApiError::new(404, format!("no such endpoint: {url_path}"));
+        let rest = url_path.strip_prefix("/api/v1/").ok_or_else(no_endpoint)?;
         let segments: Vec<&str> = rest.split('/').collect();
-        match (req.method, segments.as_slice()) {
-            ("GET", ["version"]) => Reply::json(
+        let route = match segments.as_slice() {
+            ["version"] => Route::Version,
+            ["data"] | ["data", ""] => Route::List,
+            ["data", id] => Route::DataSet(id),
+            ["data", id, "check"] => Route::Check(id),
+            ["data", id, ..] => {
+                // A path-like id (`data/../x`) is a bad id rather than an unknown endpoint.
+                data_id(id)?;
+                return Err(no_endpoint());
+            }
+            _ => return Err(no_endpoint()),
+        };
+        let allowed = route.allow();
+        if !allowed.split(", ").any(|m| m == req.method) {
+            let mut e = ApiError::new(
+                405,
+                format!(
+                    "{} not allowed on {url_path} (allowed: {allowed})",
+                    req.method
+                ),
+            );
+            e.headers.push(("Allow".into(), allowed.into()));
+            return Err(e);
+        }
+        match route {
+            Route::Version => Ok(Reply::json(
                 200,
                 &serde_json::json!({ "version": env!("CARGO_PKG_VERSION"), "ruleSetVersion": self.rules.version() }),
-            ),
-            ("GET", ["data"] | ["data", ""]) => Reply::json(200, &self.list()),
-            (_, ["data", raw_id, tail @ ..]) => {
-                let id = match data_id(raw_id) {
-                    Ok(id) => id,
-                    Err(reply) => return reply,
-                };
-                let Some(path) = self.find(&id) else {
-                    return Reply::text(404, format!("no data set `{id}` in the data directory"));
-                };
-                match (req.method, tail) {
-                    ("GET", []) => match self.describe(&id, &path) {
-                        Ok(d) => Reply::json(200, &d),
-                        Err(e) => Reply::text(500, e),
-                    },
-                    ("POST", ["check"]) => self.check(&id, &path, req),
-                    ("GET", ["check"]) => self.last_check(&id, req),
-                    (_, [] | ["check"]) => {
-                        Reply::text(405, format!("{} not allowed here", req.method))
-                    }
-                    _ => Reply::text(404, format!("no such endpoint: {url_path}")),
-                }
+            )),
+            Route::List => Ok(Reply::json(200, &self.list())),
+            Route::DataSet(raw) => {
+                let entry = self.find(raw)?;
+                Ok(Reply::json(200, &self.describe(&entry)))
             }
-            _ => Reply::text(404, format!("no such endpoint: {url_path}")),
+            Route::Check(raw) if req.method == "POST" => {
+                let options = check_options(req.body)?;
+                let entry = self.find(raw)?;
+                self.check(&entry, &options, req)
+            }
+            Route::Check(raw) => {
+                let entry = self.find(raw)?;
+                Ok(match lock(&self.last).get(&entry.id) {
+                    Some(answer) => answer_reply(answer, req),
+                    None => Reply::empty(204),
+                })
+            }
         }
     }
 
-    /// Bundles in the data directory: `diag-<id>/`, `diag-<id>.zip`, `diag-<id>.tar.gz`/`.tgz`,
-    /// sorted by id.
-    fn bundles(&self) -> Vec<(String, PathBuf)> {
-        let Ok(entries) = std::fs::read_dir(&self.data_dir) else {
-            return Vec::new();
+    /// `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1).
+    fn authorize(&self, req: &Request<'_>) -> Result<(), ApiError> {
+        let Some(token) = &self.config.token else {
+            return Ok(());
         };
-        let mut found: Vec<(String, PathBuf)> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let path = e.path();
-                let id = if path.is_dir() {
-                    name.strip_prefix("diag-")?.to_owned()
-                } else {
-                    let stem = [".tar.gz", ".tgz", ".zip"]
-                        .iter()
-                        .find_map(|ext| name.strip_suffix(ext))?;
-                    stem.strip_prefix("diag-")?.to_owned()
-                };
-                (!id.is_empty()).then_some((id, path))
-            })
-            .collect();
-        found.sort();
-        found
+        let given = req
+            .header("authorization")
+            .and_then(|v| v.trim().split_once([' ', '\t']))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, t)| t.trim());
+        if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+            return Ok(());
+        }
+        let mut e = ApiError::new(401, "missing or wrong bearer token");
+        e.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
+        Err(e)
     }
 
-    fn find(&self, id: &str) -> Option<PathBuf> {
-        self.bundles()
+    fn find(&self, raw_id: &str) -> Result<Entry, ApiError> {
+        let id = data_id(raw_id)?;
+        catalog::scan(&self.config.data_dir)
             .into_iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, p)| p)
+            .find(|e| e.id == id)
+            .ok_or_else(|| ApiError::new(404, format!("no data set `{id}` in the data directory")))
     }
 
     fn list(&self) -> Vec<DataSet> {
-        self.bundles()
-            .into_iter()
-            .filter_map(|(id, path)| self.describe(&id, &path).ok())
+        catalog::scan(&self.config.data_dir)
+            .iter()
+            .map(|e| self.describe(e))
             .collect()
     }
 
-    fn describe(&self, id: &str, path: &Path) -> Result<DataSet, String> {
-        let modified = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some((when, set)) = lock(&self.listed).get(path)
-            && *when == modified
-        {
-            return Ok(set.clone());
-        }
-        let cluster = diag_core::Cluster::open(path).map_err(|e| e.to_string())?;
-        let cluster_name = match &cluster.namespace {
-            Some(ns) if !ns.is_empty() => format!("{ns}/{}", cluster.name),
-            _ => cluster.name.clone(),
-        };
-        let date = jiff::Timestamp::try_from(modified)
+    fn describe(&self, entry: &Entry) -> DataSet {
+        let summary = self.summary(entry);
+        let date = summary
+            .modified
+            .and_then(|m| jiff::Timestamp::try_from(m).ok())
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_default();
-        let set = DataSet {
-            id: id.to_owned(),
-            cluster_name,
-            size: cluster.source.entries().values().sum(),
+        DataSet {
+            id: entry.id.clone(),
+            cluster_name: summary.cluster_name,
+            size: summary.size,
             date,
-        };
-        lock(&self.listed).insert(path.to_path_buf(), (modified, set.clone()));
-        Ok(set)
+            problem: summary.problem.map(|p| self.redact(&p)),
+        }
     }
 
-    fn check(&self, id: &str, path: &Path, req: &Request<'_>) -> Reply {
-        let body = if req.body.iter().all(u8::is_ascii_whitespace) {
-            CheckBody {
-                types: default_types(),
-            }
-        } else {
-            match serde_json::from_slice::<CheckBody>(req.body) {
-                Ok(b) => b,
-                Err(e) => {
-                    return Reply::text(
-                        400,
-                        format!("malformed body: {e}; expected {{\"types\": [\"config\"]}}"),
-                    );
-                }
-            }
-        };
-        let mut kinds = Vec::new();
-        for t in &body.types {
-            match CheckKind::parse(t) {
-                Some(k) if !kinds.contains(&k) => kinds.push(k),
-                Some(_) => {}
-                None => {
-                    let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
-                    return Reply::text(
-                        400,
-                        format!("unknown check type `{t}` (known: {})", known.join(", ")),
-                    );
-                }
-            }
+    /// An archive is summarized once per (size, mtime); a directory, whose files can change
+    /// without its own mtime moving, every time (a walk of names and one small file).
+    fn summary(&self, entry: &Entry) -> Summary {
+        if entry.container == Container::Directory {
+            return catalog::summarize(entry);
         }
-        let options = CheckOptions {
-            kinds,
-            ..CheckOptions::default()
-        };
+        let stamp: Option<FileStamp> = std::fs::metadata(&entry.path)
+            .map(|m| (m.len(), m.modified().ok()))
+            .ok();
+        if let Some(stamp) = stamp
+            && let Some((cached, summary)) = lock(&self.listed).get(&entry.path)
+            && *cached == stamp
+        {
+            return summary.clone();
+        }
+        let summary = catalog::summarize(entry);
+        if let Some(stamp) = stamp {
+            lock(&self.listed).insert(entry.path.clone(), (stamp, summary.clone()));
+        }
+        summary
+    }
 
-        let bundle_lock = lock(&self.locks).entry(id.to_owned()).or_default().clone();
+    fn check(
+        &self,
+        entry: &Entry,
+        options: &CheckOptions,
+        req: &Request<'_>,
+    ) -> Result<Reply, ApiError> {
+        if let Some(problem) = self.summary(entry).problem {
+            return Err(ApiError::new(
+                422,
+                format!("cannot check `{}`: {problem}", entry.id),
+            ));
+        }
+        let bundle_lock = lock(&self.locks)
+            .entry(entry.id.clone())
+            .or_default()
+            .clone();
         let _held = lock(&bundle_lock);
-        let request = ReportRequest {
-            rules: &self.rules,
-            options: &options,
-            renderer: &self.renderer,
-            formats: &[Format::Text],
-            output: None,
-        };
-        let written = match check_and_write(path, &request) {
-            Ok(w) => w,
-            Err(e) => return Reply::text(500, format!("check failed: {e}")),
-        };
-        let json = match self.renderer.render(Format::Json, &written.doc) {
-            Ok(j) => j,
-            Err(e) => return Reply::text(500, format!("check failed: {e}")),
-        };
-        // diag answers "stdout:\n" + what `diag check` printed.
+        let reports = self.config.state_dir.join("reports").join(&entry.id);
+        let checked = check_bundle(&entry.path, &reports, &self.rules, options, &self.renderer)
+            .map_err(|e| match e {
+                ReportError::Load(e) => {
+                    ApiError::new(422, format!("cannot check `{}`: {e}", entry.id))
+                }
+                e => ApiError::new(500, format!("check of `{}` failed: {e}", entry.id)),
+            })?;
+        prune_reports(&reports, self.config.keep_reports);
+        // diag answers "stdout:\n" + what `diag check` printed; the place is the state dir's.
+        let shown = checked
+            .dir
+            .strip_prefix(&self.config.state_dir)
+            .unwrap_or(&checked.dir);
         let answer = CheckAnswer {
-            text: format!("stdout:\n{}", written.terminal_text()),
-            json,
+            text: format!("stdout:\n{}\n{}\n", checked.text, saved_line(shown)),
+            json: checked.json,
         };
-        lock(&self.last).insert(id.to_owned(), answer.clone());
-        answer_reply(&answer, req)
+        lock(&self.last).insert(entry.id.clone(), answer.clone());
+        Ok(answer_reply(&answer, req))
     }
 
-    fn last_check(&self, id: &str, req: &Request<'_>) -> Reply {
-        match lock(&self.last).get(id) {
-            Some(answer) => answer_reply(answer, req),
-            None => Reply::empty(204),
+    /// Cuts the data and state directories out of a message: `diag-x.zip: …`, not `/srv/…`.
+    fn redact(&self, message: &str) -> String {
+        let mut out = message.to_owned();
+        for prefix in &self.private_prefixes {
+            out = out.replace(&format!("{prefix}/"), "");
+            // The directory itself, where it is not the start of a longer name.
+            let mut rest = out.as_str();
+            let mut kept = String::with_capacity(out.len());
+            while let Some(at) = rest.find(prefix.as_str()) {
+                let after = &rest[at + prefix.len()..];
+                let whole = !after
+                    .starts_with(|c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                kept.push_str(&rest[..at]);
+                kept.push_str(if whole { "." } else { prefix });
+                rest = after;
+            }
+            kept.push_str(rest);
+            out = kept;
+        }
+        out
+    }
+}
+
+/// What one check answers with, and where its report went.
+struct Checked {
+    text: String,
+    json: String,
+    dir: PathBuf,
+}
+
+/// Runs one check of `bundle` and writes its report directory into `reports` (never inside the
+/// bundle): load, check, render, write, as `check_and_write` does, but with no links from the
+/// report into the bundle, which a client of the server could not follow (and which would spell
+/// out where the data sits). The server's only call into the core's check; a
+/// `diag_core::pipeline` call that writes nothing into the bundle takes its place.
+fn check_bundle(
+    bundle: &Path,
+    reports: &Path,
+    rules: &RuleSet,
+    options: &CheckOptions,
+    renderer: &Renderer,
+) -> Result<Checked, ReportError> {
+    let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
+    let outcome = diag_core::engine::check(&cluster, rules, options);
+    let doc = ReportDocument::new(&cluster, &outcome);
+    let files = renderer.render_files(&[Format::Text, Format::Json], &doc)?;
+    // Named as diag names reports (local time); `-1`, `-2`, … when a second holds several.
+    let stamp = jiff::Zoned::now().strftime("%y%m%d%H%M%S");
+    let dir = write_report_dir(&reports.join(format!("report-{stamp}")), &files, true)?;
+    let file = |f: Format| {
+        files
+            .iter()
+            .find(|file| file.name == f.file_name())
+            .map(|file| file.content.clone())
+            .unwrap_or_default()
+    };
+    Ok(Checked {
+        text: file(Format::Text),
+        json: file(Format::Json),
+        dir,
+    })
+}
+
+/// Keeps the newest `keep` report directories of one data set.
+fn prune_reports(reports: &Path, keep: usize) {
+    if keep == 0 {
+        return;
+    }
+    let Ok(read) = std::fs::read_dir(reports) else {
+        return;
+    };
+    let mut dirs: Vec<(Option<SystemTime>, String, PathBuf)> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            (name.starts_with("report-") && catalog::is_report_dir_name(&name)).then(|| {
+                let modified = e.metadata().and_then(|m| m.modified()).ok();
+                (modified, name, e.path())
+            })
+        })
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(keep);
+    for (_, _, dir) in dirs.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn check_options(body: &[u8]) -> Result<CheckOptions, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        CheckBody {
+            types: default_types(),
+        }
+    } else {
+        serde_json::from_slice::<CheckBody>(body).map_err(|e| {
+            ApiError::new(
+                400,
+                format!("malformed body: {e} (the body is {{\"types\": [\"config\"]}})"),
+            )
+        })?
+    };
+    let mut kinds = Vec::new();
+    for t in &body.types {
+        match CheckKind::parse(t) {
+            Some(k) if !kinds.contains(&k) => kinds.push(k),
+            Some(_) => {}
+            None => {
+                let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
+                return Err(ApiError::new(
+                    400,
+                    format!("unknown check type `{t}` (known: {})", known.join(", ")),
+                ));
+            }
         }
     }
+    Ok(CheckOptions {
+        kinds,
+        ..CheckOptions::default()
+    })
 }
 
 fn answer_reply(answer: &CheckAnswer, req: &Request<'_>) -> Reply {
@@ -339,8 +546,8 @@ fn answer_reply(answer: &CheckAnswer, req: &Request<'_>) -> Reply {
 
 /// A data set id from the URL: percent-decoded, then plain (letters, digits, `-`, `_`, `.`),
 /// never `.`/`..` or anything that could name a path outside the data directory.
-fn data_id(raw: &str) -> Result<String, Reply> {
-    let bad = |why: &str| Reply::text(400, format!("bad data set id `{raw}`: {why}"));
+fn data_id(raw: &str) -> Result<String, ApiError> {
+    let bad = |why: &str| ApiError::new(400, format!("bad data set id `{raw}`: {why}"));
     let decoded = percent_decode(raw).ok_or_else(|| bad("malformed percent-encoding"))?;
     if decoded.is_empty() {
         return Err(bad("empty"));
@@ -381,4 +588,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// A poisoned lock only means another request panicked; the maps stay usable.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_the_data_and_state_directories_but_nothing_else() {
+        let state = State::new(Config {
+            data_dir: PathBuf::from("/srv/data"),
+            state_dir: PathBuf::from("/var/lib/diag-server"),
+            token: None,
+            keep_reports: 0,
+        });
+        assert_eq!(
+            state.redact("/srv/data/diag-x.zip: invalid; /var/lib/diag-server/reports/x: full"),
+            "diag-x.zip: invalid; reports/x: full"
+        );
+        assert_eq!(
+            state.redact("cannot read /srv/data: gone"),
+            "cannot read .: gone"
+        );
+        assert_eq!(
+            state.redact("/srv/database/x and /srv/data.old"),
+            "/srv/database/x and /srv/data.old"
+        );
+    }
 }
