@@ -169,11 +169,21 @@ fn only_and_skip_take_ids_or_names() {
         ..CheckOptions::default()
     };
     assert_eq!(abnormal_ids(&check(&cluster, &rules, &skip)), [209, 210]);
-    let none = CheckOptions {
+}
+
+#[test]
+fn default_config_on_the_seed_bundle_flags_exactly_the_keys_changed_from_default() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let rules = RuleSet::builtin();
+    let defaults = CheckOptions {
         kinds: vec![CheckKind::DefaultConfig],
         ..CheckOptions::default()
     };
-    assert!(check(&cluster, &rules, &none).findings.is_empty());
+    let outcome = check(&cluster, &rules, &defaults);
+    assert!(outcome.findings.len() >= 250, "{}", outcome.findings.len());
+    // The operator set these (TiKV pipelined write and pending-compaction limits, TiDB log
+    // backups); every other key of the v5.4.0 runtime configs is at its default.
+    assert_eq!(abnormal_ids(&outcome), [2125, 2204, 2237, 2270, 3062]);
 }
 
 const HOSTILE: &str = r#"

@@ -571,7 +571,7 @@ mod tests {
             rules[0].text
         );
         assert!(
-            rules[1].text.contains("version: '>= v6.1.0'"),
+            rules[1].text.contains("version: \">= v6.1.0\""),
             "{}",
             rules[1].text
         );
