@@ -169,7 +169,7 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
                 absent: format!("no {} data in the bundle", data.as_str()),
             }]
         }
-        DataSource::Config => Vec::new(),
+        DataSource::Config | DataSource::SlowLog => Vec::new(),
     }
 }
 

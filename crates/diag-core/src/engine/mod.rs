@@ -22,6 +22,7 @@
 mod documents;
 pub mod finding;
 mod groups;
+mod performance;
 
 use std::collections::HashMap;
 
@@ -106,6 +107,9 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 /// Every rule's rows for one cluster, from the checker of the rule's source.
 fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Condition(condition) if rule.data == DataSource::SlowLog => {
+            performance::rows(cluster, rule, condition)
+        }
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             documents::rows(cluster, view, rule, condition)
         }

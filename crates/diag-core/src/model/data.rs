@@ -113,6 +113,8 @@ pub struct DataFile {
     pub kind: DataKind,
     source: Arc<dyn Source>,
     parsed: Arc<OnceLock<Result<Arc<ConfigTree>, LoadError>>>,
+    /// Content put in place of the bundle's by [`DataFile::with_content`].
+    replaced: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for DataFile {
@@ -138,6 +140,7 @@ impl DataFile {
             kind,
             source,
             parsed: Arc::new(OnceLock::new()),
+            replaced: None,
         }
     }
 
@@ -153,6 +156,9 @@ impl DataFile {
 
     /// The raw bytes (metrics decompressed when they carry the zstd magic).
     pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
+        if let Some(content) = &self.replaced {
+            return Ok(content.to_vec());
+        }
         let raw = self.source.read(&self.path)?;
         if raw.starts_with(&ZSTD_MAGIC) {
             let mut decoder =
@@ -209,6 +215,7 @@ impl DataFile {
             kind: self.kind,
             source: Arc::clone(&self.source),
             parsed: Arc::new(parsed),
+            replaced: Some(Arc::from(content)),
         }
     }
 

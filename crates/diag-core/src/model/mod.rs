@@ -5,6 +5,7 @@ pub mod data;
 pub mod inspect;
 pub mod json;
 mod load;
+pub mod slowlog;
 pub mod units;
 pub mod value;
 pub mod version;

@@ -637,6 +637,7 @@ fn source_and_subject(
         "db_vars" => DataSource::DbVars,
         "alert" => DataSource::Alerts,
         "kubernetes" => DataSource::Kubernetes,
+        "slow_log" => DataSource::SlowLog,
         "system" => {
             let names: Vec<&str> = SystemFile::ALL.iter().map(|f| f.file_name()).collect();
             match raw.file.as_deref().map(str::trim) {

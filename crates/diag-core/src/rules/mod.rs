@@ -115,6 +115,9 @@ pub enum DataSource {
     Alerts,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
+    /// TiDB slow query logs in the sample window, with the GC life time from `db_vars`: the
+    /// counts of diag's performance rules (see [`crate::model::slowlog::Performance`]).
+    SlowLog,
 }
 
 /// Which host system file a `source: system` rule reads (`file:` in a rule file).
@@ -165,11 +168,12 @@ impl DataSource {
             DataSource::DbVars => "db_vars",
             DataSource::Alerts => "alert",
             DataSource::Kubernetes => "kubernetes",
+            DataSource::SlowLog => "slow_log",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "config",
         "config_file",
         "system",
@@ -178,6 +182,7 @@ impl DataSource {
         "db_vars",
         "alert",
         "kubernetes",
+        "slow_log",
     ];
 
     /// The subjects a rule of this source may have; the first is the default.
@@ -190,7 +195,8 @@ impl DataSource {
             | DataSource::Placement
             | DataSource::DbVars
             | DataSource::Alerts
-            | DataSource::Kubernetes => &[Subject::Cluster],
+            | DataSource::Kubernetes
+            | DataSource::SlowLog => &[Subject::Cluster],
         }
     }
 
@@ -205,6 +211,10 @@ impl DataSource {
             DataSource::DbVars => vec![DataKind::DbVars],
             DataSource::Alerts => vec![DataKind::Alerts],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
+            DataSource::SlowLog => vec![
+                DataKind::Log(crate::model::data::LogKind::Slow),
+                DataKind::DbVars,
+            ],
         }
     }
 }
