@@ -24,6 +24,8 @@ pub mod finding;
 mod groups;
 mod performance;
 
+pub use performance::slow_log_csv_files;
+
 use std::collections::HashMap;
 
 use rayon::prelude::*;

@@ -19,8 +19,8 @@ use crate::model::slowlog::{Performance, PerformanceAccumulator};
 use crate::model::units::parse_duration;
 use crate::model::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue, Lookup};
 use crate::model::{Cluster, ComponentKind};
-use crate::rules::condition::{Condition, ScriptHook, Undecided};
 use crate::rules::Rule;
+use crate::rules::condition::{Condition, ScriptHook, Undecided};
 
 /// diag's text for the second value of a performance row.
 pub const CSV_HINT: &str = "Please check the collect csv file for specific information";
@@ -57,7 +57,8 @@ pub(super) fn rows(cluster: &Cluster, rule: &Rule, condition: &Condition) -> Vec
                 (state, Some(m))
             }
         };
-        let message = message.or_else(|| (!perf.problems.is_empty()).then(|| perf.problems.join("; ")));
+        let message =
+            message.or_else(|| (!perf.problems.is_empty()).then(|| perf.problems.join("; ")));
         (state, message, Some(tree))
     };
     let values = rule
@@ -154,7 +155,10 @@ fn document(perf: &Performance, gc_seconds: Option<u64>, rule: &Rule) -> ConfigT
         } else {
             CSV_HINT.to_string()
         };
-        root.insert(item.path.as_str(), ConfigNode::new(ConfigValue::String(text)));
+        root.insert(
+            item.path.as_str(),
+            ConfigNode::new(ConfigValue::String(text)),
+        );
     }
     root.insert("counts", ConfigNode::new(ConfigValue::Map(counts)));
     if let Some(s) = gc_seconds {
@@ -163,7 +167,10 @@ fn document(perf: &Performance, gc_seconds: Option<u64>, rule: &Rule) -> ConfigT
             ConfigNode::new(ConfigValue::Int(s as i64)),
         );
     }
-    root.insert("queries_in_window", ConfigNode::new(ConfigValue::Int(perf.in_window as i64)));
+    root.insert(
+        "queries_in_window",
+        ConfigNode::new(ConfigValue::Int(perf.in_window as i64)),
+    );
     ConfigTree {
         file: std::sync::Arc::from("slow_log"),
         root: ConfigNode::new(ConfigValue::Map(root)),
@@ -177,5 +184,49 @@ impl ScriptHook for NoScripts {
         Err(Undecided::Failed(
             "`source: slow_log` rules are declarative over the counts".into(),
         ))
+    }
+}
+
+/// diag's side outputs of the performance rules, `(file name, CSV text)`:
+/// `poor_effective_plan.csv` (`Digest,Plan_digest,avg_process_time,last_time`, the fast then the
+/// slow plan of each digest found), `old_version_count.csv` and `scan_key_skip.csv`
+/// (`Digest,Plan_digest`). Rows are sorted, so the files are the same at any thread count.
+pub fn slow_log_csv_files(cluster: &Cluster) -> Vec<(String, String)> {
+    let slow_logs: Vec<&DataFile> = cluster
+        .instances
+        .iter()
+        .filter(|i| i.component == ComponentKind::Tidb)
+        .flat_map(|i| i.files_of(DataKind::Log(LogKind::Slow)))
+        .collect();
+    let perf = performance(cluster, &slow_logs);
+    let mut plans = String::from("Digest,Plan_digest,avg_process_time,last_time\n");
+    for p in &perf.poor_effective_plan {
+        for (plan, avg, last) in [&p.fast, &p.slow] {
+            plans.push_str(&format!("{},{},{avg},{last}\n", csv(&p.digest), csv(plan)));
+        }
+    }
+    let pairs = |v: &[(String, String)]| {
+        let mut out = String::from("Digest,Plan_digest\n");
+        for (d, p) in v {
+            out.push_str(&format!("{},{}\n", csv(d), csv(p)));
+        }
+        out
+    };
+    vec![
+        ("poor_effective_plan.csv".to_string(), plans),
+        (
+            "old_version_count.csv".to_string(),
+            pairs(&perf.old_version_count),
+        ),
+        ("scan_key_skip.csv".to_string(), pairs(&perf.scan_key_skip)),
+    ]
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
     }
 }

@@ -232,7 +232,10 @@ mod tests {
         );
         assert_eq!(q.len(), 1);
         let q = &q[0];
-        assert_eq!(q.field("User@Host"), Some("root[root] @ 10.43.0.0 [10.43.0.0]"));
+        assert_eq!(
+            q.field("User@Host"),
+            Some("root[root] @ 10.43.0.0 [10.43.0.0]")
+        );
         assert_eq!(q.process_time, Some(0.5));
         assert_eq!(q.field("Wait_time"), Some("0.002"));
         assert_eq!(
@@ -249,8 +252,13 @@ mod tests {
 
     #[test]
     fn an_entry_without_statement_ends_at_the_next_time() {
-        let q = read("# Time: 2024-01-01T00:00:00Z\n# Digest: a\n# Time: 2024-01-01T00:00:01Z\n# Digest: b\nselect 1;\n# Time: 2024-01-01T00:00:02Z\n# Digest: c\n");
-        let digests: Vec<_> = q.iter().map(|q| q.digest.clone().unwrap_or_default()).collect();
+        let q = read(
+            "# Time: 2024-01-01T00:00:00Z\n# Digest: a\n# Time: 2024-01-01T00:00:01Z\n# Digest: b\nselect 1;\n# Time: 2024-01-01T00:00:02Z\n# Digest: c\n",
+        );
+        let digests: Vec<_> = q
+            .iter()
+            .map(|q| q.digest.clone().unwrap_or_default())
+            .collect();
         assert_eq!(digests, ["a", "b", "c"]);
         assert_eq!(q[2].line, 6);
     }
@@ -377,8 +385,7 @@ impl PerformanceAccumulator {
             if q.total_keys.is_some_and(|total| total >= 2 * keys) {
                 self.old_versions.insert((digest.clone(), plan.clone()));
             }
-            if q
-                .rocksdb_delete_skipped_count
+            if q.rocksdb_delete_skipped_count
                 .is_some_and(|skipped| skipped.abs_diff(keys) <= 1000)
             {
                 self.tombstones.insert((digest.clone(), plan.clone()));
@@ -450,7 +457,11 @@ mod accumulator_tests {
         acc.feed(&q("g", "fast", 100, 0.1, 1_000_000));
         acc.feed(&q("g", "slow", 200, 9.0, 2_000_000));
         let out = acc.finish();
-        let found: Vec<&str> = out.poor_effective_plan.iter().map(|p| p.digest.as_str()).collect();
+        let found: Vec<&str> = out
+            .poor_effective_plan
+            .iter()
+            .map(|p| p.digest.as_str())
+            .collect();
         assert_eq!(found, ["d"]);
     }
 
@@ -476,7 +487,10 @@ mod accumulator_tests {
 
     #[test]
     fn the_window_is_inclusive_and_drops_queries_without_time() {
-        let w = (Timestamp::from_second(10).ok(), Timestamp::from_second(20).ok());
+        let w = (
+            Timestamp::from_second(10).ok(),
+            Timestamp::from_second(20).ok(),
+        );
         let (Some(b), Some(e)) = w else { panic!() };
         let mut acc = PerformanceAccumulator::new(Some((b, e)));
         for t in [9, 10, 20, 21] {

@@ -66,7 +66,19 @@ pub fn check_and_write(
     let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
     let outcome = engine::check(&cluster, request.rules, request.options);
     let doc = ReportDocument::new(&cluster, &outcome);
-    let files = request.renderer.render_files(request.formats, &doc)?;
+    let mut files = request.renderer.render_files(request.formats, &doc)?;
+    // diag writes the performance rules' CSV files beside the report when they ran.
+    if outcome
+        .findings
+        .iter()
+        .any(|f| f.rule.kind == crate::rules::CheckKind::Performance)
+    {
+        files.extend(
+            engine::slow_log_csv_files(&cluster)
+                .into_iter()
+                .map(|(name, content)| ReportFile { name, content }),
+        );
+    }
     let dir = match request.output {
         Some(dir) => write_report_dir(dir, &files, false)?,
         None => write_report_dir(
