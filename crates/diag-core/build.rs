@@ -21,6 +21,59 @@ fn main() {
     if let Err(e) = std::fs::write(&dest, out) {
         panic!("cannot write {}: {e}", dest.display());
     }
+    bases(&manifest.join("../../fixtures"));
+}
+
+/// The fixture bundles `diag_core::testing` ships as bases for rule cases: `(base, files)`.
+const BASES: [&str; 3] = ["minimal", "diag-fPrz0RnDxRn", "diag-lili-fNTnz5MGhr6"];
+
+fn bases(fixtures: &Path) {
+    let mut out = String::from(
+        "/// The shipped base bundles: `(name, [(bundle-relative path, content)])`.\npub(crate) static BASE_FILES: &[(&str, BaseFiles)] = &[\n",
+    );
+    for base in BASES {
+        let root = fixtures.join(base);
+        println!("cargo:rerun-if-changed={}", root.display());
+        let mut files = Vec::new();
+        collect_all(&root, &root, &mut files);
+        files.sort();
+        let _ = writeln!(out, "    ({base:?}, &[");
+        for (name, path) in &files {
+            let _ = writeln!(out, "        ({name:?}, include_bytes!({path:?})),");
+        }
+        out.push_str("    ]),\n");
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("builtin_bases.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+}
+
+/// Every file below `dir`, except report directories a check of the fixture left in it.
+fn collect_all(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if dir == root && name.starts_with("report-") {
+                continue;
+            }
+            println!("cargo:rerun-if-changed={}", path.display());
+            collect_all(root, &path, out);
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let abs = path.canonicalize().unwrap_or(path.clone());
+        out.push((rel, abs.to_string_lossy().into_owned()));
+    }
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use diag_core::engine::{CheckOptions, Finding};
-use diag_core::report::{self, Format, Renderer, ReportRequest, TemplateName, WrittenReport};
+use diag_core::report::{self, Format, Renderer, ReportRequest, WrittenReport};
 use diag_core::rules::{CheckKind, RuleSet, Severity};
 
 /// Arguments of the default check.
@@ -124,34 +124,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
     let mut renderer = Renderer::new();
     for spec in &args.template {
-        let (name, file) = match spec
-            .split_once('=')
-            .and_then(|(n, f)| Some((TemplateName::parse(n)?, f)))
-        {
-            Some((name, file)) => (name, file),
-            None => {
-                let templated: Vec<TemplateName> =
-                    args.format.iter().filter_map(|f| f.template()).collect();
-                match templated.as_slice() {
-                    [only] => (*only, spec.as_str()),
-                    [] => bail!(
-                        "--template {spec}: none of the formats {:?} is rendered from a template",
-                        names(&args.format)
-                    ),
-                    _ => bail!(
-                        "--template {spec}: several formats selected; say which, e.g. --template html={spec}"
-                    ),
-                }
-            }
-        };
-        let source = std::fs::read_to_string(file).with_context(|| format!("--template {file}"))?;
-        renderer.set_template(name, source)?;
+        renderer
+            .set_template_spec(spec, &args.format)
+            .map_err(|e| anyhow::anyhow!("--template {spec}: {e}"))?;
     }
     Ok(renderer)
-}
-
-fn names(formats: &[Format]) -> Vec<&'static str> {
-    formats.iter().map(|f| f.as_str()).collect()
 }
 
 /// Built-in rules plus every `--rules DIR`, in the order given.

@@ -41,7 +41,7 @@ enum RulesCommand {
         /// The rule directory (default `rules`).
         dir: Option<PathBuf>,
         /// Where the insta snapshots (`*__<rule>.snap`) live (default: searched below DIR, then
-        /// `crates/diag-core/tests/snapshots`).
+        /// in `tests/snapshots/` (insta's default) of DIR's parent folders, nearest first).
         #[arg(long, value_name = "DIR")]
         snapshots: Option<PathBuf>,
     },
@@ -127,7 +127,12 @@ fn list(o: &mut String, set: &RuleSet) -> ExitCode {
 fn show(o: &mut String, set: &RuleSet, id: &str) -> anyhow::Result<ExitCode> {
     let found: Vec<&Rule> = set.find(id).collect();
     if found.is_empty() {
-        anyhow::bail!("no rule has id or name `{id}` (see `diag-check rules list`)");
+        match set.nearest_name(id) {
+            Some(name) => anyhow::bail!(
+                "no rule has id or name `{id}` (did you mean `{name}`? see `diag-check rules list`)"
+            ),
+            None => anyhow::bail!("no rule has id or name `{id}` (see `diag-check rules list`)"),
+        }
     }
     for (i, r) in found.iter().enumerate() {
         if i > 0 {
@@ -197,15 +202,16 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
     let results = testing::run_dir(dir)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading rules from {}", dir.display()))?;
+    let roots = snapshot_roots(dir, snapshots);
     let mut failed = 0;
     for rule in &results {
         let text = rule.snapshot();
-        let stored = find_snapshot(dir, snapshots, &rule.snapshot_name);
+        let stored = find_snapshot(&roots, &rule.snapshot_name);
         let snapshot_diff = stored
             .as_ref()
             .and_then(|(_, old)| (old.trim_end() != text.trim_end()).then(|| diff(old, &text)));
         let cases = rule.results.len();
-        if rule.passed() && snapshot_diff.is_none() {
+        if rule.passed() && stored.is_some() && snapshot_diff.is_none() {
             say!(o, "ok    {} ({cases} cases)", rule.snapshot_name);
             continue;
         }
@@ -213,6 +219,20 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
         say!(o, "FAIL  {} ({cases} cases)", rule.snapshot_name);
         for p in &rule.problems {
             say!(o, "      {p}");
+        }
+        if stored.is_none() {
+            // A case nobody has looked at is not a pass: show what the snapshot would hold.
+            let looked: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            say!(
+                o,
+                "      no snapshot for {} (`*__{}.snap`; looked in {}); accept one with `cargo insta test --review`, or pass --snapshots DIR. It would read:",
+                rule.snapshot_name,
+                rule.snapshot_name,
+                looked.join(", ")
+            );
+            for line in text.trim_end().lines() {
+                say!(o, "      + {line}");
+            }
         }
         if let (Some(d), Some((path, _))) = (snapshot_diff, &stored) {
             say!(
@@ -238,19 +258,33 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
     })
 }
 
-/// The stored insta snapshot `*__<name>.snap`: its path and body (after the `---` header).
-fn find_snapshot(dir: &Path, explicit: Option<&Path>, name: &str) -> Option<(PathBuf, String)> {
-    let suffix = format!("__{name}.snap");
-    let mut roots: Vec<PathBuf> = Vec::new();
-    match explicit {
-        Some(p) => roots.push(p.to_path_buf()),
-        None => {
-            roots.push(dir.to_path_buf());
-            roots.push(PathBuf::from("crates/diag-core/tests/snapshots"));
+/// Where snapshots are looked for: `--snapshots DIR` alone, else DIR itself and insta's default
+/// `tests/snapshots/` in DIR's parent folders, nearest first (a rule pack's crate is the parent
+/// of its `rules/`; this repository's shipped rules have theirs in `crates/diag-core/tests/`).
+fn snapshot_roots(dir: &Path, explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    let mut roots = vec![dir.to_path_buf()];
+    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    for ancestor in absolute.ancestors().skip(1) {
+        for candidate in [
+            ancestor.join("tests/snapshots"),
+            ancestor.join("crates/diag-core/tests/snapshots"),
+        ] {
+            if candidate.is_dir() {
+                roots.push(candidate);
+            }
         }
     }
+    roots
+}
+
+/// The stored insta snapshot `*__<name>.snap`: its path and body (after the `---` header).
+fn find_snapshot(roots: &[PathBuf], name: &str) -> Option<(PathBuf, String)> {
+    let suffix = format!("__{name}.snap");
     for root in roots {
-        let mut stack = vec![root];
+        let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&d) else {
                 continue;

@@ -348,10 +348,24 @@ fn a_template_replaces_the_built_in_one() {
     let out = diag_check(&[&bundle, &"--template", &broken]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // Issue 8: the error named the built-in `check-report.txt:1`, not the user's file.
     assert!(
-        stderr(&out).contains("check-report.txt:1"),
+        stderr(&out).contains(&format!("{}:1: syntax error", broken.display())),
         "{}",
         stderr(&out)
+    );
+    // Issue 8: an unknown NAME said "No such file or directory".
+    let unknown = diag_check(&[
+        &bundle,
+        &"--template",
+        &format!("nosuch={}", template.display()),
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown)
+            .contains("unknown template `nosuch` (known: text, record, markdown, html, junit)"),
+        "{}",
+        stderr(&unknown)
     );
     let ambiguous = diag_check(&[&bundle, &"--format", &"text,html", &"--template", &template]);
     assert_eq!(ambiguous.status.code(), Some(2));

@@ -4,8 +4,10 @@
 //! Next to each rule file `x.yaml` lives `x.cases.yaml`:
 //!
 //! ```yaml
-//! base: minimal                  # a bundle: path relative to this file, or a name under some
-//!                                # ancestor's `fixtures/` directory
+//! base: minimal                  # a bundle: path relative to this file, a name under some
+//!                                # ancestor's `fixtures/` directory, or a base shipped with
+//!                                # the library ([`builtin_bases`]: minimal, diag-fPrz0RnDxRn,
+//!                                # diag-lili-fNTnz5MGhr6)
 //! cases:
 //!   - name: max-days 0 keeps logs forever
 //!     expect: abnormal           # abnormal | ok | nodata | error | not_selected
@@ -218,14 +220,129 @@ pub fn render_row(row: &Row) -> String {
     line
 }
 
+/// A base bundle shipped inside the library, so rule packs outside this repository can build
+/// their cases on it without copying anything.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinBase {
+    /// The name a cases file gives as `base:`.
+    pub name: &'static str,
+    /// What it holds.
+    pub description: &'static str,
+    /// Its files: bundle-relative path and content.
+    pub files: &'static [(&'static str, &'static [u8])],
+}
+
+/// The files of one shipped base: bundle-relative path and content.
+type BaseFiles = &'static [(&'static str, &'static [u8])];
+
+// The fixture bundles, embedded by build.rs: `BASE_FILES`.
+include!(concat!(env!("OUT_DIR"), "/builtin_bases.rs"));
+
+/// What each shipped base is, for people choosing one.
+const BASE_DESCRIPTIONS: [(&str, &str); 3] = [
+    (
+        "minimal",
+        "v6.5.0, manual (TiUP-like) layout: 1 PD, 1 TiKV, 1 TiDB with short runtime configs; every config rule quiet",
+    ),
+    (
+        "diag-fPrz0RnDxRn",
+        "v5.4.0, TiDB Operator layout: 3 PD, 3 TiKV, 1 TiDB with full runtime configs, PD stores and placement rules, alerts and metrics",
+    ),
+    (
+        "diag-lili-fNTnz5MGhr6",
+        "v5.3.0, TiUP layout: 1 PD, 3 TiKV, 3 TiDB on 5 hosts, config files, logs, slow logs, system files and db_vars",
+    ),
+];
+
+/// The bases shipped with the library: the repository's `fixtures/` of the same names.
+pub fn builtin_bases() -> impl Iterator<Item = BuiltinBase> {
+    BASE_FILES.iter().map(|(name, files)| BuiltinBase {
+        name,
+        description: BASE_DESCRIPTIONS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, d)| d),
+        files,
+    })
+}
+
+impl BuiltinBase {
+    /// The shipped base called `name`.
+    pub fn get(name: &str) -> Option<BuiltinBase> {
+        builtin_bases().find(|b| b.name == name)
+    }
+
+    /// Writes the bundle into `dir/<name>` (a scratch directory the caller owns) and returns
+    /// that path.
+    pub fn write_into(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        let root = dir.join(self.name);
+        for (file, content) in self.files {
+            let path = root.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, content)?;
+        }
+        Ok(root)
+    }
+}
+
+/// Base bundles found for the cases of one run; shipped ones are written once into a scratch
+/// directory that is removed when the run ends.
+#[derive(Default)]
+struct Bases {
+    scratch: Option<tempfile::TempDir>,
+    written: Vec<(&'static str, PathBuf)>,
+}
+
+impl Bases {
+    fn resolve(&mut self, cases_file: &Path, base: &str) -> Result<PathBuf, String> {
+        if let Some(found) = resolve_base(cases_file, base) {
+            return Ok(found);
+        }
+        let Some(builtin) = BuiltinBase::get(base) else {
+            let known: Vec<&str> = builtin_bases().map(|b| b.name).collect();
+            return Err(format!(
+                "base bundle `{base}` not found (relative to the file, under an ancestor's fixtures/, or shipped: {})",
+                known.join(", ")
+            ));
+        };
+        if let Some((_, path)) = self.written.iter().find(|(n, _)| *n == builtin.name) {
+            return Ok(path.clone());
+        }
+        let failed = |e: std::io::Error| format!("writing the shipped base `{base}`: {e}");
+        let scratch = match &self.scratch {
+            Some(s) => s,
+            None => self.scratch.insert(
+                tempfile::Builder::new()
+                    .prefix(".diag-bases-")
+                    .tempdir()
+                    .map_err(failed)?,
+            ),
+        };
+        let path = builtin.write_into(scratch.path()).map_err(failed)?;
+        self.written.push((builtin.name, path.clone()));
+        Ok(path)
+    }
+}
+
 /// Loads the rules below `dir` and runs each against its `*.cases.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<RuleCases>, RuleLoadErrors> {
     let rules = RuleSet::load_dir(dir)?;
-    Ok(rules.rules().iter().map(|r| run_rule(dir, r)).collect())
+    let mut bases = Bases::default();
+    Ok(rules
+        .rules()
+        .iter()
+        .map(|r| run_rule_with(dir, r, &mut bases))
+        .collect())
 }
 
 /// Runs one rule (loaded from `dir`) against its cases file.
 pub fn run_rule(dir: &Path, rule: &Rule) -> RuleCases {
+    run_rule_with(dir, rule, &mut Bases::default())
+}
+
+fn run_rule_with(dir: &Path, rule: &Rule, bases: &mut Bases) -> RuleCases {
     let rule_file = dir.join(&rule.meta.source);
     let stem = rule_file
         .file_name()
@@ -269,9 +386,12 @@ pub fn run_rule(dir: &Path, rule: &Rule) -> RuleCases {
         }
     };
     out.base = file.base.clone();
-    let Some(base) = resolve_base(&cases_path, &file.base) else {
-        out.problems.push(format!("{}: base bundle `{}` not found (relative to the file, or under an ancestor's fixtures/)", cases_path.display(), file.base));
-        return out;
+    let base = match bases.resolve(&cases_path, &file.base) {
+        Ok(base) => base,
+        Err(e) => {
+            out.problems.push(format!("{}: {e}", cases_path.display()));
+            return out;
+        }
     };
     let set = RuleSet::from_rules(vec![rule.clone()], "cases".into());
     let options = CheckOptions {

@@ -43,6 +43,50 @@ fn json_matches_the_committed_schema() {
     );
 }
 
+/// The fields added for issue 8 (warnings, errors, links, expected values, components) are in
+/// the schema, on a check with all of them filled.
+#[test]
+fn json_with_warnings_errors_and_links_matches_the_schema() {
+    let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/bad/config-truncated");
+    let cluster = Cluster::open(&bundle).expect("loads");
+    let erring = "id: 9100\nname: as-number\nkind: config\ncomponent: TidbConfig\nvariation: TidbConfig.log.level\nseverity: warning\nlink: https://example.invalid/x\ndescription: d\nabnormal_when: {path: log.level, as: int, lt: 1}\n";
+    let mut rules = diag_core::rules::RuleSet::builtin();
+    rules.merge(
+        diag_core::rules::RuleSet::from_files(vec![("e.yaml".into(), erring.into())], "t")
+            .expect("rule loads"),
+    );
+    let outcome = diag_core::engine::check(&cluster, &rules, &Default::default());
+    let mut doc = ReportDocument::new(&cluster, &outcome);
+    doc.link_bundle(&cluster, &bundle.join("report-x"));
+    assert_eq!(doc.bundle.href.as_deref(), Some("../"));
+    let json: Value =
+        serde_json::from_str(&Renderer::new().render(Format::Json, &doc).expect("renders"))
+            .expect("json parses");
+    assert_eq!(
+        json["warnings"][0]["href"],
+        "../bad-pd-1/conf/config.json#L4"
+    );
+    let rows = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .flat_map(|f| f["rows"].as_array().cloned().unwrap_or_default());
+    assert!(
+        rows.clone().any(|r| r["expected"].is_string()),
+        "expected values"
+    );
+    assert!(
+        rows.flat_map(|r| r["values"].as_array().cloned().unwrap_or_default())
+            .any(|v| v["evidence"]["href"].is_string()),
+        "evidence links"
+    );
+    let schema: Value = serde_json::from_str(JSON_SCHEMA).expect("schema parses");
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &json, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 #[test]
 fn the_schema_validator_rejects_what_it_should() {
     let schema: Value = serde_json::from_str(JSON_SCHEMA).expect("schema parses");

@@ -181,6 +181,9 @@ pub struct Row {
     pub evidence: Vec<Evidence>,
     /// For rows that stand for many matches: count, first/last time, examples.
     pub aggregate: Option<Aggregate>,
+    /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
+    /// Shared by the rows of a rule when it does not depend on the row.
+    pub expected: Option<Arc<str>>,
 }
 
 impl Row {
@@ -202,6 +205,7 @@ impl Row {
             message,
             evidence: Vec::new(),
             aggregate: None,
+            expected: None,
         }
     }
 

@@ -20,6 +20,7 @@
 //! ```
 
 mod documents;
+mod expected;
 pub mod finding;
 mod groups;
 mod performance;
@@ -27,6 +28,7 @@ mod performance;
 pub use performance::slow_log_csv_files;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -113,18 +115,31 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
             performance::rows(cluster, rule, condition)
         }
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
-            documents::rows(cluster, view, rule, condition)
+            with_expected(condition, documents::rows(cluster, view, rule, condition))
         }
         RuleBody::Condition(condition) if rule.subject != Subject::Instance => {
-            groups::rows(cluster, view, rule, condition)
+            with_expected(condition, groups::rows(cluster, view, rule, condition))
         }
-        RuleBody::Condition(condition) => tuples(cluster, &rule.meta.components)
-            .into_par_iter()
-            .map(|tuple| {
-                let (state, message) = decide(cluster, view, rule, condition, &tuple);
-                row(cluster, rule, &tuple, state, message)
-            })
-            .collect(),
+        RuleBody::Condition(condition) => {
+            let per_row = expected::per_row(condition);
+            let fixed: Option<Arc<str>> = expected::expected(condition, None).map(Arc::from);
+            tuples(cluster, &rule.meta.components)
+                .into_par_iter()
+                .map(|tuple| {
+                    let (state, message) = decide(cluster, view, rule, condition, &tuple);
+                    let mut row = row(cluster, rule, &tuple, state, message);
+                    row.expected = if per_row {
+                        let root = tuple
+                            .iter()
+                            .find_map(|&i| cluster.instances.get(i)?.config.tree());
+                        expected::expected(condition, root.map(|t| &t.root)).map(Arc::from)
+                    } else {
+                        fixed.clone()
+                    };
+                    row
+                })
+                .collect()
+        }
         RuleBody::ClusterScript(ast) => match script::run_script(ast, view) {
             Ok(mut rows) => {
                 rows.sort_by(|a, b| a.instances.cmp(&b.instances));
@@ -153,6 +168,20 @@ fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
             }
         },
     }
+}
+
+/// Rows of a checker that reads documents or groups: the expected text, when it does not
+/// depend on the row (a path operand would be read from a document the row does not keep).
+fn with_expected(condition: &crate::rules::Condition, mut rows: Vec<Row>) -> Vec<Row> {
+    if !expected::per_row(condition)
+        && let Some(text) = expected::expected(condition, None)
+    {
+        let text: Arc<str> = Arc::from(text);
+        for row in &mut rows {
+            row.expected = Some(text.clone());
+        }
+    }
+    rows
 }
 
 /// The cross product of instances of each component, in bundle order.

@@ -4,13 +4,15 @@
 //! `crates/diag-core/src/report/schema/report-v1.json` ([`super::JSON_SCHEMA`]). Templates receive
 //! exactly this document as their context, so the schema is also the template author's reference.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::Cluster;
-use crate::engine::{CheckOutcome, Finding, Row, RowState, RuleStatus};
+use crate::bundle::SourceKind;
+use crate::engine::{CheckOutcome, Evidence, Finding, Row, RowState, RuleStatus};
+use crate::model::{ComponentKind, Instance};
 use crate::rules::{CheckKind, Severity};
+use crate::{Cluster, LoadError};
 
 /// Version of the document shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -36,6 +38,39 @@ pub struct ReportDocument {
     pub summary: Summary,
     /// One entry per selected rule, in check-kind order, then rule id, then name.
     pub findings: Vec<FindingDoc>,
+    /// What could not be used while loading the bundle, in file order; the rows of what it
+    /// concerns are `nodata`.
+    pub warnings: Vec<WarningDoc>,
+    /// Every row whose state is `error` (the rule could not be evaluated there), in report order.
+    pub errors: Vec<ErrorDoc>,
+}
+
+/// One loading warning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WarningDoc {
+    /// Stable short name of the problem (`syntax`, `schema`, `missing_config`, …).
+    pub kind: &'static str,
+    /// The bundle-relative file it is about, when there is one.
+    pub file: Option<String>,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// The full message, naming the file and line.
+    pub message: String,
+    /// Relative link from the report directory to the file, as [`EvidenceDoc::href`].
+    pub href: Option<String>,
+}
+
+/// A row that ended in `error`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorDoc {
+    /// The rule's id.
+    pub rule_id: i64,
+    /// The rule's name.
+    pub rule_name: String,
+    /// The row's tag (`cluster` for a cluster-wide script).
+    pub tag: String,
+    /// Why it could not be evaluated.
+    pub message: String,
 }
 
 /// The program that produced the findings.
@@ -62,6 +97,9 @@ pub struct BundleInfo {
     pub name: String,
     /// `directory`, `zip` or `tar_gz`.
     pub kind: String,
+    /// Relative link from the report directory to the bundle root (ending in `/`), for a
+    /// directory bundle with its report inside or beside it ([`ReportDocument::link_bundle`]).
+    pub href: Option<String>,
 }
 
 /// The cluster the bundle describes.
@@ -77,6 +115,39 @@ pub struct ClusterInfo {
     pub cluster_type: String,
     /// `tiup-cluster`, `tidb-operator` or `manual`.
     pub deploy_type: String,
+    /// Instance counts and versions per component, in topology order.
+    pub components: Vec<ComponentDoc>,
+    /// Every instance of the bundle, in bundle order.
+    pub instances: Vec<ClusterInstanceDoc>,
+}
+
+/// One component of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentDoc {
+    /// Topology key, e.g. `tikv`.
+    pub component: String,
+    /// Display name, e.g. `TiKV`.
+    pub name: String,
+    /// Number of instances.
+    pub instances: usize,
+    /// The distinct versions its instances run (from their image tags), sorted; empty when the
+    /// bundle does not say per instance (then the cluster version applies).
+    pub versions: Vec<String>,
+}
+
+/// One instance of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterInstanceDoc {
+    /// Topology key, e.g. `pd`.
+    pub component: String,
+    /// Host or Pod IP.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// diag's row tag, e.g. `PdConfig_172.20.22.100:2379`.
+    pub tag: String,
+    /// The version from its image tag, when the bundle records one.
+    pub version: Option<String>,
 }
 
 /// The collection run.
@@ -212,6 +283,26 @@ pub struct RowDoc {
     pub state: &'static str,
     /// Why, for nodata and error rows (sometimes detail for abnormal ones).
     pub message: Option<String>,
+    /// What a normal value looks like (`>= 1`, `not in [debug, trace]`), for declarative rules.
+    pub expected: Option<String>,
+    /// What the row rests on beyond its values (log lines, system file lines), the most telling
+    /// first.
+    pub evidence: Vec<EvidenceDoc>,
+    /// For a row that stands for many matches: their count, first and last time, examples.
+    pub aggregate: Option<AggregateDoc>,
+}
+
+/// Many matches summarized in one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateDoc {
+    /// How many entries matched.
+    pub count: u64,
+    /// Time of the first match, if the entries have times.
+    pub first: Option<String>,
+    /// Time of the last match, if the entries have times.
+    pub last: Option<String>,
+    /// A few of the matches, in order of appearance.
+    pub examples: Vec<EvidenceDoc>,
 }
 
 /// An instance a row is about.
@@ -243,6 +334,23 @@ pub struct EvidenceDoc {
     pub file: String,
     /// 1-based line, 0 when unknown.
     pub line: u32,
+    /// Relative link from the report directory to the file (`#L<line>` when the line is
+    /// known), when the bundle is a directory beside the report ([`ReportDocument::link_bundle`]).
+    pub href: Option<String>,
+    /// When the cited entry happened, as the source wrote it, if it has a time.
+    pub time: Option<String>,
+    /// A short excerpt of the cited entry, if useful.
+    pub excerpt: Option<String>,
+}
+
+fn evidence_doc(e: &Evidence) -> EvidenceDoc {
+    EvidenceDoc {
+        file: e.file.to_string(),
+        line: e.line,
+        href: None,
+        time: e.time.clone(),
+        excerpt: e.excerpt.clone(),
+    }
 }
 
 /// Check kinds in the order reports present them: diag's config → performance → default config,
@@ -321,6 +429,21 @@ impl ReportDocument {
         components.dedup();
 
         let location = cluster.source.location();
+        let findings: Vec<FindingDoc> = findings.into_iter().map(finding_doc).collect();
+        let errors = findings
+            .iter()
+            .flat_map(|f| {
+                f.rows
+                    .iter()
+                    .filter(|r| r.state == RowState::Error.as_str())
+                    .map(|r| ErrorDoc {
+                        rule_id: f.rule.id,
+                        rule_name: f.rule.name.clone(),
+                        tag: r.tag.clone(),
+                        message: r.message.clone().unwrap_or_default(),
+                    })
+            })
+            .collect();
         ReportDocument {
             format: "diag-check-report",
             format_version: FORMAT_VERSION,
@@ -337,6 +460,7 @@ impl ReportDocument {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
+                href: None,
             },
             cluster: ClusterInfo {
                 name: cluster.name.clone(),
@@ -344,6 +468,18 @@ impl ReportDocument {
                 version: cluster.version.text.clone(),
                 cluster_type: cluster.cluster_type.clone(),
                 deploy_type: cluster.deploy_type.clone(),
+                components: component_docs(cluster),
+                instances: cluster
+                    .instances
+                    .iter()
+                    .map(|i| ClusterInstanceDoc {
+                        component: i.component.topology_key().to_owned(),
+                        host: i.host.clone(),
+                        port: i.port,
+                        tag: i.tag(),
+                        version: image_version(i),
+                    })
+                    .collect(),
             },
             sample: SampleInfo {
                 id: cluster.sample.id.clone(),
@@ -359,13 +495,150 @@ impl ReportDocument {
                 kinds,
                 components,
             },
-            findings: findings.into_iter().map(finding_doc).collect(),
+            findings,
+            warnings: cluster.warnings.iter().map(warning_doc).collect(),
+            errors,
         }
+    }
+
+    /// Links every evidence file to its place in the bundle, relative to the report directory
+    /// `report_dir` (which need not exist yet). Only a directory bundle can be linked into, and
+    /// only from a report directory inside it or beside it (anything else would reveal where
+    /// things sit on disk); otherwise nothing changes.
+    pub fn link_bundle(&mut self, cluster: &Cluster, report_dir: &Path) {
+        if cluster.source.kind() != SourceKind::Directory {
+            return;
+        }
+        let location = cluster.source.location();
+        // Evidence paths are relative to the bundle root: the location itself unless the
+        // bundle's files sit in a folder inside it.
+        let rooted = self
+            .findings
+            .iter()
+            .flat_map(|f| &f.rows)
+            .flat_map(|r| &r.values)
+            .find_map(|v| v.evidence.as_ref())
+            .is_none_or(|e| location.join(&e.file).is_file());
+        let Some(base) = rooted
+            .then(|| relative_link(report_dir, location))
+            .flatten()
+        else {
+            return;
+        };
+        let link = |file: &str, line: u32| {
+            let anchor = if line > 0 {
+                format!("#L{line}")
+            } else {
+                String::new()
+            };
+            format!("{base}{}{anchor}", url_path(file))
+        };
+        for row in self.findings.iter_mut().flat_map(|f| &mut f.rows) {
+            let values = row.values.iter_mut().filter_map(|v| v.evidence.as_mut());
+            let examples = row.aggregate.iter_mut().flat_map(|a| &mut a.examples);
+            for e in values.chain(row.evidence.iter_mut()).chain(examples) {
+                e.href = Some(link(&e.file, e.line));
+            }
+        }
+        for w in &mut self.warnings {
+            if let Some(file) = &w.file {
+                w.href = Some(link(file, w.line.unwrap_or(0)));
+            }
+        }
+        self.bundle.href = Some(base);
     }
 
     /// Findings whose status is `abnormal`.
     pub fn abnormal(&self) -> impl Iterator<Item = &FindingDoc> {
         self.findings.iter().filter(|f| f.status == "abnormal")
+    }
+}
+
+/// `from` → `to` as a relative URL path ending in `/`, e.g. `../` from `<bundle>/report-x` to
+/// `<bundle>`, `../diag-x/` from a report beside the bundle; `None` for any other placement.
+/// Both are made absolute; `from` may not exist yet (its parent is resolved).
+fn relative_link(from: &Path, to: &Path) -> Option<String> {
+    let absolute = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        let parent = match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(parent.join(p.file_name()?))
+    };
+    let (from, to) = (absolute(from)?, absolute(to)?);
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    // Only a report inside the bundle or beside it is linked: a link that descends into other
+    // folders would tell whoever reads the report how the machine's disk is laid out.
+    if common == 0 || to.len() - common > 1 {
+        return None;
+    }
+    let mut link = "../".repeat(from.len() - common);
+    for part in &to[common..] {
+        link.push_str(&url_path(&part.as_os_str().to_string_lossy()));
+        link.push('/');
+    }
+    Some(link)
+}
+
+/// Percent-encodes what a URL path cannot hold as is; `/` stays a separator.
+fn url_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn component_docs(cluster: &Cluster) -> Vec<ComponentDoc> {
+    let mut out: Vec<ComponentDoc> = Vec::new();
+    let mut kinds: Vec<ComponentKind> = cluster.instances.iter().map(|i| i.component).collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let members: Vec<&Instance> = cluster.instances_of(kind).collect();
+        let mut versions: Vec<String> = members.iter().filter_map(|i| image_version(i)).collect();
+        versions.sort();
+        versions.dedup();
+        out.push(ComponentDoc {
+            component: kind.topology_key().to_owned(),
+            name: kind.to_string(),
+            instances: members.len(),
+            versions,
+        });
+    }
+    out
+}
+
+/// `v5.4.0` from an `image` attribute such as `pingcap/tikv:v5.4.0`.
+fn image_version(instance: &Instance) -> Option<String> {
+    let image = instance.attribute("image")?;
+    let (repo, tag) = image.rsplit_once(':')?;
+    (!tag.is_empty() && !tag.contains('/') && !repo.is_empty()).then(|| tag.to_owned())
+}
+
+fn warning_doc(w: &LoadError) -> WarningDoc {
+    let line = match w {
+        LoadError::Syntax { line, .. } | LoadError::Schema { line, .. } => {
+            (*line > 0).then_some(*line)
+        }
+        _ => None,
+    };
+    WarningDoc {
+        kind: w.kind(),
+        file: w.file().map(str::to_owned),
+        line,
+        message: w.to_string(),
+        href: None,
     }
 }
 
@@ -419,15 +692,20 @@ fn row_doc(row: &Row) -> RowDoc {
             .map(|v| ValueDoc {
                 variation: v.variation.to_string(),
                 value: v.value.clone(),
-                evidence: v.evidence.as_ref().map(|e| EvidenceDoc {
-                    file: e.file.to_string(),
-                    line: e.line,
-                }),
+                evidence: v.evidence.as_ref().map(evidence_doc),
             })
             .collect(),
         values_text: row.values_display(),
         state: state_str(row.state),
         message: row.message.clone(),
+        expected: row.expected.as_deref().map(str::to_owned),
+        evidence: row.evidence.iter().map(evidence_doc).collect(),
+        aggregate: row.aggregate.as_ref().map(|a| AggregateDoc {
+            count: a.count,
+            first: a.first.clone(),
+            last: a.last.clone(),
+            examples: a.examples.iter().map(evidence_doc).collect(),
+        }),
     }
 }
 

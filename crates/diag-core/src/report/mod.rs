@@ -22,22 +22,25 @@
 //! ```
 
 mod document;
+mod markdown;
 mod output;
 mod run;
 mod sarif;
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use minijinja::Environment;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value};
+use minijinja::{Environment, UndefinedBehavior};
 
 pub use document::{
-    BundleInfo, ClusterInfo, EngineInfo, EvidenceDoc, FORMAT_VERSION, FindingDoc, InstanceDoc,
-    KIND_ORDER, KindSummary, ReportDocument, RowDoc, RuleDoc, RuleSetInfo, SampleInfo,
-    SeverityCounts, StatusCounts, Summary, ValueDoc,
+    AggregateDoc, BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc,
+    EvidenceDoc, FORMAT_VERSION, FindingDoc, InstanceDoc, KIND_ORDER, KindSummary, ReportDocument,
+    RowDoc, RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary, ValueDoc,
+    WarningDoc,
 };
 pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
 pub use run::{ReportRequest, WrittenReport, check_and_write};
@@ -202,13 +205,21 @@ pub enum ReportError {
     // Causes are part of each message (one line, like `LoadError`), not chained as `source()`,
     // so `{:#}` printers do not repeat them.
     /// A template failed to compile or render.
-    #[error("template `{name}`: {error}")]
+    #[error("{}", template_message(name, file.as_deref(), error))]
     Template {
         /// The template.
         name: String,
+        /// The file it was read from, for a template that replaced a built-in one.
+        file: Option<PathBuf>,
         /// minijinja's error, with line information (its `{:#}` form shows the template excerpt).
         error: minijinja::Error,
     },
+    /// A `--template NAME=FILE` whose NAME is no template.
+    #[error("unknown template `{0}` (known: text, record, markdown, html, junit)")]
+    UnknownTemplate(String),
+    /// A `--template FILE` without a name that cannot be attributed to one template.
+    #[error("{0}")]
+    AmbiguousTemplate(String),
     /// Serializing the json or sarif format failed.
     #[error("serializing the report: {0}")]
     Json(serde_json::Error),
@@ -231,10 +242,36 @@ pub enum ReportError {
     UnknownFormat(String),
 }
 
+/// `FILE:LINE: what went wrong` for a user's template, `template `NAME`: …` for a built-in one.
+/// An undefined variable is named by the expression that read it.
+fn template_message(name: &str, file: Option<&Path>, error: &minijinja::Error) -> String {
+    let mut what = match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    };
+    if error.kind() == minijinja::ErrorKind::UndefinedError
+        && let (Some(source), Some(range)) = (error.template_source(), error.range())
+        && let Some(expr) = source.get(range)
+        && !what.contains(expr)
+    {
+        what.push_str(&format!(" `{expr}`"));
+    }
+    let line = error.line().unwrap_or(0);
+    match file {
+        Some(file) => format!("{}:{line}: {what}", file.display()),
+        None => format!("template `{name}`:{line}: {what}"),
+    }
+}
+
 /// The minijinja environment with the built-in (or replaced) templates.
+///
+/// Undefined values are errors (minijinja's strict mode): a misspelt field in a template fails
+/// with the template's file, line and the expression, instead of rendering as nothing.
 #[derive(Debug, Clone)]
 pub struct Renderer {
     env: Environment<'static>,
+    /// Where each replaced template was read from, for error messages.
+    files: BTreeMap<TemplateName, PathBuf>,
 }
 
 impl Default for Renderer {
@@ -256,22 +293,83 @@ impl Renderer {
         {
             env.set_syntax(syntax);
         }
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Errors carry the template source, so a message can quote the failing expression.
+        env.set_debug(true);
         env.add_filter("md", markdown_cell);
+        env.add_filter("markdown", markdown::inline_html);
         for name in TemplateName::ALL {
             // The built-ins are compiled by the tests; a failure here would be a build defect.
             let _ = env.add_template(name.as_str(), name.builtin_source());
         }
-        Renderer { env }
+        Renderer {
+            env,
+            files: BTreeMap::new(),
+        }
     }
 
     /// Replaces a built-in template with `source` (e.g. the content of `--template FILE`).
     pub fn set_template(&mut self, name: TemplateName, source: String) -> Result<(), ReportError> {
+        self.files.remove(&name);
         self.env
             .add_template_owned(name.as_str(), source)
             .map_err(|error| ReportError::Template {
                 name: name.as_str().to_owned(),
+                file: None,
                 error,
             })
+    }
+
+    /// Replaces a built-in template with the content of `file`; errors in it, when compiling
+    /// now or rendering later, name `file` and the line.
+    pub fn set_template_file(
+        &mut self,
+        name: TemplateName,
+        file: &Path,
+    ) -> Result<(), ReportError> {
+        let source = std::fs::read_to_string(file).map_err(|error| ReportError::Io {
+            path: file.to_path_buf(),
+            error,
+        })?;
+        self.env
+            .add_template_owned(name.as_str(), source)
+            .map_err(|error| ReportError::Template {
+                name: name.as_str().to_owned(),
+                file: Some(file.to_path_buf()),
+                error,
+            })?;
+        self.files.insert(name, file.to_path_buf());
+        Ok(())
+    }
+
+    /// Applies a `--template` argument: `NAME=FILE`, or `FILE` alone when exactly one of
+    /// `formats` is rendered from a template.
+    pub fn set_template_spec(&mut self, spec: &str, formats: &[Format]) -> Result<(), ReportError> {
+        if let Some((name, file)) = spec.split_once('=') {
+            match TemplateName::parse(name) {
+                Some(name) => return self.set_template_file(name, Path::new(file)),
+                // `a=b.j2` may be a file name; only an existing file is taken as one.
+                None if !Path::new(spec).is_file() => {
+                    return Err(ReportError::UnknownTemplate(name.to_owned()));
+                }
+                None => {}
+            }
+        }
+        let templated: Vec<TemplateName> = formats.iter().filter_map(|f| f.template()).collect();
+        match templated.as_slice() {
+            [only] => self.set_template_file(*only, Path::new(spec)),
+            [] => Err(ReportError::AmbiguousTemplate(format!(
+                "none of the formats {} is rendered from a template; say which, e.g. html={spec}",
+                formats
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))),
+            _ => Err(ReportError::AmbiguousTemplate(format!(
+                "several formats are rendered from templates; say which, e.g. html={spec}"
+            ))),
+        }
     }
 
     /// Renders one template with the document as its context.
@@ -282,6 +380,7 @@ impl Renderer {
     ) -> Result<String, ReportError> {
         let err = |error| ReportError::Template {
             name: name.as_str().to_owned(),
+            file: self.files.get(&name).cloned(),
             error,
         };
         let template = self.env.get_template(name.as_str()).map_err(err)?;

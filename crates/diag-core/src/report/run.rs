@@ -65,7 +65,13 @@ pub fn check_and_write(
 ) -> Result<WrittenReport, ReportError> {
     let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
     let outcome = engine::check(&cluster, request.rules, request.options);
-    let doc = ReportDocument::new(&cluster, &outcome);
+    let target = match request.output {
+        Some(dir) => dir.to_path_buf(),
+        None => default_report_dir(bundle, cluster.source.kind()),
+    };
+    let mut doc = ReportDocument::new(&cluster, &outcome);
+    // A `-1` suffix for a unique name keeps the parent, so the links stay right.
+    doc.link_bundle(&cluster, &target);
     let mut files = request.renderer.render_files(request.formats, &doc)?;
     // diag writes the performance rules' CSV files beside the report when they ran.
     if outcome
@@ -79,14 +85,7 @@ pub fn check_and_write(
                 .map(|(name, content)| ReportFile { name, content }),
         );
     }
-    let dir = match request.output {
-        Some(dir) => write_report_dir(dir, &files, false)?,
-        None => write_report_dir(
-            &default_report_dir(bundle, cluster.source.kind()),
-            &files,
-            true,
-        )?,
-    };
+    let dir = write_report_dir(&target, &files, request.output.is_none())?;
     Ok(WrittenReport {
         cluster,
         outcome,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::document::{FindingDoc, ReportDocument, RowDoc};
+use super::document::{FindingDoc, ReportDocument, RowDoc, WarningDoc};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -49,9 +49,31 @@ pub(super) fn sarif(doc: &ReportDocument) -> Value {
                 "sample": { "id": doc.sample.id, "beginTime": doc.sample.begin_time },
                 "bundle": doc.bundle.name,
             },
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": doc.warnings.iter().map(notification).collect::<Vec<_>>(),
+            }],
             "results": results,
         }],
     })
+}
+
+/// A loading warning: the tool ran, but this file could not be used.
+fn notification(w: &WarningDoc) -> Value {
+    let mut n = json!({
+        "level": "warning",
+        "message": { "text": w.message },
+        "descriptor": { "id": w.kind },
+    });
+    if let Some(file) = &w.file {
+        let mut physical =
+            json!({ "artifactLocation": { "uri": file, "uriBaseId": "BUNDLEROOT" } });
+        if let Some(line) = w.line {
+            physical["region"] = json!({ "startLine": line });
+        }
+        n["locations"] = json!([{ "physicalLocation": physical }]);
+    }
+    n
 }
 
 fn rule_descriptor(f: &FindingDoc) -> Value {
@@ -96,6 +118,7 @@ fn result(rule_index: usize, f: &FindingDoc, row: &RowDoc, level: &str) -> Value
         .values
         .iter()
         .filter_map(|v| v.evidence.as_ref())
+        .chain(&row.evidence)
         .map(|e| {
             let mut physical =
                 json!({ "artifactLocation": { "uri": e.file, "uriBaseId": "BUNDLEROOT" } });

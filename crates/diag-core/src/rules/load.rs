@@ -386,7 +386,18 @@ fn prescan(
     Ok(value)
 }
 
+/// A file's problems come in line order, each with a line (1 for the file as a whole).
 fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
+    parse_rule_fields(file, text).map_err(|mut errors| {
+        for e in &mut errors {
+            e.line = e.line.max(1);
+        }
+        errors.sort_by_key(|e| e.line);
+        errors
+    })
+}
+
+fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
     let mut errors = Vec::new();
     let value = prescan(file, text, &mut errors).map_err(|e| vec![e])?;
     // Without prescan findings, deserialize the text itself: serde then gives exact locations.
@@ -821,8 +832,15 @@ fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
 pub(crate) fn nearest(word: &str, candidates: &[&str]) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
+    let lower = word.to_ascii_lowercase();
     for c in candidates {
-        let d = edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase());
+        let candidate = c.to_ascii_lowercase();
+        // A clipped spelling (`warn` for `warning`) is as good as a one-letter typo.
+        let d = if lower.len() >= 3 && candidate.starts_with(&lower) && candidate != lower {
+            1
+        } else {
+            edit_distance(&lower, &candidate)
+        };
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -859,6 +877,37 @@ mod tests {
         }
     }
 
+    /// Issue 8: `severity: warn` got no suggestion (edit distance 3 from `warning`).
+    #[test]
+    fn a_clipped_value_suggests_the_full_one() {
+        assert_eq!(
+            errors(&GOOD.replace("severity: warning", "severity: warn")),
+            [
+                "r.yaml:6: field `severity`: unknown value `warn`, expected one of `info`, `warning`, `critical` (did you mean `warning`?)"
+            ]
+        );
+    }
+
+    /// Issue 8: lint listed a file's problems in the order they were found, some without a line.
+    #[test]
+    fn a_files_problems_come_in_line_order_each_with_a_line() {
+        let text = GOOD
+            .replace("link: https://s.tidb.io/msmo6awg\n", "")
+            .replace("description: d", "description: \"\"\ncolour: red")
+            .replace("severity: warning", "severity: warn");
+        let e = errors(&text);
+        let lines: Vec<usize> = e
+            .iter()
+            .map(|m| {
+                let (_, rest) = m.split_once(':').unwrap_or_default();
+                rest.split(':').next().unwrap_or("").parse().unwrap_or(0)
+            })
+            .collect();
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(lines.iter().all(|&l| l > 0), "{e:?}");
+        assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{e:?}");
+    }
+
     #[test]
     fn a_good_rule_loads() {
         assert_eq!(errors(GOOD), Vec::<String>::new());
@@ -870,8 +919,8 @@ mod tests {
         assert_eq!(
             errors(&text),
             [
+                "r.yaml:1: field `severity`: is required",
                 "r.yaml:6: field `severty`: unknown field (did you mean `severity`?)",
-                "r.yaml: field `severity`: is required"
             ]
         );
     }
@@ -903,8 +952,8 @@ mod tests {
         assert_eq!(
             e,
             [
-                "r.yaml:4: field `suggestoin`: unknown field (did you mean `suggestion`?)",
                 "r.yaml:3: field `kind`: unknown value `confg`, expected one of `config`, `default_config`, `performance`, `log`, `system`, `topology`, `metric` (did you mean `config`?)",
+                "r.yaml:4: field `suggestoin`: unknown field (did you mean `suggestion`?)",
                 "r.yaml:5: field `component`: unknown component `TidbConf` (did you mean `TidbConfig`?)",
             ]
         );

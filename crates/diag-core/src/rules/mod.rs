@@ -459,6 +459,12 @@ impl RuleSet {
         self.rules.iter().filter(move |r| r.is_called(id))
     }
 
+    /// The rule name closest to `word`, when it looks like a typo of one (did-you-mean).
+    pub fn nearest_name(&self, word: &str) -> Option<String> {
+        let names: Vec<&str> = self.rules.iter().map(|r| r.meta.name.as_str()).collect();
+        load::nearest(word, &names)
+    }
+
     pub(crate) fn from_rules(mut rules: Vec<Rule>, version: String) -> RuleSet {
         rules.sort_by(|a, b| {
             (a.meta.id, &a.meta.name, a.order).cmp(&(b.meta.id, &b.meta.name, b.order))
