@@ -7,7 +7,7 @@
 //! base: minimal                  # a bundle: path relative to this file, a name under some
 //!                                # ancestor's `fixtures/` directory, or a base shipped with
 //!                                # the library ([`builtin_bases`]: minimal, diag-fPrz0RnDxRn,
-//!                                # diag-lili-fNTnz5MGhr6)
+//!                                # diag-lili-fNTnz5MGhr6, slowlog)
 //! cases:
 //!   - name: max-days 0 keeps logs forever
 //!     expect: abnormal           # abnormal | ok | nodata | error | not_selected
@@ -239,7 +239,7 @@ type BaseFiles = &'static [(&'static str, &'static [u8])];
 include!(concat!(env!("OUT_DIR"), "/builtin_bases.rs"));
 
 /// What each shipped base is, for people choosing one.
-const BASE_DESCRIPTIONS: [(&str, &str); 3] = [
+const BASE_DESCRIPTIONS: [(&str, &str); 4] = [
     (
         "minimal",
         "v6.5.0, manual (TiUP-like) layout: 1 PD, 1 TiKV, 1 TiDB with short runtime configs; every config rule quiet",
@@ -251,6 +251,10 @@ const BASE_DESCRIPTIONS: [(&str, &str); 3] = [
     (
         "diag-lili-fNTnz5MGhr6",
         "v5.3.0, TiUP layout: 1 PD, 3 TiKV, 3 TiDB on 5 hosts, config files, logs, slow logs, system files and db_vars",
+    ),
+    (
+        "slowlog",
+        "v6.5.0, as minimal plus a TiDB slow log in the sample window and db_vars (mysql.tidb, GC life time 10m); every performance rule quiet",
     ),
 ];
 
