@@ -1,15 +1,19 @@
 //! The default command: check a bundle, write the report directory, print the report.
+//!
+//! Argument parsing and printing only; the check itself is `diag_core::pipeline`.
 
 use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use diag_core::engine::{CheckOptions, Finding};
-use diag_core::report::{self, Format, Renderer, ReportRequest, WrittenReport};
-use diag_core::rules::{CheckKind, RuleSet, Severity};
+use anyhow::{anyhow, bail};
+use diag_core::engine::CheckOptions;
+use diag_core::pipeline::{self, CheckRequest, FailOn, ReportTarget, Written};
+use diag_core::report::{self, Format, Renderer};
+use diag_core::rules::RuleSet;
 
 /// Arguments of the default check.
 #[derive(Debug, clap::Args)]
@@ -18,10 +22,10 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub bundle: Option<PathBuf>,
 
-    /// Kinds of rules to run, comma-separated: config, default_config, performance, log, system,
-    /// topology, metric.
-    #[arg(long, value_delimiter = ',', default_value = "config", value_parser = parse_kind)]
-    pub types: Vec<CheckKind>,
+    /// Kinds of rules to run, comma-separated or repeated, or `all`. (`--help` names the kinds
+    /// that have rules.)
+    #[arg(long, value_name = "KINDS", default_value = "config")]
+    pub types: Vec<String>,
 
     /// A directory of rule files added to the built-in rules (a rule with the same name as a
     /// built-in one replaces it). Repeatable.
@@ -52,13 +56,15 @@ pub struct CheckArgs {
     #[arg(long, value_name = "[NAME=]FILE")]
     pub template: Vec<String>,
 
-    /// Exit with status 1 when any abnormal result reaches this severity.
-    #[arg(long, value_name = "LEVEL", default_value = "never", value_parser = ["never", "info", "warning", "critical"])]
-    pub fail_on: String,
+    /// Exit with status 1 when an abnormal result reaches this severity (info, warning,
+    /// critical), or with `error` when any rule could not decide a row; comma-separated to
+    /// combine (`warning,error`).
+    #[arg(long, value_name = "LEVEL", default_value = "never")]
+    pub fail_on: Vec<String>,
 
-    /// Worker threads for evaluating rules (default: one per core).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Worker threads for loading and evaluating rules, at least 1 (default: one per core).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<NonZeroUsize>,
 
     /// Print nothing but errors; the report directory is still written.
     #[arg(long, short)]
@@ -69,55 +75,88 @@ pub struct CheckArgs {
     pub no_color: bool,
 }
 
-fn parse_kind(s: &str) -> Result<CheckKind, String> {
-    CheckKind::parse(s).ok_or_else(|| {
-        let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("unknown check type `{s}` (known: {})", known.join(", "))
-    })
-}
-
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>().map_err(|e| e.to_string())
+}
+
+fn parse_threads(s: &str) -> Result<NonZeroUsize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".into()),
+        Err(e) => Err(format!("not a number of threads: {e}")),
+    }
+}
+
+/// The `--types` help: which kinds the built-in rules cover, from the rules themselves.
+pub fn types_help(rules: &RuleSet) -> String {
+    let (with, without): (Vec<_>, Vec<_>) = diag_core::rules::CheckKind::ALL
+        .into_iter()
+        .partition(|k| rules.rules().iter().any(|r| r.meta.kind == *k));
+    let names = |kinds: &[diag_core::rules::CheckKind]| {
+        kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut help = format!(
+        "Kinds of rules to run, comma-separated or repeated, or `all`. Kinds with built-in rules: {}",
+        names(&with)
+    );
+    if !without.is_empty() {
+        help.push_str(&format!(
+            "; no rules yet (accepted, nothing runs): {}",
+            names(&without)
+        ));
+    }
+    help
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let Some(bundle) = args.bundle.as_deref() else {
         bail!("no bundle given")
     };
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .context("--threads")?;
-    }
+    let kinds = pipeline::parse_kinds(&args.types).map_err(|e| anyhow!("--types: {e}"))?;
+    let fail_on = FailOn::parse(&args.fail_on).map_err(|e| anyhow!("--fail-on: {e}"))?;
     let renderer = renderer(&args)?;
-    let rules = rule_set(&args.rule_dirs)?;
-    let options = CheckOptions {
-        kinds: args.types.clone(),
+    let rules = pipeline::rule_set(&args.rule_dirs).map_err(|e| anyhow!("{e}"))?;
+    let mut request = CheckRequest::new(&rules, &renderer);
+    request.selection = CheckOptions {
+        kinds,
         only: args.only.clone(),
         skip: args.skip.clone(),
     };
+    request.formats = args.format.clone();
+    request.threads = args.threads;
 
-    let request = ReportRequest {
-        rules: &rules,
-        options: &options,
-        renderer: &renderer,
-        formats: &args.format,
-        output: args.output.as_deref(),
+    let target = match &args.output {
+        Some(dir) => ReportTarget::Exactly(dir.clone()),
+        None => ReportTarget::BesideBundle,
     };
     let progress = Progress::start(args.quiet);
-    let written = report::check_and_write(bundle, &request);
+    let written = pipeline::check_and_write(bundle, &request, &target);
     progress.finish();
     // The library's errors name the path and cause in one line; no chain to repeat.
-    let written = written.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let written = written.map_err(|e| anyhow!("{e}"))?;
+    let checked = &written.checked;
 
     if !args.quiet {
-        for warning in &written.cluster.warnings {
+        for warning in &checked.cluster.warnings {
             eprintln!("diag-check: warning: {warning}");
+        }
+        for note in &checked.notes {
+            eprintln!("diag-check: note: {note}");
         }
         print_report(&args, &written)?;
     }
-    Ok(exit_code(&written.outcome.findings, &args.fail_on))
+    for row in checked.error_rows() {
+        eprintln!("diag-check: {row}");
+    }
+    Ok(if fail_on.reached(&checked.outcome) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The built-in templates, with `--template` replacements.
@@ -131,18 +170,7 @@ fn renderer(args: &CheckArgs) -> anyhow::Result<Renderer> {
     Ok(renderer)
 }
 
-/// Built-in rules plus every `--rules DIR`, in the order given.
-fn rule_set(dirs: &[PathBuf]) -> anyhow::Result<RuleSet> {
-    let mut rules = RuleSet::builtin();
-    for dir in dirs {
-        let extra = RuleSet::load_dir(dir)
-            .map_err(|e| anyhow::anyhow!("--rules {}: {e}", dir.display()))?;
-        rules.merge(extra);
-    }
-    Ok(rules)
-}
-
-fn print_report(args: &CheckArgs, written: &WrittenReport) -> anyhow::Result<()> {
+fn print_report(args: &CheckArgs, written: &Written) -> anyhow::Result<()> {
     let first = args.format.first().copied().unwrap_or(Format::Text);
     let mut out = std::io::stdout().lock();
     if first == Format::Text {
@@ -154,6 +182,7 @@ fn print_report(args: &CheckArgs, written: &WrittenReport) -> anyhow::Result<()>
         // Keep stdout parseable (`--format json > r.json`); say where the files went on stderr.
         out.write_all(
             written
+                .checked
                 .file(first.file_name())
                 .unwrap_or_default()
                 .as_bytes(),
@@ -162,24 +191,6 @@ fn print_report(args: &CheckArgs, written: &WrittenReport) -> anyhow::Result<()>
     }
     out.flush()?;
     Ok(())
-}
-
-fn exit_code(findings: &[Finding], fail_on: &str) -> ExitCode {
-    let threshold = match fail_on {
-        "info" => Severity::Info,
-        "warning" => Severity::Warning,
-        "critical" => Severity::Critical,
-        _ => return ExitCode::SUCCESS,
-    };
-    if findings
-        .iter()
-        .filter_map(Finding::worst)
-        .any(|s| s >= threshold)
-    {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
 }
 
 /// `--no-color` or a non-empty `NO_COLOR` (<https://no-color.org>) turn colors off.

@@ -35,13 +35,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // `--version` names the rule-set version, known only at run time.
+    // `--version` names the rule-set version and `--help` the kinds that have rules, both
+    // known only from the rules.
+    let builtin = diag_core::rules::RuleSet::builtin();
     let version = format!(
         "{} (rules {})",
         env!("CARGO_PKG_VERSION"),
-        diag_core::rules::RuleSet::builtin().version()
+        builtin.version()
     );
-    let matches = Cli::command().version(&*version.leak()).get_matches();
+    let types_help = check::types_help(&builtin);
+    let matches = Cli::command()
+        .version(&*version.leak())
+        .mut_arg("types", |a| a.help(types_help))
+        .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),

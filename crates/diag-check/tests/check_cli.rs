@@ -18,12 +18,17 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Copies a bundle, leaving out the report directories a run of `diag-check` wrote into it (the
+/// README's sample command writes `fixtures/diag-fPrz0RnDxRn/report-*`).
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
+            if entry.file_name().to_string_lossy().starts_with("report-") {
+                continue;
+            }
             copy_dir(&entry.path(), &target);
         } else {
             fs::copy(entry.path(), &target).unwrap();
@@ -429,5 +434,252 @@ fn version_names_the_rule_set_and_help_lists_every_flag() {
         "rules",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn tests_pass_after_the_readme_sample_run_left_a_report_dir_in_the_fixture() {
+    // The README's first command writes a report directory into the bundle it checks; a test
+    // bundle copied from that bundle afterwards must be the fixture as committed.
+    let (_tmp, checked_once) = bundle_copy("diag-fPrz0RnDxRn");
+    assert!(diag_check(&[&checked_once, &"-q"]).status.success());
+    assert_eq!(report_dirs(&checked_once).len(), 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("diag-fPrz0RnDxRn");
+    copy_dir(&checked_once, &copy);
+    assert!(report_dirs(&copy).is_empty());
+    let out = diag_check(&[&copy]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with(SEED_REPORT));
+    assert_eq!(report_dirs(&copy).len(), 1);
+}
+
+#[test]
+fn no_test_needs_shared_beside_the_repository() {
+    // A clone has nothing beside it: no source names a path outside the workspace.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Spelled in pieces so this test does not find itself.
+    let outside = [concat!("shared", "/"), concat!("/wo", "rk/")];
+    let mut offenders = Vec::new();
+    for top in ["crates", "benches", "examples"] {
+        for entry in walk_files(&root.join(top)) {
+            if entry.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = fs::read_to_string(&entry).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if outside.iter().any(|o| code.contains(o)) {
+                    offenders.push(format!("{}:{}", entry.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn rule_9999_and_skip_nonesuch_are_usage_errors_with_a_did_you_mean() {
+    let (_tmp, bundle) = bundle_copy("diag-fPrz0RnDxRn");
+    for (args, expected) in [
+        (
+            ["--rule", "9999"],
+            "diag-check: --rule: no loaded rule has the id or name `9999` (did you mean `",
+        ),
+        (
+            ["--skip", "nonesuch"],
+            "diag-check: --skip: no loaded rule has the id or name `nonesuch` (",
+        ),
+        (
+            ["--rule", "tidb-max-day"],
+            "diag-check: --rule: no loaded rule has the id or name `tidb-max-day` (did you mean `tidb-max-days`?)",
+        ),
+    ] {
+        let out = diag_check(&[&bundle, &args[0], &args[1]]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(expected), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(report_dirs(&bundle).is_empty(), "nothing written");
+}
+
+#[test]
+fn rule_104_on_a_v5_4_0_cluster_says_why_it_is_not_run() {
+    let (_tmp, bundle) = bundle_copy("diag-fPrz0RnDxRn");
+    let out = diag_check(&[&bundle, &"--rule", &"104", &"--format", &"json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let notes: Vec<&str> = stderr_lines(&out, "diag-check: note: ");
+    assert_eq!(notes.len(), 1, "{}", stderr(&out));
+    assert!(
+        notes[0].starts_with(
+            "rule 104 `new_collations_enabled_on_first_bootstrap` is not run: its version range `"
+        ),
+        "{}",
+        notes[0]
+    );
+    assert!(notes[0].ends_with("does not include the cluster version v5.4.0"));
+    // Rules that run say nothing.
+    let quiet = diag_check(&[&bundle, &"--rule", &"100", &"--format", &"json"]);
+    assert!(stderr_lines(&quiet, "diag-check: note: ").is_empty());
+}
+
+fn stderr_lines<'a>(out: &'a Output, prefix: &str) -> Vec<&'a str> {
+    std::str::from_utf8(&out.stderr)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .collect()
+}
+
+#[test]
+fn types_of_kinds_without_rules_say_so_and_types_all_runs_every_kind() {
+    let (_tmp, bundle) = bundle_copy("diag-fPrz0RnDxRn");
+    let out = diag_check(&[&bundle, &"--types", &"default_config", &"--format", &"json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr_lines(&out, "diag-check: note: "),
+        ["no rule of kind default_config is loaded yet; nothing runs for it"]
+    );
+    // The kinds the built-in rules do not cover yet, from the rules themselves.
+    let builtin = diag_core::rules::RuleSet::builtin();
+    let (covered, without): (Vec<_>, Vec<_>) = diag_core::rules::CheckKind::ALL
+        .into_iter()
+        .partition(|k| builtin.rules().iter().any(|r| r.meta.kind == *k));
+    let names = |kinds: &[diag_core::rules::CheckKind]| {
+        kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    assert!(without.contains(&diag_core::rules::CheckKind::DefaultConfig));
+    let all = diag_check(&[&bundle, &"--types", &"all", &"--format", &"json"]);
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    let every = names(&diag_core::rules::CheckKind::ALL);
+    let every = diag_check(&[&bundle, &"--types", &every, &"--format", &"json"]);
+    let rules_run = |o: &Output| {
+        serde_json::from_str::<serde_json::Value>(&stdout(o)).unwrap()["summary"]["rules_executed"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rules_run(&all), rules_run(&every), "all is every kind");
+    assert!(rules_run(&all) > 21, "all is config and more");
+    assert_eq!(
+        stderr_lines(&all, "diag-check: note: "),
+        [format!(
+            "no rules of kinds {} are loaded yet; nothing runs for them",
+            names(&without)
+        )]
+    );
+    // A rule of such a kind (from --rules) silences its note.
+    let rules = tempfile::tempdir().unwrap();
+    fs::write(rules.path().join("m.yaml"), "id: 9101\nname: a-metric-rule\nkind: metric\ncomponent: TidbConfig\nvariation: TidbConfig.log.level\nseverity: info\ndescription: d\nabnormal_when: {path: log.level, eq: nonesuch}\n").unwrap();
+    let with = diag_check(&[
+        &bundle,
+        &"--types",
+        &"metric",
+        &"--rules",
+        &rules.path(),
+        &"-o",
+        &rules.path().join("out"),
+    ]);
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    assert!(
+        stderr_lines(&with, "diag-check: note: ").is_empty(),
+        "{}",
+        stderr(&with)
+    );
+    // --help does not offer what has no rules as working.
+    let help = stdout(&diag_check(&[&"--help"]));
+    let types = help.lines().find(|l| l.contains("--types")).unwrap();
+    assert!(
+        types.contains(&format!("Kinds with built-in rules: {};", names(&covered))),
+        "{types}"
+    );
+    assert!(
+        types.contains(&format!(
+            "no rules yet (accepted, nothing runs): {} ",
+            names(&without)
+        )),
+        "{types}"
+    );
+}
+
+/// A rule that cannot decide on any TiDB: `log.level` is text, compared as a number.
+const ERROR_RULE: &str = "id: 9102\nname: level-as-number\nkind: config\ncomponent: TidbConfig\nvariation: TidbConfig.log.level\nseverity: info\nlink: https://s.tidb.io/abcd1234\ndescription: d\nabnormal_when: {path: log.level, lt: 1}\n";
+
+#[test]
+fn fail_on_error_exits_1_and_every_error_row_is_summarised_on_stderr() {
+    let (tmp, bundle) = bundle_copy("diag-lili-fNTnz5MGhr6");
+    let rules = tmp.path().join("rules");
+    fs::create_dir(&rules).unwrap();
+    fs::write(rules.join("e.yaml"), ERROR_RULE).unwrap();
+    let out = diag_check(&[&bundle, &"--rules", &rules, &"--fail-on", &"error"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let errors = stderr_lines(&out, "diag-check: rule 9102 `level-as-number` on ");
+    assert_eq!(errors.len(), 3, "one per TiDB: {}", stderr(&out));
+    for line in &errors {
+        assert!(line.starts_with("TidbConfig_172.16.7."), "{line}");
+        assert!(line.contains(": error: "), "{line}");
+    }
+    // Without --fail-on error the summary is still printed, and the exit status is 0.
+    let plain = diag_check(&[&bundle, &"-q", &"--rules", &rules]);
+    assert_eq!(plain.status.code(), Some(0));
+    assert_eq!(stderr(&plain).lines().count(), 3, "{}", stderr(&plain));
+    // Severities and error combine; a bundle without error rows passes --fail-on error.
+    let both = diag_check(&[
+        &bundle,
+        &"-q",
+        &"--rules",
+        &rules,
+        &"--fail-on",
+        &"critical,error",
+    ]);
+    assert_eq!(both.status.code(), Some(1));
+    let (_t, seed) = bundle_copy("diag-fPrz0RnDxRn");
+    assert_eq!(
+        diag_check(&[&seed, &"-q", &"--fail-on", &"error"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn threads_0_is_a_usage_error_and_any_thread_count_gives_the_same_report() {
+    let (_tmp, bundle) = bundle_copy("diag-fPrz0RnDxRn");
+    let zero = diag_check(&[&bundle, &"--threads", &"0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        stderr(&zero).contains("must be at least 1"),
+        "{}",
+        stderr(&zero)
+    );
+    assert!(report_dirs(&bundle).is_empty());
+    for n in ["1", "3"] {
+        let out = diag_check(&[&bundle, &"--threads", &n]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).starts_with(SEED_REPORT), "--threads {n}");
     }
 }

@@ -2,7 +2,8 @@
 //! cluster model, evaluates rules over it and renders Check Result Reports.
 //!
 //! Data flows one way: [`bundle`] (bytes) → [`model`] (the typed cluster) → engine (rules and
-//! findings) → report.
+//! findings) → report. [`pipeline`] runs the whole chain for a front end (load → select → check
+//! → render → write), so the binaries only parse arguments and print.
 //!
 //! ```
 //! let cluster = diag_core::Cluster::open("../../fixtures/diag-fPrz0RnDxRn".as_ref()).unwrap();
@@ -14,6 +15,7 @@ pub mod bundle;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod testing;

@@ -1,5 +1,6 @@
 //! The fixtures load into the model we expect, the same from a directory, a `.zip` and a
-//! `.tar.gz`; and real captured files from a production cluster load and coerce as they should.
+//! `.tar.gz`; and an older cluster's configs, in the shapes real v5.2 clusters print, load and
+//! coerce as they should.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -158,58 +159,17 @@ fn seed_fixture_is_the_seed_cluster() {
     }
 }
 
-/// `../shared/reference/real-bundle-data` holds configs captured from a real v5.2 cluster. CI
-/// always has `shared/` beside the repository.
-fn real_data() -> PathBuf {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/real-bundle-data");
-    assert!(
-        p.is_dir(),
-        "{} is missing: tests need shared/ beside the repository",
-        p.display()
-    );
-    p
-}
-
-/// Assembles an Operator bundle from the real files: its cluster.json, and each captured
-/// runtime config placed under every pod of that component.
-fn assemble_real_bundle(root: &Path) {
-    let real = real_data();
-    let copy = |from: &str, to: &Path| {
-        std::fs::create_dir_all(to.parent().unwrap_or(root)).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::copy(real.join(from), to).unwrap_or_else(|e| panic!("{from}: {e}"));
-    };
-    copy("cluster.json", &root.join("cluster.json"));
-    let cluster: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(real.join("cluster.json")).unwrap_or_default())
-            .unwrap_or_default();
-    for (component, file) in [
-        ("pd", "pd.json"),
-        ("tikv", "tikv.json"),
-        ("tidb", "tidb.json"),
-        ("tiflash", "tiflash.json"),
-    ] {
-        for inst in cluster["topology"][component]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let pod = inst["attributes"]["pod"].as_str().unwrap_or("unknown");
-            copy(file, &root.join(pod).join("conf/config.json"));
-        }
-    }
-    copy(
-        "tidb_slow_query.log",
-        &root.join("logs/m31-tidb-0/tidb_slow_query.log"),
-    );
+/// `fixtures/diag-hX7qWm42Tzv`: an Operator bundle of an older cluster (v5.2.1) in the shapes
+/// real v5.2 runtime configs have (see `fixtures/README.md`), with the relative `begin_time`
+/// old bundles carry and a TiDB slow log under `logs/<pod>/`. It lives in the repository, so
+/// these tests pass on a clone that has nothing beside it.
+fn older_operator_bundle() -> PathBuf {
+    fixture("diag-hX7qWm42Tzv")
 }
 
 #[test]
-fn a_bundle_of_real_captured_files_loads() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let root = tmp.path().join("diag-fL6bF88y5Rt");
-    assemble_real_bundle(&root);
-    let c = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
+fn an_older_operator_bundle_with_a_relative_begin_time_loads() {
+    let c = Cluster::open(&older_operator_bundle()).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         c.warnings.is_empty(),
         "{:?}",
@@ -235,9 +195,13 @@ fn a_bundle_of_real_captured_files_loads() {
     assert_eq!(slow, 1);
 }
 
-fn real_tree(file: &str) -> diag_core::model::ConfigTree {
-    let bytes = std::fs::read(real_data().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    diag_core::model::ConfigTree::parse_json(file, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"))
+/// The runtime config of one pod of [`older_operator_bundle`].
+fn pod_config(pod: &str) -> diag_core::model::ConfigTree {
+    let file = format!("{pod}/conf/config.json");
+    let bytes = std::fs::read(older_operator_bundle().join(&file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    diag_core::model::ConfigTree::parse_json(&file, &bytes)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 fn at<'a>(t: &'a diag_core::model::ConfigTree, path: &str) -> &'a ConfigNode {
@@ -247,8 +211,8 @@ fn at<'a>(t: &'a diag_core::model::ConfigTree, path: &str) -> &'a ConfigNode {
 }
 
 #[test]
-fn coercions_hold_on_real_pd_config() {
-    let pd = real_tree("pd.json");
+fn coercions_hold_on_an_older_pd_config() {
+    let pd = pod_config("olden-pd-0");
     assert_eq!(
         at(&pd, "schedule.split-merge-interval").to_duration(),
         Ok(std::time::Duration::from_secs(3600))
@@ -283,8 +247,8 @@ fn coercions_hold_on_real_pd_config() {
 }
 
 #[test]
-fn coercions_hold_on_real_tikv_tidb_and_tiflash_configs() {
-    let tikv = real_tree("tikv.json");
+fn coercions_hold_on_older_tikv_tidb_and_tiflash_configs() {
+    let tikv = pod_config("olden-tikv-0");
     assert_eq!(
         at(&tikv, "readpool.unified.stack-size").to_size(),
         Ok(10 << 20)
@@ -302,7 +266,7 @@ fn coercions_hold_on_real_tikv_tidb_and_tiflash_configs() {
         at(&tikv, "readpool.unified.max-thread-count").to_int(),
         Ok(4)
     );
-    let tidb = real_tree("tidb.json");
+    let tidb = pod_config("olden-tidb-0");
     assert_eq!(at(&tidb, "enable-streaming").to_bool(), Ok(true));
     assert_eq!(at(&tidb, "mem-quota-query").to_size(), Ok(1 << 30));
     assert_eq!(
@@ -320,6 +284,6 @@ fn coercions_hold_on_real_tikv_tidb_and_tiflash_configs() {
         tidb.lookup("log.disable-timestamp"),
         Lookup::Null(_)
     ));
-    let tiflash = real_tree("tiflash.json");
+    let tiflash = pod_config("olden-tiflash-0");
     assert!(tiflash.root.as_map().is_some_and(|m| !m.is_empty()));
 }

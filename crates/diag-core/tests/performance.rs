@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use diag_core::engine::CheckOptions;
-use diag_core::report::{Renderer, ReportRequest, check_and_write};
+use diag_core::pipeline::{CheckRequest, ReportTarget, check_and_write};
+use diag_core::report::Renderer;
 use diag_core::rules::{CheckKind, RuleSet};
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -84,23 +85,15 @@ fn performance_rules_write_diags_csv_files_and_the_sql_performance_record() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let rules = RuleSet::builtin();
-    let options = CheckOptions {
+    let renderer = Renderer::new();
+    let mut request = CheckRequest::new(&rules, &renderer);
+    request.selection = CheckOptions {
         kinds: vec![CheckKind::Performance],
         ..CheckOptions::default()
     };
-    let renderer = Renderer::new();
     let out = tmp.path().join("report");
-    let report = check_and_write(
-        &bundle,
-        &ReportRequest {
-            rules: &rules,
-            options: &options,
-            renderer: &renderer,
-            formats: &[],
-            output: Some(&out),
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = check_and_write(&bundle, &request, &ReportTarget::Exactly(out.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
     let read = |name: &str| {
         std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     };
@@ -128,5 +121,5 @@ fn performance_rules_write_diags_csv_files_and_the_sql_performance_record() {
         "{record}"
     );
     assert!(record.contains("  SQLPerformance   rocksdb_delete_skipped_count:1 Digest trigger cordon,process_keys:Please check the collect csv file for specific information   info"), "{record}");
-    assert_eq!(report.outcome.abnormal().count(), 3);
+    assert_eq!(report.checked.outcome.abnormal().count(), 3);
 }

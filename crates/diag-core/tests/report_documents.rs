@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, check};
-use diag_core::report::{
-    Format, Renderer, ReportDocument, ReportError, ReportRequest, TemplateName, check_and_write,
-};
+use diag_core::pipeline::{CheckRequest, ReportTarget, check_and_write};
+use diag_core::report::{Format, Renderer, ReportDocument, ReportError, TemplateName};
 use diag_core::rules::RuleSet;
 use serde_json::Value;
 
@@ -232,18 +231,12 @@ fn seed_report_html() -> (tempfile::TempDir, PathBuf, String) {
     let rules = RuleSet::builtin();
     let renderer = Renderer::new();
     let out = bundle.join("report-test");
-    let written = check_and_write(
-        &bundle,
-        &ReportRequest {
-            rules: &rules,
-            options: &CheckOptions::default(),
-            renderer: &renderer,
-            formats: &[Format::Html],
-            output: Some(&out),
-        },
-    )
-    .expect("checks");
+    let mut request = CheckRequest::new(&rules, &renderer);
+    request.formats = vec![Format::Html];
+    let written =
+        check_and_write(&bundle, &request, &ReportTarget::Exactly(out.clone())).expect("checks");
     let html = written
+        .checked
         .file(Format::Html.file_name())
         .expect("html")
         .replace("&#x2f;", "/");

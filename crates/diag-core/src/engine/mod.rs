@@ -24,6 +24,7 @@ mod expected;
 pub mod finding;
 mod groups;
 mod performance;
+pub mod selection;
 
 pub use performance::slow_log_csv_files;
 

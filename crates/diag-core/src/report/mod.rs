@@ -24,7 +24,6 @@
 mod document;
 mod markdown;
 mod output;
-mod run;
 mod sarif;
 
 use std::collections::BTreeMap;
@@ -43,7 +42,6 @@ pub use document::{
     WarningDoc,
 };
 pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
-pub use run::{ReportRequest, WrittenReport, check_and_write};
 
 /// The JSON Schema (draft 2020-12) of the json format and of every template's context.
 pub const JSON_SCHEMA: &str = include_str!("schema/report-v1.json");

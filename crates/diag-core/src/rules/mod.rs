@@ -27,6 +27,7 @@ use crate::model::ComponentKind;
 use crate::model::data::DataKind;
 use crate::model::version::VersionConstraint;
 pub use condition::Condition;
+pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
 
 /// What a rule checks; `--types` selects by this.
