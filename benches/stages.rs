@@ -81,6 +81,43 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// One object of `n` keys, as the JSON reader gets it.
+fn wide_object(n: usize) -> Vec<u8> {
+    let mut doc = String::from("{");
+    for i in 0..n {
+        if i > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!("\n  \"store-{i}\": {{\"add-peer\": {i}}}"));
+    }
+    doc.push_str("\n}\n");
+    doc.into_bytes()
+}
+
+/// A 200,000-key object against a 20,000-key one (linear: ≤ 12×) and against serde_json.
+fn wide(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wide-object");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [20_000, 200_000] {
+        let doc = wide_object(n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("diag_core", n), |b| {
+            b.iter(|| {
+                ConfigTree::parse_json("wide.json", &doc)
+                    .map(|t| t.root.line)
+                    .unwrap_or(0)
+            });
+        });
+        group.bench_function(BenchmarkId::new("serde_json", n), |b| {
+            b.iter(|| serde_json::from_slice::<serde_json::Value>(&doc).is_ok());
+        });
+    }
+    group.finish();
+}
+
 fn rules(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut spec = BundleSpec::with_instances(INSTANCES, Layout::Tiup, 3).violation_share(0.1);
@@ -113,5 +150,5 @@ fn rules(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, load, parse, rules);
+criterion_group!(benches, load, parse, wide, rules);
 criterion_main!(benches);

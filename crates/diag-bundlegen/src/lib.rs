@@ -17,12 +17,16 @@
 //! assert!(summary.expected.rule("tidb-max-days").is_some());
 //! ```
 
+pub mod bulk;
 pub mod configs;
 pub mod json;
+pub mod logs;
 pub mod measure;
+pub mod metrics;
 pub mod rng;
 pub mod rules;
 pub mod sink;
+pub mod system;
 
 use std::io;
 use std::path::{Path, PathBuf};

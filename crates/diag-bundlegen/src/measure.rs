@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use diag_core::Cluster;
-use diag_core::bundle::{Limits, open_source};
+use diag_core::bundle::{Limits, ReadPlan, open_source};
 use diag_core::engine::{CheckOptions, check};
 use diag_core::rules::RuleSet;
 
@@ -88,22 +88,23 @@ pub fn run(stage: Stage, bundle: &Path) -> anyhow::Result<StageResult> {
 
 /// Total size of the runtime configs a loaded cluster parsed.
 pub fn config_bytes(cluster: &Cluster) -> u64 {
-    let entries = cluster.source.entries();
+    let entries = cluster.source.index();
     cluster
         .instances
         .iter()
         .filter(|i| i.config.tree().is_some())
         .filter_map(|i| entries.get(i.config.file()))
+        .map(|e| e.size)
         .sum()
 }
 
 /// Reads and parses every `conf/config.json` with serde_json, in parallel as the loader does,
 /// keeping the values alive until all are parsed (the memory a plain approach would hold).
 pub fn serde_floor(bundle: &Path) -> anyhow::Result<(usize, u64)> {
-    let opened = open_source(bundle, &Limits::default())?;
+    let opened = open_source(bundle, &Limits::default(), &ReadPlan::everything())?;
     let source = opened.source;
     let files: Vec<&String> = source
-        .entries()
+        .index()
         .keys()
         .filter(|p| p.ends_with("/conf/config.json"))
         .collect();

@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use diag_core::engine::CheckOptions;
 use diag_core::pipeline::{self, CheckRequest, FailOn, ReportTarget, Written};
 use diag_core::report::{self, Format, Renderer};
 use diag_core::rules::RuleSet;
+use diag_core::waivers::WaiverSet;
 
 /// Arguments of the default check.
 #[derive(Debug, clap::Args)]
@@ -73,6 +74,58 @@ pub struct CheckArgs {
     /// Never color output (also when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+
+    /// A YAML list of waivers (rule, instance or host, reason, expires): matching abnormal
+    /// results are reported as `waived` and no longer count for --fail-on.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub redact: RedactArgs,
+}
+
+/// `--redact`, shared by every command that prints what a bundle holds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedactArgs {
+    /// Replace IP addresses, host names, the cluster name and id, and secret or path values by
+    /// stable pseudonyms (ip-1, host-1, …) in every output.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Derive pseudonyms from this key, so that they are the same across runs (implies --redact).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "DIAG_CHECK_REDACT_KEY",
+        hide_env_values = true
+    )]
+    pub redact_key: Option<String>,
+
+    /// Write the pseudonym → original table to this file (keep it; never share it).
+    #[arg(long, value_name = "FILE")]
+    pub redact_map: Option<PathBuf>,
+}
+
+impl RedactArgs {
+    /// `Some(key)` when redacting.
+    pub fn mode(&self) -> Option<Option<&str>> {
+        (self.redact || self.redact_key.is_some()).then_some(self.redact_key.as_deref())
+    }
+
+    /// Writes the mapping when asked to.
+    pub fn write_map(&self, redactor: Option<&diag_core::redact::Redactor>) -> anyhow::Result<()> {
+        if let (Some(path), Some(r)) = (&self.redact_map, redactor) {
+            std::fs::write(path, r.mapping_text())
+                .with_context(|| format!("--redact-map {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// `--waivers FILE`, loaded.
+pub fn load_waivers(path: Option<&std::path::Path>) -> anyhow::Result<Option<WaiverSet>> {
+    path.map(|p| WaiverSet::load(p).map_err(|e| anyhow!("--waivers {e}")))
+        .transpose()
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -128,6 +181,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     request.formats = args.format.clone();
     request.threads = args.threads;
+    request.waivers = load_waivers(args.waivers.as_deref())?;
+    request.redact = args.redact.mode().map(|k| k.map(str::to_owned));
 
     let target = match &args.output {
         Some(dir) => ReportTarget::Exactly(dir.clone()),
@@ -137,21 +192,42 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let written = pipeline::check_and_write(bundle, &request, &target);
     progress.finish();
     // The library's errors name the path and cause in one line; no chain to repeat.
-    let written = written.map_err(|e| anyhow!("{e}"))?;
+    let mut written = written.map_err(|e| anyhow!("{e}"))?;
+    args.redact.write_map(written.checked.redactor.as_ref())?;
     let checked = &written.checked;
-
+    // Expired and unused waivers are named even with --quiet: they need someone's attention.
+    let mut before: Vec<String> = checked
+        .waivers
+        .as_ref()
+        .map(|w| w.notices())
+        .unwrap_or_default();
     if !args.quiet {
-        for warning in &checked.cluster.warnings {
-            eprintln!("diag-check: warning: {warning}");
+        before.extend(
+            checked
+                .cluster
+                .warnings
+                .iter()
+                .map(|w| format!("warning: {w}")),
+        );
+        before.extend(checked.notes.iter().map(|n| format!("note: {n}")));
+    }
+    let after: Vec<String> = checked.error_rows().iter().map(|r| r.to_string()).collect();
+    // What goes to stderr names the bundle's hosts too: it passes the redactor when redacting.
+    let say = |checked: &mut pipeline::Checked, lines: &[String]| {
+        for line in lines {
+            let line = match &mut checked.redactor {
+                Some(r) => r.redact(line),
+                None => line.clone(),
+            };
+            eprintln!("diag-check: {line}");
         }
-        for note in &checked.notes {
-            eprintln!("diag-check: note: {note}");
-        }
+    };
+    say(&mut written.checked, &before);
+    if !args.quiet {
         print_report(&args, &written)?;
     }
-    for row in checked.error_rows() {
-        eprintln!("diag-check: {row}");
-    }
+    say(&mut written.checked, &after);
+    let checked = &written.checked;
     Ok(if fail_on.reached(&checked.outcome) {
         ExitCode::from(1)
     } else {

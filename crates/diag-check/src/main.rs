@@ -3,8 +3,11 @@
 //! Thin by design: argument parsing and printing; everything else is `diag_core`.
 
 mod check;
+mod diff;
 mod inspect;
+mod logs;
 mod rules_cmd;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -30,8 +33,16 @@ struct Cli {
 enum Command {
     /// Show the cluster model a bundle loads into: cluster, version, sample, instances, data present, warnings.
     Inspect(inspect::InspectArgs),
+    /// The bundle's logs, cluster-wide and time-ordered, filtered (default: the sample window).
+    Logs(logs::LogsArgs),
     /// Work with rule files: list, show, lint, test.
     Rules(rules_cmd::RulesArgs),
+    /// Compare two bundles of one cluster: findings new, resolved and changed; config, version
+    /// and topology changes.
+    Diff(diff::DiffArgs),
+    /// One chronology of a bundle: timed evidence of every finding (logs, metrics, alerts)
+    /// across every instance, in time order.
+    Timeline(timeline::TimelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +66,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Inspect(args)) => inspect::run(args),
         Some(Command::Rules(args)) => rules_cmd::run(args),
+        Some(Command::Logs(args)) => logs::run(args),
+        Some(Command::Diff(args)) => diff::run(args),
+        Some(Command::Timeline(args)) => timeline::run(args),
         None => check::run(cli.check),
     };
     match result {

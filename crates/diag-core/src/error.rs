@@ -45,6 +45,8 @@ pub enum LimitKind {
     ExpansionRatio,
     /// [`crate::bundle::Limits::max_entries`].
     EntryCount,
+    /// [`crate::bundle::Limits::max_read_bytes`]: a file too large to read whole.
+    ReadSize,
 }
 
 /// Something that went wrong reading a bundle. Paths are relative to the bundle root unless the
@@ -73,7 +75,7 @@ pub enum LoadError {
     Archive {
         /// The archive on disk.
         path: PathBuf,
-        /// `zip` or `tar.gz`.
+        /// `zip`, `tar.gz`, `tar.zst` or `tar`.
         kind: &'static str,
         /// What the archive reader said.
         message: String,

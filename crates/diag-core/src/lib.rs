@@ -12,13 +12,17 @@
 //! ```
 
 pub mod bundle;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod testing;
+pub mod timeline;
+pub mod waivers;
 
 pub use error::LoadError;
 pub use model::Cluster;

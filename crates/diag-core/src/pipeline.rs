@@ -31,23 +31,20 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use crate::LoadError;
-use crate::bundle::{Limits, SourceKind};
+use crate::bundle::SourceKind;
 use crate::engine::selection::{self, NameList, SelectionNote, UnknownRule};
 use crate::engine::{self, CheckOptions, CheckOutcome, RowState};
 use crate::model::Cluster;
+use crate::redact::Redactor;
 use crate::report::{
     Format, Renderer, ReportDocument, ReportError, ReportFile, default_report_dir, saved_line,
     write_report_dir,
 };
 use crate::rules::{CheckKind, RuleLoadErrors, RuleSet, Severity};
+use crate::waivers::{WaiverReport, WaiverSet};
 
-/// How a bundle is loaded.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct LoadOptions {
-    /// Caps on archive entries and totals.
-    pub limits: Limits,
-}
+/// How a bundle is loaded: limits and read plan (one type, the model's).
+pub use crate::model::LoadOptions;
 
 /// What to check and how to render it.
 #[derive(Debug, Clone)]
@@ -65,6 +62,11 @@ pub struct CheckRequest<'a> {
     pub load: LoadOptions,
     /// Worker threads for loading and evaluation; `None` for rayon's current pool.
     pub threads: Option<NonZeroUsize>,
+    /// Waivers applied to the findings before anything is rendered ([`crate::waivers`]).
+    pub waivers: Option<WaiverSet>,
+    /// Redact every rendered file ([`crate::redact`]): `Some(None)` numbered pseudonyms,
+    /// `Some(Some(key))` pseudonyms derived from the key.
+    pub redact: Option<Option<String>>,
 }
 
 impl<'a> CheckRequest<'a> {
@@ -77,6 +79,8 @@ impl<'a> CheckRequest<'a> {
             formats: vec![Format::Text],
             load: LoadOptions::default(),
             threads: None,
+            waivers: None,
+            redact: None,
         }
     }
 }
@@ -143,6 +147,11 @@ pub struct Checked {
     pub files: Vec<ReportFile>,
     /// What the selection left out that the user may not expect (one line each).
     pub notes: Vec<SelectionNote>,
+    /// What the waivers did, when the request had some.
+    pub waivers: Option<WaiverReport>,
+    /// The redactor, when redacting: its mapping is the user's to keep, and whatever else the
+    /// caller prints about the bundle (warnings, error rows) must go through it.
+    pub redactor: Option<Redactor>,
 }
 
 /// The built-in rules plus the rules below each of `dirs`, in the order given: of rules sharing
@@ -181,8 +190,13 @@ pub fn check_and_write(
     in_pool(request, || {
         let mut prepared = prepare(bundle, request)?;
         let (dir, unique) = target.resolve(bundle, prepared.cluster.source.kind());
-        // A `-1` suffix for a unique name keeps the parent, so the links stay right.
-        prepared.doc.link_bundle(&prepared.cluster, &dir);
+        // A `-1` suffix for a unique name keeps the parent, so the links stay right. A report
+        // under a caller's directory (a server's state) has no links: its readers cannot
+        // follow them, and they would spell out where the data sits. Nor has a redacted one
+        // (the links would name the original folders).
+        if prepared.redactor.is_none() && !matches!(target, ReportTarget::Under(_)) {
+            prepared.doc.link_bundle(&prepared.cluster, &dir);
+        }
         let checked = render(bundle, request, prepared)?;
         let dir = write_report_dir(&dir, &checked.files, unique).map_err(CheckError::Report)?;
         Ok(Written { checked, dir })
@@ -218,26 +232,47 @@ struct Prepared {
     outcome: CheckOutcome,
     doc: ReportDocument,
     notes: Vec<SelectionNote>,
+    waivers: Option<WaiverReport>,
+    redactor: Option<Redactor>,
 }
 
 fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckError> {
-    let cluster = Cluster::open_with(bundle, &request.load.limits).map_err(CheckError::Load)?;
+    let cluster = Cluster::open_with(bundle, &request.load).map_err(CheckError::Load)?;
     let notes = selection::explain_selection(&cluster, request.rules, &request.selection);
-    let outcome = engine::check(&cluster, request.rules, &request.selection);
-    let doc = ReportDocument::new(&cluster, &outcome);
+    let mut outcome = engine::check(&cluster, request.rules, &request.selection);
+    // Post-passes over the findings, then over the document.
+    let waivers = request
+        .waivers
+        .as_ref()
+        .map(|w| w.apply(&mut outcome, crate::waivers::today()));
+    let mut doc = ReportDocument::new(&cluster, &outcome);
+    if let Some(w) = &waivers {
+        doc.note_waivers(w);
+    }
+    let redactor = request
+        .redact
+        .as_ref()
+        .map(|key| Redactor::for_cluster(&cluster, key.as_deref()));
     Ok(Prepared {
         cluster,
         outcome,
         doc,
         notes,
+        waivers,
+        redactor,
     })
 }
 
 fn render(
     bundle: &Path,
     request: &CheckRequest<'_>,
-    prepared: Prepared,
+    mut prepared: Prepared,
 ) -> Result<Checked, CheckError> {
+    // Redacted twice: the document before rendering (escaping cannot hide an original from
+    // it), every rendered file after (nothing a template adds survives).
+    if let Some(r) = &mut prepared.redactor {
+        r.redact_document(&mut prepared.doc);
+    }
     let mut files = request
         .renderer
         .render_files(&request.formats, &prepared.doc)
@@ -255,6 +290,11 @@ fn render(
                 .map(|(name, content)| ReportFile { name, content }),
         );
     }
+    if let Some(r) = &mut prepared.redactor {
+        for f in &mut files {
+            f.content = r.redact(&f.content);
+        }
+    }
     Ok(Checked {
         bundle: bundle.to_path_buf(),
         cluster: prepared.cluster,
@@ -262,6 +302,8 @@ fn render(
         doc: prepared.doc,
         files,
         notes: prepared.notes,
+        waivers: prepared.waivers,
+        redactor: prepared.redactor,
     })
 }
 
@@ -274,7 +316,8 @@ pub enum ReportTarget {
     /// Exactly this directory, which must not exist or be empty.
     Exactly(PathBuf),
     /// A new directory `report-<stamp>` under this one (say, a server's state directory for
-    /// the data set), never inside the bundle; `-1`, `-2`, … when taken.
+    /// the data set), never inside the bundle; `-1`, `-2`, … when taken. Its HTML does not
+    /// link evidence into the bundle.
     Under(PathBuf),
 }
 
@@ -467,7 +510,7 @@ impl FailOn {
             .any(|r| match r.state {
                 RowState::Abnormal(s) => self.severity.is_some_and(|t| s >= t),
                 RowState::Error => self.error,
-                RowState::Ok | RowState::NoData => false,
+                RowState::Ok | RowState::NoData | RowState::Waived(_) => false,
             })
     }
 }

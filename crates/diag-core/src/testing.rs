@@ -21,6 +21,16 @@
 //!     version: v5.0.0            # the cluster version rules are selected by
 //!     add:                       # extra instances (no config unless `config` is given)
 //!       - {component: TiflashConfig, host: 127.0.0.1, port: 3930}
+//!   - name: a log rule's case
+//!     expect: abnormal
+//!     window: {begin: "2023-01-10T10:00:00+08:00", end: "-"}   # the sample window ("-": unknown)
+//!     logs:                      # log files given to instances (or hosts, for dmesg)
+//!       - component: TikvConfig  # or `host: 127.0.0.1` with `file: dmesg.log`
+//!         instance: 0
+//!         file: tikv.log         # its name decides its kind (tikv_stderr.log, …)
+//!         container: false       # true: an Operator container log, `logs/<pod>/<file>`
+//!         text: |
+//!           [2023/01/10 11:00:00.000 +08:00] [FATAL] [server.rs:1] ["…"]
 //! ```
 //!
 //! The base bundle is loaded fresh for every case and changed in memory only; fixture folders
@@ -44,7 +54,7 @@ use crate::Cluster;
 use crate::engine::{CheckOptions, Row, RuleStatus, check};
 use crate::model::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::model::version::{ClusterVersion, VersionOrigin};
-use crate::model::{ComponentKind, Instance, InstanceConfig};
+use crate::model::{ComponentKind, DataFile, DataKind, Instance, InstanceConfig};
 use crate::rules::{CheckKind, Rule, RuleLoadErrors, RuleMeta, RuleSet};
 
 /// What a case expects of the rule.
@@ -94,6 +104,9 @@ pub struct Case {
     pub name: String,
     /// The rule's expected status.
     pub expect: Expect,
+    /// Another base bundle for this case (a faulty and a healthy twin of one bundle).
+    #[serde(default)]
+    pub base: Option<String>,
     /// Overrides the cluster version.
     #[serde(default)]
     pub version: Option<String>,
@@ -104,9 +117,82 @@ pub struct Case {
     #[serde(default)]
     pub overlay: Vec<Overlay>,
     /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
-    /// `null` removes the file. Only files the bundle already holds can be replaced.
+    /// `null` removes the file. Only files the bundle already holds can be replaced, except
+    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`) and `alerts.json`
+    /// files, which a case may add.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, Option<String>>,
+    /// Log files given to instances or hosts.
+    #[serde(default)]
+    pub logs: Vec<LogOverlay>,
+    /// Replaces the sample window.
+    #[serde(default)]
+    pub window: Option<WindowOverlay>,
+}
+
+/// A log file a case gives to an instance (or, with `host`, a `dmesg.log` to a host).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogOverlay {
+    /// Which component's instances (`TikvConfig` or `tikv`).
+    #[serde(default)]
+    pub component: Option<String>,
+    /// Which of them (0-based, bundle order); all when absent.
+    #[serde(default)]
+    pub instance: Option<usize>,
+    /// A host, for `dmesg.log`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The file name (`tikv.log`, `tidb_stderr.log`, `dmesg.log`, …).
+    pub file: String,
+    /// An Operator container log (`logs/<pod>/<file>`).
+    #[serde(default)]
+    pub container: bool,
+    /// The content.
+    pub text: String,
+}
+
+/// A sample window a case sets; `-` leaves an end unknown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowOverlay {
+    /// `begin_time` as written (RFC 3339 or relative like `-4h`).
+    pub begin: String,
+    /// `end_time` as written.
+    pub end: String,
+}
+
+/// Files given by cases, served from memory.
+#[derive(Debug)]
+struct CaseFiles {
+    entries: std::collections::BTreeMap<String, crate::bundle::Entry>,
+    content: std::collections::BTreeMap<String, Vec<u8>>,
+    limits: crate::bundle::Limits,
+}
+
+impl crate::bundle::Source for CaseFiles {
+    fn location(&self) -> &Path {
+        Path::new("<case>")
+    }
+    /// Not a directory on disk: the bytes are in memory.
+    fn kind(&self) -> crate::bundle::SourceKind {
+        crate::bundle::SourceKind::Zip
+    }
+    fn index(&self) -> &std::collections::BTreeMap<String, crate::bundle::Entry> {
+        &self.entries
+    }
+    fn limits(&self) -> &crate::bundle::Limits {
+        &self.limits
+    }
+    fn open(&self, path: &str) -> Result<Box<dyn std::io::Read + Send + '_>, crate::LoadError> {
+        match self.content.get(path) {
+            Some(bytes) => Ok(Box::new(bytes.as_slice())),
+            None => Err(crate::LoadError::Io {
+                path: PathBuf::from(path),
+                cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }),
+        }
+    }
 }
 
 /// An instance a case adds.
@@ -199,6 +285,37 @@ impl RuleCases {
                 out.push_str("  ");
                 out.push_str(&render_row(row));
                 out.push('\n');
+                if let Some(a) = &row.aggregate {
+                    out.push_str(&format!(
+                        "    {} × from {} to {}\n",
+                        a.count,
+                        a.first.as_deref().unwrap_or("-"),
+                        a.last.as_deref().unwrap_or("-")
+                    ));
+                }
+                // Where an abnormal or aggregated row's evidence was read (file:line).
+                let cited = row.aggregate.is_some()
+                    || matches!(row.state, crate::engine::RowState::Abnormal(_));
+                for e in row
+                    .evidence
+                    .iter()
+                    .filter(|e| cited && (e.line > 0 || e.time.is_some()))
+                {
+                    let mut line = if e.line > 0 {
+                        format!("    @ {}:{}", e.file, e.line)
+                    } else {
+                        format!("    @ {}", e.file)
+                    };
+                    for part in [e.time.as_deref(), e.excerpt.as_deref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        line.push(' ');
+                        line.push_str(part);
+                    }
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                }
             }
         }
         out
@@ -218,6 +335,11 @@ pub fn render_row(row: &Row) -> String {
         line.push_str(&format!("   ({m})"));
     }
     line
+}
+
+/// Reads a `*.cases.yaml` text.
+pub fn parse_cases(text: &str) -> Result<CasesFile, String> {
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
 }
 
 /// A base bundle shipped inside the library, so rule packs outside this repository can build
@@ -404,6 +526,19 @@ fn run_rule_with(dir: &Path, rule: &Rule, bases: &mut Bases) -> RuleCases {
         skip: Vec::new(),
     };
     for case in &file.cases {
+        let base = match &case.base {
+            None => base.clone(),
+            Some(name) => match resolve_base(&cases_path, name) {
+                Some(b) => b,
+                None => {
+                    out.problems.push(format!(
+                        "case `{}`: base bundle `{name}` not found",
+                        case.name
+                    ));
+                    continue;
+                }
+            },
+        };
         let prepared = Cluster::open(&base)
             .map_err(|e| e.to_string())
             .and_then(|mut c| apply(&mut c, case).map(|()| c));
@@ -471,6 +606,104 @@ fn resolve_base(cases_file: &Path, base: &str) -> Option<PathBuf> {
     dir.ancestors()
         .map(|a| a.join("fixtures").join(base))
         .find(|p| p.exists())
+}
+
+fn apply_logs(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
+    use crate::model::{DataFile, DataKind, LogKind};
+    if let Some(w) = &case.window {
+        let text = |s: &str| {
+            if s.trim() == "-" {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        };
+        cluster.sample.begin_time = text(&w.begin);
+        cluster.sample.end_time = text(&w.end);
+    }
+    if case.logs.is_empty() {
+        return Ok(());
+    }
+    // (where, path, text): where = instance index or host.
+    let mut placed: Vec<(Result<usize, String>, String, &str)> = Vec::new();
+    for log in &case.logs {
+        if let Some(host) = &log.host {
+            placed.push((Err(host.clone()), format!("{host}/{}", log.file), &log.text));
+            continue;
+        }
+        let name = log
+            .component
+            .as_deref()
+            .ok_or("a log overlay names a `component` or a `host`")?;
+        let kind = ComponentKind::from_config_struct(name)
+            .or_else(|| ComponentKind::from_topology_key(name))
+            .ok_or_else(|| format!("unknown component `{name}`"))?;
+        let targets: Vec<usize> = cluster
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == kind)
+            .map(|(n, _)| n)
+            .collect();
+        let chosen = match log.instance {
+            Some(n) => vec![
+                *targets
+                    .get(n)
+                    .ok_or_else(|| format!("{name} has no instance {n}"))?,
+            ],
+            None => targets,
+        };
+        if chosen.is_empty() {
+            return Err(format!("the bundle has no {name} instance"));
+        }
+        for i in chosen {
+            let inst = &cluster.instances[i];
+            let dir = format!("{}-{}", inst.component.topology_key(), inst.port);
+            let path = if log.container {
+                format!("logs/case-{dir}/{}", log.file)
+            } else {
+                format!("{}/case/{dir}/log/{}", inst.host, log.file)
+            };
+            placed.push((Ok(i), path, &log.text));
+        }
+    }
+    let mut files = CaseFiles {
+        entries: Default::default(),
+        content: Default::default(),
+        limits: Default::default(),
+    };
+    for (_, path, text) in &placed {
+        files.entries.insert(
+            path.clone(),
+            crate::bundle::Entry::new(path, text.len() as u64, true),
+        );
+        files.content.insert(path.clone(), text.as_bytes().to_vec());
+    }
+    let source: Arc<dyn crate::bundle::Source> = Arc::new(files);
+    for (at, path, text) in placed {
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        match at {
+            Ok(i) => {
+                let file = DataFile::new(
+                    source.clone(),
+                    path,
+                    text.len() as u64,
+                    DataKind::Log(LogKind::from_file_name(&name)),
+                );
+                cluster.instances[i].files.push(file);
+            }
+            Err(host) => {
+                let kind = if name == "dmesg.log" {
+                    DataKind::Dmesg
+                } else {
+                    DataKind::Log(LogKind::from_file_name(&name))
+                };
+                let file = DataFile::new(source.clone(), path, text.len() as u64, kind);
+                cluster.hosts.entry(host).or_default().push(file);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies a case's changes to a loaded cluster.
@@ -559,7 +792,7 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
     for (path, content) in &case.files {
         replace_file(cluster, path, content.as_deref())?;
     }
-    Ok(())
+    apply_logs(cluster, case)
 }
 
 /// Replaces (or with `None` removes) one indexed file of the cluster, in memory.
@@ -580,9 +813,30 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             return Ok(());
         }
     }
-    Err(format!(
-        "`files`: the bundle has no indexed file `{path}` to replace"
-    ))
+    // Metric and alert files may be added: a case plants the series it needs.
+    let kind = if path.starts_with("monitor/metrics/") && path.ends_with(".json") {
+        Some(DataKind::Metric)
+    } else if path.starts_with("monitor/alerts/") && path.ends_with("/alerts.json") {
+        Some(DataKind::Alerts)
+    } else {
+        None
+    };
+    match (kind, content) {
+        (Some(kind), Some(text)) => {
+            let file = DataFile::in_memory(
+                Arc::clone(&cluster.source),
+                path.to_string(),
+                kind,
+                text.as_bytes(),
+            );
+            cluster.files.push(file);
+            cluster.files.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(())
+        }
+        _ => Err(format!(
+            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ can be added)"
+        )),
+    }
 }
 
 fn component(name: &str) -> Result<ComponentKind, String> {

@@ -7,15 +7,19 @@ use std::path::Path;
 
 use diag_core::Cluster;
 use diag_core::bundle::Limits;
-use diag_core::model::InstanceConfig;
+use diag_core::model::{InstanceConfig, LoadOptions};
 
 /// Tight limits so the corpus can hold small bombs.
-const LIMITS: Limits = Limits {
-    max_entry_bytes: 4 << 20,
-    max_total_bytes: 16 << 20,
-    max_ratio: 100,
-    max_entries: 10_000,
-};
+fn options() -> LoadOptions {
+    LoadOptions::default().limits(
+        Limits::default()
+            .with_max_entry_bytes(4 << 20)
+            .with_max_total_bytes(16 << 20)
+            .with_max_ratio(100)
+            .with_max_entries(10_000)
+            .with_max_read_bytes(4 << 20),
+    )
+}
 
 fn corpus() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bad")
@@ -26,7 +30,7 @@ fn corpus() -> std::path::PathBuf {
 fn outcome(name: &str) -> String {
     let path = corpus().join(name);
     let mut out = String::new();
-    let cluster = match Cluster::open_with(&path, &LIMITS) {
+    let cluster = match Cluster::open_with(&path, &options()) {
         Ok(c) => c,
         Err(e) => {
             let message = e
@@ -46,6 +50,7 @@ fn outcome(name: &str) -> String {
             InstanceConfig::Loaded(_) => "config loaded",
             InstanceConfig::Absent { .. } => "no config",
             InstanceConfig::Invalid { .. } => "config invalid",
+            _ => "config not read",
         };
         let _ = writeln!(out, "  {} [{}] {state}", inst.tag(), inst.dir);
     }

@@ -342,6 +342,7 @@ fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
     let case = Case {
         name: "1,001 TiKV".into(),
         expect: Expect::Abnormal,
+        base: None,
         version: None,
         add,
         // The bundle's own TiKV states it too: `each` over a member without the path is nodata.
@@ -350,6 +351,8 @@ fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
         )
         .unwrap_or_else(|e| panic!("{e}")),
         files: Default::default(),
+        logs: Vec::new(),
+        window: None,
     };
     apply(&mut cluster, &case).unwrap_or_else(|e| panic!("{e}"));
     let set = rules(
@@ -383,7 +386,17 @@ fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
     let head = "id: 1\nname: x\nkind: system\nseverity: info\ndescription: d\nabnormal_when: {path: a, eq: 1}\n";
     assert_eq!(
         errors(&format!("{head}source: sytem\nfile: sysctl.conf\n")),
-        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `kubernetes`, `slow_log` (did you mean `system`?)"
+        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts`, `log`, `slow_log` (did you mean `system`?)"
+    );
+    assert_eq!(
+        errors(&format!("{head}source: facts\nfacts: hots\n")),
+        "bad.yaml:8: field `facts`: unknown facts `hots`, expected one of `host`, `data_dir`, `store`, `replication`, `versions`, `shape`, `drift`, `kubernetes`, `host_data` (did you mean `host`?)"
+    );
+    assert_eq!(
+        errors(&format!(
+            "{head}source: facts\nfacts: host\nallow: [name]\n"
+        )),
+        "bad.yaml:9: field `allow`: only `facts: drift` rules take an allowlist of keys"
     );
     assert_eq!(
         errors(&format!("{head}source: system\nfile: sysctl.cnf\n")),

@@ -180,6 +180,20 @@ fn an_older_operator_bundle_with_a_relative_begin_time_loads() {
     );
     assert_eq!(c.version.text, "v5.2.1");
     assert!(c.sample.begin_is_relative(), "begin_time is the raw `-4h`");
+    // …normalised against end_time (4 hours later), as diag computed it.
+    let window = c.sample.window();
+    assert_eq!(
+        window.begin.map(|t| t.to_string()).as_deref(),
+        Some("2021-12-02T02:30:00.000+00:00")
+    );
+    assert_eq!(window.begin_relative.as_deref(), Some("-4h"));
+    let text = diag_core::model::inspect::Inspection::of(&c).to_text();
+    assert!(
+        text.contains(
+            "from 2021-12-02T02:30:00.000+00:00 (begin_time `-4h`, relative to end_time)"
+        ),
+        "{text}"
+    );
     assert_eq!(
         c.instances
             .iter()

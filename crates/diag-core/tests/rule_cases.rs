@@ -12,6 +12,11 @@ fn every_rule_has_passing_abnormal_and_normal_cases() {
         .filter(|r| r.rule.kind == diag_core::rules::CheckKind::Config)
         .count();
     assert_eq!(config, 25);
+    let log = results
+        .iter()
+        .filter(|r| r.rule.kind == diag_core::rules::CheckKind::Log)
+        .count();
+    assert_eq!(log, 78);
     let problems: Vec<String> = results
         .iter()
         .flat_map(|r| {

@@ -16,12 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use diag_core::Cluster;
 use diag_core::engine::CheckOptions;
-use diag_core::report::{
-    Format, Renderer, ReportDocument, ReportError, saved_line, write_report_dir,
-};
-use diag_core::rules::{CheckKind, RuleSet};
+use diag_core::pipeline::{self, CheckError, CheckRequest, ReportTarget};
+use diag_core::report::{Format, Renderer, saved_line};
+use diag_core::rules::RuleSet;
 use serde::Deserialize;
 
 use crate::catalog::{self, Container, Entry, Summary};
@@ -392,7 +390,7 @@ impl State {
         let reports = self.config.state_dir.join("reports").join(&entry.id);
         let checked = check_bundle(&entry.path, &reports, &self.rules, options, &self.renderer)
             .map_err(|e| match e {
-                ReportError::Load(e) => {
+                CheckError::Load(e) => {
                     ApiError::new(422, format!("cannot check `{}`: {e}", entry.id))
                 }
                 e => ApiError::new(500, format!("check of `{}` failed: {e}", entry.id)),
@@ -441,36 +439,31 @@ struct Checked {
     dir: PathBuf,
 }
 
-/// Runs one check of `bundle` and writes its report directory into `reports` (never inside the
-/// bundle): load, check, render, write, as `check_and_write` does, but with no links from the
-/// report into the bundle, which a client of the server could not follow (and which would spell
-/// out where the data sits). The server's only call into the core's check; a
-/// `diag_core::pipeline` call that writes nothing into the bundle takes its place.
+/// Runs one check of `bundle` through the pipeline and writes its report directory under
+/// `reports` (never inside the bundle, with no links into it).
 fn check_bundle(
     bundle: &Path,
     reports: &Path,
     rules: &RuleSet,
     options: &CheckOptions,
     renderer: &Renderer,
-) -> Result<Checked, ReportError> {
-    let cluster = Cluster::open(bundle).map_err(ReportError::Load)?;
-    let outcome = diag_core::engine::check(&cluster, rules, options);
-    let doc = ReportDocument::new(&cluster, &outcome);
-    let files = renderer.render_files(&[Format::Text, Format::Json], &doc)?;
-    // Named as diag names reports (local time); `-1`, `-2`, … when a second holds several.
-    let stamp = jiff::Zoned::now().strftime("%y%m%d%H%M%S");
-    let dir = write_report_dir(&reports.join(format!("report-{stamp}")), &files, true)?;
+) -> Result<Checked, CheckError> {
+    let mut request = CheckRequest::new(rules, renderer);
+    request.selection = options.clone();
+    request.formats = vec![Format::Text, Format::Json];
+    let written =
+        pipeline::check_and_write(bundle, &request, &ReportTarget::Under(reports.into()))?;
     let file = |f: Format| {
-        files
-            .iter()
-            .find(|file| file.name == f.file_name())
-            .map(|file| file.content.clone())
+        written
+            .checked
+            .file(f.file_name())
             .unwrap_or_default()
+            .to_string()
     };
     Ok(Checked {
         text: file(Format::Text),
         json: file(Format::Json),
-        dir,
+        dir: written.dir,
     })
 }
 
@@ -512,20 +505,7 @@ fn check_options(body: &[u8]) -> Result<CheckOptions, ApiError> {
             )
         })?
     };
-    let mut kinds = Vec::new();
-    for t in &body.types {
-        match CheckKind::parse(t) {
-            Some(k) if !kinds.contains(&k) => kinds.push(k),
-            Some(_) => {}
-            None => {
-                let known: Vec<_> = CheckKind::ALL.iter().map(|k| k.as_str()).collect();
-                return Err(ApiError::new(
-                    400,
-                    format!("unknown check type `{t}` (known: {})", known.join(", ")),
-                ));
-            }
-        }
-    }
+    let kinds = pipeline::parse_kinds(&body.types).map_err(|e| ApiError::new(400, e))?;
     Ok(CheckOptions {
         kinds,
         ..CheckOptions::default()

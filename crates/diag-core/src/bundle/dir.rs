@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{
-    Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, read_capped, strip_root,
+    Entry, Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, strip_root,
 };
 use crate::error::{LimitKind, LoadError};
 
@@ -16,8 +16,8 @@ use crate::error::{LimitKind, LoadError};
 pub struct DirSource {
     root: PathBuf,
     location: PathBuf,
-    entries: BTreeMap<String, u64>,
-    max_entry_bytes: u64,
+    index: BTreeMap<String, Entry>,
+    limits: Limits,
 }
 
 impl DirSource {
@@ -50,7 +50,7 @@ impl DirSource {
                     return Err(super::too_large(
                         &rel,
                         LimitKind::EntryCount,
-                        format!("more than {} files", limits.max_entries),
+                        format!("more than {} files (max_entries)", limits.max_entries),
                     ));
                 }
                 all.insert(rel, size);
@@ -58,12 +58,18 @@ impl DirSource {
         }
         let prefix = find_root(all.keys().map(String::as_str)).ok_or_else(|| not_a_bundle(path))?;
         let root = canonical.join(prefix.trim_end_matches('/'));
-        let entries = strip_root(all, &prefix);
+        let index = strip_root(all, &prefix)
+            .into_iter()
+            .map(|(path, size)| {
+                let entry = Entry::new(&path, size, true);
+                (path, entry)
+            })
+            .collect();
         let source = DirSource {
             root,
             location: path.to_path_buf(),
-            entries,
-            max_entry_bytes: limits.max_entry_bytes,
+            index,
+            limits: *limits,
         };
         Ok(Opened {
             source: Arc::new(source),
@@ -144,18 +150,22 @@ impl Source for DirSource {
         SourceKind::Directory
     }
 
-    fn entries(&self) -> &BTreeMap<String, u64> {
-        &self.entries
+    fn index(&self) -> &BTreeMap<String, Entry> {
+        &self.index
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
-        let Some(&size) = self.entries.get(path) else {
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn std::io::Read + Send + '_>, LoadError> {
+        if !self.index.contains_key(path) {
             return Err(not_found(path));
-        };
+        }
         let file = std::fs::File::open(self.root.join(path)).map_err(|source| LoadError::Io {
             path: PathBuf::from(path),
             cause: source,
         })?;
-        read_capped(file, path, self.max_entry_bytes, size)
+        Ok(Box::new(file))
     }
 }

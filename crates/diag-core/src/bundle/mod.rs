@@ -1,56 +1,126 @@
-//! Where a bundle's bytes come from: a directory, a `.zip` or a `.tar.gz`, behind one [`Source`]
-//! seam. Archives are read in place (never extracted to disk) and nothing is ever written into a
-//! bundle.
+//! Where a bundle's bytes come from: a directory, a `.zip`, a `.tar.gz`/`.tgz`, a `.tar.zst` or a
+//! `.tar`, behind one [`Source`] seam. Every source offers an index of its entries (path, size,
+//! kind) and streams any of them with [`Source::open`]. Archives are read in place (never
+//! extracted) and nothing is ever written into a bundle.
+//!
+//! - Directories, zips and plain `.tar` files are random access; a zip is read by any number of
+//!   threads at once (positional reads of one file, no lock).
+//! - `.tar.gz`, `.tgz` and `.tar.zst` are read once, front to back, when opened. An entry the
+//!   [`ReadPlan`] wants is kept: in memory when it is at most [`MEMORY_ENTRY_BYTES`] (and the
+//!   kept total is under [`MEMORY_TOTAL_BYTES`]), else in one unlinked temporary file
+//!   (`tempfile::tempfile()`, gone when the source is). An entry the plan does not want is only
+//!   indexed; opening it later still works, at the cost of one more pass over the archive up to
+//!   that entry. Nothing holds the whole archive in memory.
 //!
 //! ```
 //! # fn main() -> Result<(), diag_core::LoadError> {
-//! use diag_core::bundle::{Limits, open_source};
-//! let opened = open_source("../../fixtures/minimal".as_ref(), &Limits::default())?;
-//! assert!(opened.source.entries().contains_key("cluster.json"));
+//! use std::io::Read;
+//! use diag_core::bundle::{Limits, ReadPlan, open_source};
+//! let opened = open_source("../../fixtures/minimal".as_ref(), &Limits::default(), &ReadPlan::everything())?;
+//! let entry = &opened.source.index()["cluster.json"];
+//! let mut text = String::new();
+//! opened.source.open("cluster.json")?.read_to_string(&mut text).map_err(|e| diag_core::LoadError::Io { path: "cluster.json".into(), cause: e })?;
+//! assert_eq!(text.len() as u64, entry.size);
 //! # Ok(()) }
 //! ```
 
 mod archive;
 mod dir;
+pub mod kind;
+pub mod plan;
+pub(crate) mod stream;
+mod tar;
+mod zip;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{LimitKind, LoadError};
 
-pub use archive::{TarGzSource, ZipSource};
+pub use self::tar::TarSource;
+pub use self::zip::ZipSource;
 pub use dir::DirSource;
+pub use kind::{DataKind, LogKind, classify};
+pub use plan::ReadPlan;
 
-/// Caps on what an archive may expand to. A caller can tighten or loosen each one.
+/// Largest entry a one-pass archive keeps in memory; larger wanted entries are spooled to disk.
+pub const MEMORY_ENTRY_BYTES: u64 = 1 << 20;
+/// Most bytes a one-pass archive keeps in memory in all; past it wanted entries are spooled.
+pub const MEMORY_TOTAL_BYTES: u64 = 64 << 20;
+
+/// Caps on what a bundle may hold. They bound disk, time and the damage of a hostile archive;
+/// memory is bounded by streaming, not by these. Build with [`Limits::default`] and the
+/// `with_*` methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
-    /// Largest single file, uncompressed.
+    /// Largest single file, uncompressed (`max_entry_bytes`). Default 64 GiB.
     pub max_entry_bytes: u64,
-    /// Largest total of all files, uncompressed.
+    /// Largest total of all files, uncompressed (`max_total_bytes`). Default 1 TiB.
     pub max_total_bytes: u64,
-    /// Largest uncompressed ÷ compressed ratio, applied to entries above 1 MiB (small files of
-    /// repeated text compress far better than any real log does at size).
+    /// Largest uncompressed ÷ compressed ratio (`max_ratio`), applied to zip entries above
+    /// 1 MiB and to a whole compressed tar stream past 1 MiB (small files of repeated text
+    /// compress far better than any real log does at size). Default 1000.
     pub max_ratio: u64,
-    /// Most entries in one archive.
+    /// Most entries in one bundle (`max_entries`). Default 2,000,000.
     pub max_entries: usize,
+    /// Largest file read whole into memory (`max_read_bytes`): [`Source::read`],
+    /// `DataFile::bytes`/`text`/`tree`. Larger files are read with `DataFile::reader`.
+    /// Default 256 MiB.
+    pub max_read_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_entry_bytes: 2 << 30,
-            max_total_bytes: 32 << 30,
+            max_entry_bytes: 64 << 30,
+            max_total_bytes: 1 << 40,
             max_ratio: 1000,
             max_entries: 2_000_000,
+            max_read_bytes: 256 << 20,
         }
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::max_entry_bytes`].
+    pub fn with_max_entry_bytes(mut self, bytes: u64) -> Limits {
+        self.max_entry_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_total_bytes`].
+    pub fn with_max_total_bytes(mut self, bytes: u64) -> Limits {
+        self.max_total_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_ratio`].
+    pub fn with_max_ratio(mut self, ratio: u64) -> Limits {
+        self.max_ratio = ratio;
+        self
+    }
+
+    /// Sets [`Limits::max_entries`].
+    pub fn with_max_entries(mut self, entries: usize) -> Limits {
+        self.max_entries = entries;
+        self
+    }
+
+    /// Sets [`Limits::max_read_bytes`].
+    pub fn with_max_read_bytes(mut self, bytes: u64) -> Limits {
+        self.max_read_bytes = bytes;
+        self
     }
 }
 
 /// Which container the bundle came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SourceKind {
     /// A directory on disk.
     Directory,
@@ -58,6 +128,10 @@ pub enum SourceKind {
     Zip,
     /// A `.tar.gz` / `.tgz` archive.
     TarGz,
+    /// A `.tar.zst` archive (zstd, the payload format of diag's packaged data).
+    TarZst,
+    /// An uncompressed `.tar` archive.
+    Tar,
 }
 
 impl fmt::Display for SourceKind {
@@ -66,7 +140,34 @@ impl fmt::Display for SourceKind {
             SourceKind::Directory => "directory",
             SourceKind::Zip => "zip",
             SourceKind::TarGz => "tar.gz",
+            SourceKind::TarZst => "tar.zst",
+            SourceKind::Tar => "tar",
         })
+    }
+}
+
+/// One file of a bundle, as indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Uncompressed size in the container (a zstd-compressed metrics file counts as stored).
+    pub size: u64,
+    /// What it holds, from its path ([`classify`]).
+    pub kind: Option<DataKind>,
+    /// For a one-pass archive: whether the open pass kept it (opening it is then free).
+    /// Always true for random-access sources.
+    pub retained: bool,
+}
+
+impl Entry {
+    /// The entry of a file at bundle-relative `path`, classified by its path (for sources
+    /// written outside this crate).
+    pub fn new(path: &str, size: u64, retained: bool) -> Entry {
+        Entry {
+            size,
+            kind: classify(path),
+            retained,
+        }
     }
 }
 
@@ -77,10 +178,21 @@ pub trait Source: Send + Sync + fmt::Debug {
     fn location(&self) -> &Path;
     /// The container kind.
     fn kind(&self) -> SourceKind;
-    /// Every regular file: bundle-relative path → uncompressed size, sorted by path.
-    fn entries(&self) -> &BTreeMap<String, u64>;
-    /// The whole content of one file.
-    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError>;
+    /// Every regular file: bundle-relative path → entry, sorted by path.
+    fn index(&self) -> &BTreeMap<String, Entry>;
+    /// The limits the source was opened with.
+    fn limits(&self) -> &Limits;
+    /// Streams one file, as stored (no decompression of the file itself).
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, LoadError>;
+    /// The whole content of one small file, refused past [`Limits::max_read_bytes`].
+    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
+        let size = self.index().get(path).map(|e| e.size).unwrap_or(0);
+        let cap = self.limits().max_read_bytes;
+        if size > cap {
+            return Err(read_too_large(path, size, cap));
+        }
+        read_capped(self.open(path)?, path, cap, size)
+    }
 }
 
 /// A source, plus what was refused while indexing it.
@@ -92,8 +204,9 @@ pub struct Opened {
     pub warnings: Vec<LoadError>,
 }
 
-/// Opens a directory, `.zip`, `.tar.gz` or `.tgz` and indexes its files.
-pub fn open_source(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
+/// Opens a directory, `.zip`, `.tar.gz`/`.tgz`, `.tar.zst` or `.tar` and indexes its files;
+/// one-pass archives keep what `plan` wants.
+pub fn open_source(path: &Path, limits: &Limits, plan: &ReadPlan) -> Result<Opened, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         cause: source,
@@ -108,16 +221,20 @@ pub fn open_source(path: &Path, limits: &Limits) -> Result<Opened, LoadError> {
     if name.ends_with(".zip") {
         ZipSource::open(path, limits)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        TarGzSource::open(path, limits)
+        TarSource::open(path, SourceKind::TarGz, limits, plan)
+    } else if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+        TarSource::open(path, SourceKind::TarZst, limits, plan)
+    } else if name.ends_with(".tar") {
+        TarSource::open(path, SourceKind::Tar, limits, plan)
     } else if name.ends_with(".diag") {
         Err(LoadError::NotABundle {
             path: path.to_path_buf(),
-            reason: "a packaged .diag file is encrypted for Clinic Server; give the collected directory (diag-<id>/), or a .zip/.tar.gz of it".into(),
+            reason: "a packaged .diag file is encrypted for Clinic Server; give the collected directory (diag-<id>/), or a .zip/.tar.gz/.tar.zst of it".into(),
         })
     } else {
         Err(LoadError::NotABundle {
             path: path.to_path_buf(),
-            reason: "expected a bundle directory (diag-<id>/), a .zip, or a .tar.gz/.tgz".into(),
+            reason: "expected a bundle directory (diag-<id>/), a .zip, a .tar.gz/.tgz, a .tar.zst or a .tar".into(),
         })
     }
 }
@@ -206,6 +323,17 @@ pub(crate) fn not_found(path: &str) -> LoadError {
     }
 }
 
+/// A file over [`Limits::max_read_bytes`], refused for a whole read.
+pub(crate) fn read_too_large(path: &str, size: u64, cap: u64) -> LoadError {
+    too_large(
+        path,
+        LimitKind::ReadSize,
+        format!(
+            "{size} bytes is over the {cap}-byte limit for reading a file whole (max_read_bytes); stream it instead"
+        ),
+    )
+}
+
 pub(crate) fn too_large(entry: &str, limit: LimitKind, what: String) -> LoadError {
     LoadError::TooLarge {
         entry: entry.to_string(),
@@ -234,8 +362,8 @@ pub(crate) fn read_capped(
     if read as u64 > cap {
         return Err(too_large(
             entry,
-            LimitKind::EntrySize,
-            format!("larger than the {cap}-byte limit for one file"),
+            LimitKind::ReadSize,
+            format!("larger than the {cap}-byte limit for reading a file whole (max_read_bytes)"),
         ));
     }
     Ok(out)

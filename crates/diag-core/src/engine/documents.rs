@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::finding::{Evidence, Row, RowState, ValueRead};
 use super::{instance_refs, undecided};
 use crate::model::data::{DataFile, DataKind};
-use crate::model::value::{ConfigTree, Lookup};
+use crate::model::value::{ConfigNode, ConfigTree, ConfigValue, Lookup};
 use crate::model::{Cluster, Layout};
 use crate::rules::condition::{Condition, ScriptHook, Undecided};
 use crate::rules::script::{self, ScriptCluster};
@@ -51,7 +51,12 @@ pub(super) fn rows(
                         doc: &tree,
                     };
                     let (state, message) = match condition.eval(&tree.root, &hook) {
-                        Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
+                        Ok(true) => (
+                            RowState::Abnormal(rule.meta.severity),
+                            rule.message
+                                .as_deref()
+                                .map(|m| super::facts::fill(m, &tree.root)),
+                        ),
                         Ok(false) => (RowState::Ok, None),
                         Err(e) => {
                             let (state, message) = undecided(e);
@@ -88,6 +93,23 @@ pub(super) fn rows(
                 state,
                 message,
             );
+            if let (Some(tree), RowState::Abnormal(_)) = (&tree, state) {
+                // The lines that make the row abnormal (a `limits.conf` entry found by `each`).
+                let hook = DocHook {
+                    view,
+                    tuple: &subject.instances,
+                    doc: tree,
+                };
+                let mut lines = Vec::new();
+                matching_lines(condition, &tree.root, &hook, &mut lines);
+                lines.sort_unstable();
+                lines.dedup();
+                row.evidence.extend(
+                    lines
+                        .into_iter()
+                        .map(|l| Evidence::at(tree.file.clone(), l)),
+                );
+            }
             if let Some(file) = subject.file {
                 // The document itself is evidence even when no value line is cited.
                 row.evidence.push(Evidence::at(file.path.as_str(), 0));
@@ -95,6 +117,55 @@ pub(super) fn rows(
             row
         })
         .collect()
+}
+
+/// The lines of the values that make `condition` hold on `root`: for `each … any`, the
+/// members that meet the inner condition; for a comparison, the value compared; nothing under
+/// `not` (an absence has no line).
+fn matching_lines(
+    condition: &Condition,
+    root: &ConfigNode,
+    hook: &dyn ScriptHook,
+    out: &mut Vec<u32>,
+) {
+    if condition.eval(root, hook) != Ok(true) {
+        return;
+    }
+    match condition {
+        Condition::Each {
+            path,
+            condition: inner,
+            ..
+        } => {
+            let Some(node) = root.lookup(path).present() else {
+                return;
+            };
+            let members: Vec<&ConfigNode> = match &node.value {
+                ConfigValue::Array(items) => items.iter().collect(),
+                ConfigValue::Map(map) => map.values().collect(),
+                _ => Vec::new(),
+            };
+            for member in members {
+                if inner.eval(member, hook) == Ok(true) {
+                    out.push(member.line);
+                    matching_lines(inner, member, hook, out);
+                }
+            }
+        }
+        Condition::AllOf(cs) | Condition::AnyOf(cs) => {
+            cs.iter().for_each(|c| matching_lines(c, root, hook, out))
+        }
+        Condition::Not(_) | Condition::Rhai(_) | Condition::Differ { .. } => {}
+        other => {
+            for path in other.paths() {
+                if let Some(n) = root.lookup(path).present()
+                    && n.line > 0
+                {
+                    out.push(n.line);
+                }
+            }
+        }
+    }
 }
 
 fn e_file(subject: &DocSubject<'_>) -> String {
@@ -169,7 +240,12 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
                 absent: format!("no {} data in the bundle", data.as_str()),
             }]
         }
-        DataSource::Config | DataSource::SlowLog => Vec::new(),
+        // Config rules run per tuple; logs, slow logs, metrics and facts in their own checkers.
+        DataSource::Config
+        | DataSource::Metric
+        | DataSource::Facts(_)
+        | DataSource::Log
+        | DataSource::SlowLog => Vec::new(),
     }
 }
 

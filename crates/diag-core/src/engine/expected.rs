@@ -162,7 +162,7 @@ mod tests {
             .unwrap_or_else(|| panic!("no rule {name}"));
         match &rule.body {
             RuleBody::Condition(c) => expected(c, None),
-            RuleBody::ClusterScript(_) => None,
+            _ => None,
         }
     }
 

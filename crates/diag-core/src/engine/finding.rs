@@ -20,16 +20,21 @@ pub enum RowState {
     NoData,
     /// The rule could not be evaluated here (wrong value type, script error, limit hit).
     Error,
+    /// Abnormal, but accepted by a waiver ([`crate::waivers`]); carries the rule's severity.
+    /// Counts neither as abnormal nor for `--fail-on`.
+    Waived(Severity),
 }
 
 impl RowState {
-    /// The text diag prints: `OK`, `warning`, `info`, `critical`, `nodata`, `error`.
+    /// The text diag prints: `OK`, `warning`, `info`, `critical`, `nodata`, `error` (and
+    /// `waived`, which diag does not have).
     pub fn as_str(self) -> &'static str {
         match self {
             RowState::Ok => "OK",
             RowState::Abnormal(s) => s.as_str(),
             RowState::NoData => "nodata",
             RowState::Error => "error",
+            RowState::Waived(_) => "waived",
         }
     }
 }
@@ -184,6 +189,71 @@ pub struct Row {
     /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
     /// Shared by the rows of a rule when it does not depend on the row.
     pub expected: Option<Arc<str>>,
+    /// The waiver that accepted this row, when its state is [`RowState::Waived`].
+    pub waiver: Option<Arc<WaiverNote>>,
+    /// For metric rows: the series behind the value, thinned, with the threshold (sparklines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesSketch>,
+}
+
+/// A metric row's series, thinned to at most [`SeriesSketch::MAX_POINTS`] points, and the
+/// threshold it was held against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SeriesSketch {
+    /// `(unix seconds, value)`, in time order; non-finite values left out.
+    pub points: Vec<(f64, f64)>,
+    /// The abnormal threshold.
+    pub threshold: f64,
+}
+
+impl SeriesSketch {
+    /// Points kept.
+    pub const MAX_POINTS: usize = 120;
+
+    /// Thins `points` to at most [`SeriesSketch::MAX_POINTS`], keeping each stretch's extreme
+    /// (so a spike survives thinning).
+    pub fn of(points: &[crate::model::metrics::Point], threshold: f64) -> SeriesSketch {
+        let finite: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.v.is_finite())
+            .map(|p| (p.t, p.v))
+            .collect();
+        let per = finite.len().div_ceil(Self::MAX_POINTS).max(1);
+        let points = finite
+            .chunks(per)
+            .filter_map(|c| {
+                c.iter().copied().reduce(|a, b| {
+                    if (b.1 - threshold).abs() > (a.1 - threshold).abs() {
+                        b
+                    } else {
+                        a
+                    }
+                })
+            })
+            .collect();
+        SeriesSketch { points, threshold }
+    }
+}
+
+/// Why a row is waived: what its waiver said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct WaiverNote {
+    /// The waiver's mandatory reason.
+    pub reason: String,
+    /// The last day it applies (`YYYY-MM-DD`), if it expires.
+    pub expires: Option<String>,
+}
+
+impl WaiverNote {
+    /// A note with `reason`, expiring after `expires` when given.
+    pub fn new(reason: impl Into<String>, expires: Option<String>) -> WaiverNote {
+        WaiverNote {
+            reason: reason.into(),
+            expires,
+        }
+    }
 }
 
 impl Row {
@@ -206,6 +276,8 @@ impl Row {
             evidence: Vec::new(),
             aggregate: None,
             expected: None,
+            series: None,
+            waiver: None,
         }
     }
 
@@ -248,7 +320,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Abnormal if any row is neither OK nor nodata nor error, as diag counts it.
+    /// Abnormal if any row is neither OK nor nodata nor error, as diag counts it (waived rows
+    /// count as OK).
     pub fn status(&self) -> RuleStatus {
         if self
             .rows
@@ -258,7 +331,11 @@ impl Finding {
             RuleStatus::Abnormal
         } else if self.rows.iter().any(|r| r.state == RowState::Error) {
             RuleStatus::Error
-        } else if self.rows.iter().any(|r| r.state == RowState::Ok) {
+        } else if self
+            .rows
+            .iter()
+            .any(|r| matches!(r.state, RowState::Ok | RowState::Waived(_)))
+        {
             RuleStatus::Ok
         } else {
             RuleStatus::NoData

@@ -200,7 +200,7 @@ fn distinct_values(
 }
 
 /// Every path a condition reads, at any depth (inside `each` too).
-fn every_path<'a>(condition: &'a Condition, out: &mut Vec<&'a str>) {
+pub(super) fn every_path<'a>(condition: &'a Condition, out: &mut Vec<&'a str>) {
     match condition {
         Condition::Each {
             path, condition, ..

@@ -21,8 +21,11 @@
 
 mod documents;
 mod expected;
+mod facts;
 pub mod finding;
 mod groups;
+mod logs;
+mod metrics;
 mod performance;
 pub mod selection;
 
@@ -34,7 +37,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use finding::{
-    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus, ValueRead,
+    Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus,
+    SeriesSketch, ValueRead, WaiverNote,
 };
 
 use crate::model::value::Lookup;
@@ -96,11 +100,13 @@ pub fn select<'a>(cluster: &Cluster, rules: &'a RuleSet, options: &CheckOptions)
 pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> CheckOutcome {
     let selected = select(cluster, rules, options);
     let view = ScriptCluster::new(cluster);
+    let metrics = metrics::MetricCache::new(cluster, &selected);
+    let log_rows = logs::check_logs(cluster, &selected);
     let findings = selected
         .par_iter()
         .map(|rule| Finding {
             rule: rule.meta.clone(),
-            rows: evaluate(cluster, &view, rule),
+            rows: evaluate(cluster, &view, &metrics, rule, &log_rows),
         })
         .collect();
     CheckOutcome {
@@ -110,10 +116,25 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
 }
 
 /// Every rule's rows for one cluster, from the checker of the rule's source.
-fn evaluate(cluster: &Cluster, view: &ScriptCluster, rule: &Rule) -> Vec<Row> {
+fn evaluate(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    metrics: &metrics::MetricCache<'_>,
+    rule: &Rule,
+    log_rows: &std::collections::BTreeMap<usize, Vec<Row>>,
+) -> Vec<Row> {
     match &rule.body {
         RuleBody::Condition(condition) if rule.data == DataSource::SlowLog => {
             performance::rows(cluster, rule, condition)
+        }
+        RuleBody::Log(_) => log_rows
+            .get(&logs::rule_key(rule))
+            .cloned()
+            .unwrap_or_default(),
+        RuleBody::Metric(spec) => metrics::metric_rows(cluster, rule, spec, metrics),
+        RuleBody::Alert(spec) => metrics::alert_rows(rule, spec, cluster, metrics),
+        RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
+            with_expected(condition, facts::rows(cluster, view, rule, condition, set))
         }
         RuleBody::Condition(condition) if rule.data != DataSource::Config => {
             with_expected(condition, documents::rows(cluster, view, rule, condition))
@@ -240,6 +261,12 @@ fn decide(
                 return (
                     RowState::NoData,
                     Some(format!("config `{file}` unusable: {reason}")),
+                );
+            }
+            InstanceConfig::NotRead { file } => {
+                return (
+                    RowState::NoData,
+                    Some(format!("config `{file}` not read (not in the read plan)")),
                 );
             }
         }

@@ -348,7 +348,6 @@ mod tests {
         assert_eq!(
             texts,
             [
-                "no rule of kind metric is loaded yet; nothing runs for it",
                 "rule 100 `tidb-max-days` is not run: its kind `config` is not requested (requested: metric); it is also skipped",
             ]
         );

@@ -1,104 +1,31 @@
 //! Files a bundle holds beside runtime configs, indexed at load and parsed only when asked.
 
 use std::fmt;
+use std::io::Read;
 use std::sync::{Arc, OnceLock};
-
-use serde::Serialize;
 
 use super::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::bundle::Source;
+use crate::bundle::stream::{ZSTD_MAGIC, decompressing};
 use crate::error::{Format, LoadError};
 
-/// zstd frame magic: metrics files are compressed but keep their `.json` name.
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+pub use crate::bundle::kind::{DataKind, LogKind};
 
-/// What kind of data a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DataKind {
-    /// A component config file written by TiUP (`conf/tidb.toml`, …).
-    ConfigFile,
-    /// PD `conf/store.json` (`/pd/api/v1/stores`).
-    PdStores,
-    /// PD `conf/placement-rule.json`.
-    PlacementRules,
-    /// A component log.
-    Log(LogKind),
-    /// `<host>/insight.json`.
-    Insight,
-    /// `<host>/limits.conf`.
-    Limits,
-    /// `<host>/sysctl.conf`.
-    Sysctl,
-    /// `<host>/dmesg.log`.
-    Dmesg,
-    /// `<host>/ss.txt`.
-    Sockets,
-    /// `db_vars/*.csv`.
-    DbVars,
-    /// `monitor/alerts/**/alerts.json`.
-    Alerts,
-    /// `monitor/metrics/**` (possibly zstd-compressed).
-    Metric,
-    /// `tidbcluster.json` / `tidbmonitor.json` (Operator custom resources).
-    CustomResource,
-    /// TiUP `meta.yaml`.
-    MetaYaml,
+/// A file's stream whose read errors say which file.
+struct Named<'a> {
+    inner: Box<dyn Read + Send + 'a>,
+    file: &'a str,
 }
 
-/// Log types as diag classifies them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogKind {
-    /// The component's own log or its stderr (`tidb.log`, `tikv_stderr.log`).
-    Std,
-    /// TiDB slow query log.
-    Slow,
-    /// RocksDB `*.info` logs.
-    Rocksdb,
-    /// Anything else in the log folder.
-    Unknown,
-}
-
-impl LogKind {
-    /// Classifies by file name: `stderr` → std, `rocksdb*.info` → rocksdb, `slow` → slow,
-    /// `*.log` (rotated or gzipped too) → std, else unknown.
-    pub fn from_file_name(name: &str) -> LogKind {
-        let lower = name.to_ascii_lowercase();
-        if lower.contains("stderr") {
-            LogKind::Std
-        } else if lower.starts_with("rocksdb") && lower.ends_with(".info") {
-            LogKind::Rocksdb
-        } else if lower.contains("slow") {
-            LogKind::Slow
-        } else if lower.ends_with(".log") || lower.contains(".log.") || lower.ends_with(".log.gz") {
-            LogKind::Std
-        } else {
-            LogKind::Unknown
-        }
-    }
-}
-
-impl fmt::Display for DataKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataKind::Log(k) => write!(
-                f,
-                "log.{}",
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default()
-            ),
-            other => f.write_str(
-                serde_json::to_value(other)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .as_deref()
-                    .unwrap_or("data"),
-            ),
-        }
+impl Read for Named<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.to_string().starts_with(self.file) {
+                e
+            } else {
+                std::io::Error::new(e.kind(), format!("{}: {e}", self.file))
+            }
+        })
     }
 }
 
@@ -113,8 +40,8 @@ pub struct DataFile {
     pub kind: DataKind,
     source: Arc<dyn Source>,
     parsed: Arc<OnceLock<Result<Arc<ConfigTree>, LoadError>>>,
-    /// Content put in place of the bundle's by [`DataFile::with_content`].
-    replaced: Option<Arc<[u8]>>,
+    /// Content given in memory (rule cases), served instead of the bundle's bytes.
+    content: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for DataFile {
@@ -140,7 +67,7 @@ impl DataFile {
             kind,
             source,
             parsed: Arc::new(OnceLock::new()),
-            replaced: None,
+            content: None,
         }
     }
 
@@ -150,34 +77,69 @@ impl DataFile {
         if self.kind != DataKind::Metric {
             return None;
         }
-        let name = self.path.rsplit('/').next().unwrap_or(&self.path);
-        name.split('-').next().map(|n| n.trim_end_matches(".json"))
+        crate::bundle::plan::metric_name(&self.path)
     }
 
-    /// The raw bytes (metrics decompressed when they carry the zstd magic).
-    pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
-        if let Some(content) = &self.replaced {
-            return Ok(content.to_vec());
+    /// Streams the content, decompressed when it starts with the zstd magic (metrics, alerts)
+    /// or the gzip magic (rotated `*.log.gz`). Read errors name the file.
+    ///
+    /// ```
+    /// use std::io::BufRead;
+    /// let cluster = diag_core::Cluster::open("../../fixtures/diag-lili-fNTnz5MGhr6".as_ref()).unwrap();
+    /// let log = cluster.instances.iter().flat_map(|i| &i.files)
+    ///     .find(|f| matches!(f.kind, diag_core::model::DataKind::Log(_))).unwrap();
+    /// let lines = std::io::BufReader::new(log.reader().unwrap()).lines().count();
+    /// assert!(lines > 0);
+    /// ```
+    pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>, LoadError> {
+        // A rule case's replacement content is served in place of the bundle's file.
+        let raw: Box<dyn Read + Send + '_> = match &self.content {
+            Some(content) => Box::new(&content[..]),
+            None => self.source.open(&self.path)?,
+        };
+        let stream = decompressing(raw).map_err(|cause| self.io_error(cause))?;
+        Ok(Box::new(Named {
+            inner: stream,
+            file: &self.path,
+        }))
+    }
+
+    fn io_error(&self, cause: std::io::Error) -> LoadError {
+        LoadError::Io {
+            path: self.path.clone().into(),
+            cause,
         }
-        let raw = self.source.read(&self.path)?;
-        if raw.starts_with(&ZSTD_MAGIC) {
-            let mut decoder =
-                ruzstd::decoding::StreamingDecoder::new(raw.as_slice()).map_err(|e| {
+    }
+
+    /// The whole content (decompressed as [`DataFile::reader`] does), for small files: refused
+    /// past [`crate::bundle::Limits::max_read_bytes`].
+    pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
+        let cap = self.source.limits().max_read_bytes;
+        if self.size > cap {
+            return Err(crate::bundle::read_too_large(&self.path, self.size, cap));
+        }
+        let mut reader = self.reader()?;
+        let mut out = Vec::with_capacity(self.size.min(cap) as usize);
+        let read = reader
+            .by_ref()
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other => {
                     LoadError::Encoding {
                         file: self.path.clone(),
-                        message: format!("zstd frame header: {e}"),
+                        message: e
+                            .to_string()
+                            .trim_start_matches(&format!("{}: ", self.path))
+                            .to_string(),
                     }
-                })?;
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut decoder, &mut out).map_err(|e| {
-                LoadError::Encoding {
-                    file: self.path.clone(),
-                    message: format!("zstd data: {e}"),
                 }
+                _ => self.io_error(e),
             })?;
-            return Ok(out);
+        if read as u64 > cap {
+            return Err(crate::bundle::read_too_large(&self.path, read as u64, cap));
         }
-        Ok(raw)
+        Ok(out)
     }
 
     /// The content as UTF-8 text (logs, `dmesg.log`, `ss.txt`).
@@ -215,8 +177,19 @@ impl DataFile {
             kind: self.kind,
             source: Arc::clone(&self.source),
             parsed: Arc::new(parsed),
-            replaced: Some(Arc::from(content)),
+            content: Some(Arc::from(content)),
         }
+    }
+
+    /// A file that is not in the bundle, of `kind` at `path` with `content` (rule cases add
+    /// metric and alert files in memory; the bundle is never written).
+    pub(crate) fn in_memory(
+        source: Arc<dyn Source>,
+        path: String,
+        kind: DataKind,
+        content: &[u8],
+    ) -> DataFile {
+        DataFile::new(source, path, content.len() as u64, kind).with_content(content)
     }
 
     fn parse(&self) -> Result<ConfigTree, LoadError> {
@@ -577,21 +550,6 @@ fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_kinds_by_name() {
-        assert_eq!(LogKind::from_file_name("tidb_stderr.log"), LogKind::Std);
-        assert_eq!(
-            LogKind::from_file_name("tidb_slow_query.log"),
-            LogKind::Slow
-        );
-        assert_eq!(LogKind::from_file_name("rocksdb.info"), LogKind::Rocksdb);
-        assert_eq!(
-            LogKind::from_file_name("tikv-2022-01-24T08-00-00.000.log"),
-            LogKind::Std
-        );
-        assert_eq!(LogKind::from_file_name("core.123"), LogKind::Unknown);
-    }
 
     #[test]
     fn csv_with_quotes_and_two_columns() {

@@ -9,12 +9,17 @@
 //!   "cluster": { "name", "id", "type", "deploy_type", "layout": "tiup|operator|manual", "namespace"?, "diag_version"? },
 //!   "version": { "text": "v5.4.0", "origin": "topology|meta_yaml|tidb_image|pd_image|nightly", "reason": "…" },
 //!   "sample":  { "id", "begin_time", "end_time", "collectors": [..] },
+//!   "window":  { "begin": RFC 3339 | null, "end": RFC 3339 | null, "begin_relative": "-4h" | null },
 //!   "instances": [ { "component": "pd", "tag": "PdConfig_1.2.3.4:2379", "host", "port", "status_port"?,
-//!                    "pod"?, "dir", "config": { "state": "loaded|absent|invalid", "file", "keys"?, "reason"? },
+//!                    "pod"?, "dir", "config": { "state": "loaded|absent|invalid|not_read", "file", "keys"?, "reason"? },
 //!                    "files": [ { "kind", "path", "size" } ], "system": [ { "kind", "path", "size" } ],
-//!                    "metrics": <count of metric files named after this instance> } ],
+//!                    "metrics": <count of metric files named after this instance>,
+//!                    "sources": [ { "kind", "files", "bytes" } ] } ],
 //!   "cluster_files": [ { "kind", "path", "size" } ],
-//!   "summary": { "instances", "configs_loaded", "logs", "system_files", "metric_files", "warnings" },
+//!   "hosts": [ { "host", "instances": [tag..], "files": [ { "kind", "path", "size" } ], "missing": [file name..],
+//!                "sources": [ { "kind", "files", "bytes" } ] } ],
+//!   "summary": { "instances", "configs_loaded", "logs", "system_files", "metric_files", "warnings",
+//!                "indexed_files", "indexed_bytes" },
 //!   "warnings": [ { "kind", "file"?, "message" } ]
 //! }
 //! ```
@@ -43,14 +48,29 @@ pub struct Inspection {
     pub version: super::ClusterVersion,
     /// The collection run.
     pub sample: super::Sample,
+    /// The sample's time range as parsed (a relative `begin_time` taken back from `end_time`).
+    pub window: WindowInfo,
     /// Every instance with the data present for it.
     pub instances: Vec<InstanceInfo>,
     /// Cluster-wide files.
     pub cluster_files: Vec<FileInfo>,
+    /// Every host with the system data it has (none for an Operator bundle).
+    pub hosts: Vec<HostInfo>,
     /// Counts.
     pub summary: Summary,
     /// Loading warnings, in file order.
     pub warnings: Vec<WarningInfo>,
+}
+
+/// The sample window as instants.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowInfo {
+    /// Start, RFC 3339; `None` when unknown.
+    pub begin: Option<String>,
+    /// End, RFC 3339; `None` when unknown.
+    pub end: Option<String>,
+    /// `begin_time` as written when it was relative (`-4h`).
+    pub begin_relative: Option<String>,
 }
 
 /// Where the bundle came from.
@@ -111,6 +131,49 @@ pub struct InstanceInfo {
     pub system: Vec<FileInfo>,
     /// Metric files whose name carries this instance's address.
     pub metrics: usize,
+    /// Every data source present for the instance (its runtime config, config files, logs by
+    /// type, PD dumps), with file counts and bytes.
+    pub sources: Vec<SourceSummary>,
+}
+
+/// One kind of data present, with how many files and bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSummary {
+    /// The kind (`runtime_config`, `config_file`, `log.std`, `sysctl`, …).
+    pub kind: String,
+    /// Files of that kind.
+    pub files: usize,
+    /// Their bytes in the bundle.
+    pub bytes: u64,
+}
+
+/// File counts and bytes by kind, in kind order.
+fn summarise<'a>(files: impl Iterator<Item = (String, u64)> + 'a) -> Vec<SourceSummary> {
+    let mut by_kind: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    for (kind, size) in files {
+        let slot = by_kind.entry(kind).or_default();
+        slot.0 += 1;
+        slot.1 += size;
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, (files, bytes))| SourceSummary { kind, files, bytes })
+        .collect()
+}
+
+/// Bytes for people: `512 B`, `12.3 KiB`, `1.2 GiB`.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Runtime config state of an instance.
@@ -154,6 +217,10 @@ pub struct Summary {
     pub metric_files: usize,
     /// Loading warnings.
     pub warnings: usize,
+    /// Files in the bundle's index (everything, used or not).
+    pub indexed_files: usize,
+    /// Their bytes.
+    pub indexed_bytes: u64,
 }
 
 /// One loading warning.
@@ -203,8 +270,25 @@ impl Inspection {
                         keys: None,
                         reason: Some(reason.clone()),
                     },
+                    InstanceConfig::NotRead { file } => ConfigInfo {
+                        state: "not_read",
+                        file: file.clone(),
+                        keys: None,
+                        reason: None,
+                    },
                 };
                 let suffix = format!(".{}-{}.json", inst.host, inst.port);
+                let config_size = cluster
+                    .source
+                    .index()
+                    .get(inst.config.file())
+                    .map(|e| e.size);
+                let sources = summarise(
+                    config_size
+                        .map(|size| (DataKind::RuntimeConfig.to_string(), size))
+                        .into_iter()
+                        .chain(inst.files.iter().map(|f| (f.kind.to_string(), f.size))),
+                );
                 InstanceInfo {
                     component: inst.component,
                     tag: inst.tag(),
@@ -221,6 +305,7 @@ impl Inspection {
                         .map(|fs| fs.iter().map(file_info).collect())
                         .unwrap_or_default(),
                     metrics: metrics.iter().filter(|m| m.path.ends_with(&suffix)).count(),
+                    sources,
                 }
             })
             .collect();
@@ -240,6 +325,8 @@ impl Inspection {
             system_files: cluster.hosts.values().map(Vec::len).sum(),
             metric_files: metrics.len(),
             warnings: cluster.warnings.len(),
+            indexed_files: cluster.source.index().len(),
+            indexed_bytes: cluster.source.index().values().map(|e| e.size).sum(),
         };
         Inspection {
             schema: SCHEMA,
@@ -258,8 +345,17 @@ impl Inspection {
             },
             version: cluster.version.clone(),
             sample: cluster.sample.clone(),
+            window: {
+                let w = cluster.sample.window();
+                WindowInfo {
+                    begin: w.begin.map(|t| t.to_string()),
+                    end: w.end.map(|t| t.to_string()),
+                    begin_relative: w.begin_relative,
+                }
+            },
             instances,
             cluster_files: cluster.files.iter().map(file_info).collect(),
+            hosts: hosts_of(cluster),
             summary,
             warnings: cluster
                 .warnings
@@ -292,6 +388,12 @@ impl Inspection {
         );
         let _ = writeln!(
             out,
+            "         {} files, {}",
+            self.summary.indexed_files,
+            human(self.summary.indexed_bytes)
+        );
+        let _ = writeln!(
+            out,
             "Cluster  {} (id {}, {}, {})",
             c.name,
             if c.id.is_empty() { "-" } else { &c.id },
@@ -307,11 +409,14 @@ impl Inspection {
             self.version.text, self.version.reason
         );
         let s = &self.sample;
-        let _ = writeln!(
-            out,
-            "Sample   {} from {} to {}",
-            s.id, s.begin_time, s.end_time
-        );
+        let begin = match (&self.window.begin_relative, &self.window.begin) {
+            (Some(rel), Some(at)) => format!("{at} (begin_time `{rel}`, relative to end_time)"),
+            (Some(rel), None) => {
+                format!("{rel} (relative, and end_time is unknown: start unknown)")
+            }
+            (None, _) => s.begin_time.clone(),
+        };
+        let _ = writeln!(out, "Sample   {} from {} to {}", s.id, begin, s.end_time);
         let _ = writeln!(out, "         collectors [{}]", s.collectors.join(" "));
         let _ = writeln!(out);
         let _ = writeln!(
@@ -320,25 +425,34 @@ impl Inspection {
             self.summary.instances, self.summary.configs_loaded
         );
         for i in &self.instances {
+            let sized = |pred: &dyn Fn(&str) -> bool| {
+                i.sources
+                    .iter()
+                    .filter(|s| pred(&s.kind))
+                    .fold((0, 0), |(n, b), s| (n + s.files, b + s.bytes))
+            };
             let mut data = Vec::new();
             data.push(match i.config.state {
-                "loaded" => format!("config ({} keys)", i.config.keys.unwrap_or(0)),
+                "loaded" => format!(
+                    "config ({} keys, {})",
+                    i.config.keys.unwrap_or(0),
+                    human(sized(&|k| k == "runtime_config").1)
+                ),
                 "invalid" => "config INVALID".to_string(),
+                "not_read" => "config not read".to_string(),
                 _ => "no config".to_string(),
             });
-            let count =
-                |pred: &dyn Fn(&FileInfo) -> bool| i.files.iter().filter(|f| pred(f)).count();
-            let logs = count(&|f| f.kind.starts_with("log."));
-            let conf = count(&|f| f.kind == "config_file");
-            let pd = count(&|f| f.kind == "pd_stores" || f.kind == "placement_rules");
-            if conf > 0 {
-                data.push(format!("{conf} config file(s)"));
+            let logs = sized(&|k| k.starts_with("log."));
+            let conf = sized(&|k| k == "config_file");
+            let pd = sized(&|k| k == "pd_stores" || k == "placement_rules");
+            if conf.0 > 0 {
+                data.push(format!("{} config file(s) {}", conf.0, human(conf.1)));
             }
-            if pd > 0 {
-                data.push(format!("{pd} PD API dump(s)"));
+            if pd.0 > 0 {
+                data.push(format!("{} PD API dump(s) {}", pd.0, human(pd.1)));
             }
-            if logs > 0 {
-                data.push(format!("{logs} log(s)"));
+            if logs.0 > 0 {
+                data.push(format!("{} log(s) {}", logs.0, human(logs.1)));
             }
             if !i.system.is_empty() {
                 data.push(format!("{} system file(s)", i.system.len()));
@@ -355,13 +469,11 @@ impl Inspection {
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "Cluster files ({})", self.cluster_files.len());
-        let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for f in &self.cluster_files {
-            *kinds.entry(f.kind.as_str()).or_default() += 1;
+        for s in summarise(self.cluster_files.iter().map(|f| (f.kind.clone(), f.size))) {
+            let _ = writeln!(out, "  {:<16} {:<5} {}", s.kind, s.files, human(s.bytes));
         }
-        for (kind, n) in kinds {
-            let _ = writeln!(out, "  {kind:<16} {n}");
-        }
+        let _ = writeln!(out);
+        write_hosts(&mut out, self);
         let _ = writeln!(out);
         if self.warnings.is_empty() {
             let _ = writeln!(out, "Warnings: none");
@@ -372,5 +484,94 @@ impl Inspection {
             }
         }
         out
+    }
+}
+
+/// One host and the system data collected on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    /// Host address or name, as the host folder is named.
+    pub host: String,
+    /// Tags of the instances on it, in bundle order.
+    pub instances: Vec<String>,
+    /// Its system files (`insight.json`, `limits.conf`, `sysctl.conf`, `dmesg.log`, `ss.txt`).
+    pub files: Vec<FileInfo>,
+    /// The system files diag writes per host that this host lacks.
+    pub missing: Vec<&'static str>,
+    /// Its files by kind, with counts and bytes.
+    pub sources: Vec<SourceSummary>,
+}
+
+/// The system files `diag collect --include system` writes for each host.
+const HOST_FILES: [(DataKind, &str); 5] = [
+    (DataKind::Insight, "insight.json"),
+    (DataKind::Limits, "limits.conf"),
+    (DataKind::Sysctl, "sysctl.conf"),
+    (DataKind::Dmesg, "dmesg.log"),
+    (DataKind::Sockets, "ss.txt"),
+];
+
+/// Hosts of a TiUP or manual bundle (host folders and instance hosts; addresses in numeric
+/// order, then names). An Operator bundle's pod IPs are not hosts: it has none.
+fn hosts_of(cluster: &Cluster) -> Vec<HostInfo> {
+    if cluster.layout == Layout::Operator {
+        return Vec::new();
+    }
+    let mut hosts: Vec<&str> = cluster.hosts.keys().map(String::as_str).collect();
+    hosts.extend(cluster.instances.iter().map(|i| i.host.as_str()));
+    hosts.sort_unstable_by_key(|h| (h.parse::<std::net::IpAddr>().ok(), *h));
+    hosts.dedup();
+    hosts
+        .into_iter()
+        .map(|host| {
+            let files = cluster.hosts.get(host).map(Vec::as_slice).unwrap_or(&[]);
+            HostInfo {
+                host: host.to_string(),
+                instances: cluster
+                    .instances
+                    .iter()
+                    .filter(|i| i.host == host)
+                    .map(|i| i.tag())
+                    .collect(),
+                files: files.iter().map(file_info).collect(),
+                missing: HOST_FILES
+                    .iter()
+                    .filter(|(k, _)| !files.iter().any(|f| f.kind == *k))
+                    .map(|(_, name)| *name)
+                    .collect(),
+                sources: summarise(files.iter().map(|f| (f.kind.to_string(), f.size))),
+            }
+        })
+        .collect()
+}
+
+fn write_hosts(out: &mut String, inspection: &Inspection) {
+    if inspection.cluster.layout == Layout::Operator {
+        let _ = writeln!(
+            out,
+            "Hosts: none (an Operator bundle has no host data: system rules have nothing to read)"
+        );
+        return;
+    }
+    let _ = writeln!(out, "Hosts ({})", inspection.hosts.len());
+    for h in &inspection.hosts {
+        let have: Vec<String> = h
+            .sources
+            .iter()
+            .map(|s| format!("{} {}", s.kind, human(s.bytes)))
+            .collect();
+        let data = if have.is_empty() {
+            "no system data".to_string()
+        } else if h.missing.is_empty() {
+            have.join(", ")
+        } else {
+            format!("{} (missing {})", have.join(", "), h.missing.join(" "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>2} instance(s)  {data}",
+            h.host,
+            h.instances.len()
+        );
     }
 }

@@ -253,16 +253,28 @@ impl Parser<'_> {
                         Some(b'u') => {
                             self.pos += 1;
                             let first = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&first)
-                                && self.bytes[self.pos..].starts_with(b"\\u")
-                            {
-                                self.pos += 2;
-                                let second = self.hex4()?;
-                                0x10000
-                                    + ((first - 0xD800) << 10)
-                                    + (second.wrapping_sub(0xDC00) & 0x3FF)
-                            } else {
-                                first
+                            let code = match first {
+                                0xD800..=0xDBFF => {
+                                    if !self.bytes[self.pos..].starts_with(b"\\u") {
+                                        return Err(self.error(
+                                            "lone leading surrogate in `\\u` escape (expected a trailing `\\uDC00`-`\\uDFFF`)",
+                                        ));
+                                    }
+                                    self.pos += 2;
+                                    let second = self.hex4()?;
+                                    if !(0xDC00..=0xDFFF).contains(&second) {
+                                        return Err(self.error(
+                                            "lone leading surrogate in `\\u` escape (expected a trailing `\\uDC00`-`\\uDFFF`)",
+                                        ));
+                                    }
+                                    0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                                }
+                                0xDC00..=0xDFFF => {
+                                    return Err(
+                                        self.error("lone trailing surrogate in `\\u` escape")
+                                    );
+                                }
+                                other => other,
                             };
                             let c = char::from_u32(code).unwrap_or('\u{FFFD}');
                             let mut buf = [0u8; 4];
@@ -291,6 +303,7 @@ impl Parser<'_> {
         let digits = self
             .bytes
             .get(self.pos..self.pos + 4)
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
             .and_then(|d| std::str::from_utf8(d).ok());
         match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
             Some(v) => {
@@ -301,28 +314,64 @@ impl Parser<'_> {
         }
     }
 
+    /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     fn number(&mut self) -> Result<ConfigValue, SyntaxError> {
         let start = self.pos;
-        let mut is_float = false;
+        let digits = |p: &mut Parser<'_>| {
+            let from = p.pos;
+            while p.bytes.get(p.pos).is_some_and(u8::is_ascii_digit) {
+                p.pos += 1;
+            }
+            p.pos - from
+        };
+        let bad = |p: &mut Parser<'_>, what: &str| {
+            let end = p.pos;
+            let mut stop = end;
+            while p
+                .bytes
+                .get(stop)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+            {
+                stop += 1;
+            }
+            let text = String::from_utf8_lossy(&p.bytes[start..stop]).into_owned();
+            p.pos = start;
+            p.error(&format!("malformed number `{text}`: {what}"))
+        };
         if self.bytes.get(self.pos) == Some(&b'-') {
             self.pos += 1;
         }
-        while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
-                b'0'..=b'9' => {}
-                b'.' | b'e' | b'E' | b'+' | b'-' => is_float = true,
-                _ => break,
+        match self.bytes.get(self.pos) {
+            Some(b'0') => {
+                self.pos += 1;
+                if self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+                    return Err(bad(self, "leading zero"));
+                }
             }
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(bad(self, "expected a digit")),
+        }
+        let mut is_float = false;
+        if self.bytes.get(self.pos) == Some(&b'.') {
             self.pos += 1;
+            is_float = true;
+            if digits(self) == 0 {
+                return Err(bad(self, "expected a digit after `.`"));
+            }
+        }
+        if matches!(self.bytes.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            is_float = true;
+            if matches!(self.bytes.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                return Err(bad(self, "expected a digit in the exponent"));
+            }
         }
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("");
-        let bad = |p: &mut Parser<'_>| {
-            p.pos = start;
-            p.error(&format!("malformed number `{text}`"))
-        };
-        if text == "-" || text.starts_with("-.") || text.starts_with('.') {
-            return Err(bad(self));
-        }
         if !is_float {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(ConfigValue::Int(i));
@@ -333,7 +382,7 @@ impl Parser<'_> {
         }
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(ConfigValue::Float(f)),
-            _ => Err(bad(self)),
+            _ => Err(bad(self, "out of range")),
         }
     }
 }

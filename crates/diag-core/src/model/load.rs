@@ -10,14 +10,16 @@ use super::data::{DataFile, DataKind, LogKind, parse_json, parse_yaml};
 use super::value::{ConfigNode, ConfigValue};
 use super::version::{ClusterVersion, VersionOrigin};
 use super::{Cluster, ComponentKind, Instance, InstanceConfig, Layout, Sample};
+use crate::bundle::ReadPlan;
 use crate::bundle::Source;
 use crate::error::LoadError;
 
 pub(super) fn load(
     source: Arc<dyn Source>,
     mut warnings: Vec<LoadError>,
+    plan: &ReadPlan,
 ) -> Result<Cluster, LoadError> {
-    let entries = source.entries();
+    let entries = source.index();
     let has = |p: &str| entries.contains_key(p);
 
     // Top level: cluster.json, else meta.yaml; a broken cluster.json falls back to meta.yaml.
@@ -186,6 +188,9 @@ pub(super) fn load(
                             address: inst.address(),
                         });
                 return (InstanceConfig::Absent { file }, missing);
+            }
+            if !plan.wants(&file, Some(DataKind::RuntimeConfig)) {
+                return (InstanceConfig::NotRead { file }, None);
             }
             match source.read(&file).and_then(|b| parse_json(&file, &b)) {
                 Ok(tree) if tree.root.as_map().is_some() => {
@@ -641,65 +646,46 @@ fn index_files(
     let mut cluster_files = Vec::new();
     let mut per_instance: Vec<Vec<DataFile>> = vec![Vec::new(); instances.len()];
 
-    for (path, &size) in source.entries() {
-        let file = |kind: DataKind| DataFile::new(source.clone(), path.clone(), size, kind);
+    for (path, entry) in source.index() {
+        let file = |kind: DataKind| DataFile::new(source.clone(), path.clone(), entry.size, kind);
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         // Logs first: a TiUP log_dir may sit inside the deploy dir.
         if let Some(&i) = by_log_dir.get(folder) {
             per_instance[i].push(file(DataKind::Log(LogKind::from_file_name(name))));
             continue;
         }
-        if let Some(inst_dir) =
-            folder
-                .strip_suffix("/conf")
-                .or(if folder == "conf" { Some("") } else { None })
-            && let Some(&i) = by_dir.get(inst_dir)
-        {
-            let kind = match name {
-                "config.json" => continue,
-                "store.json" => DataKind::PdStores,
-                "placement-rule.json" => DataKind::PlacementRules,
-                _ => DataKind::ConfigFile,
-            };
-            per_instance[i].push(file(kind));
-            continue;
-        }
-        let system_kind = match name {
-            "insight.json" => Some(DataKind::Insight),
-            "limits.conf" => Some(DataKind::Limits),
-            "sysctl.conf" => Some(DataKind::Sysctl),
-            "dmesg.log" => Some(DataKind::Dmesg),
-            "ss.txt" => Some(DataKind::Sockets),
-            _ => None,
-        };
-        if let Some(kind) = system_kind
-            && !folder.is_empty()
-            && !folder.contains('/')
-            && (hosts_known.contains(folder)
+        match entry.kind {
+            Some(kind @ (DataKind::ConfigFile | DataKind::PdStores | DataKind::PlacementRules)) => {
+                let inst_dir = folder.strip_suffix("/conf").unwrap_or("");
+                if let Some(&i) = by_dir.get(inst_dir) {
+                    per_instance[i].push(file(kind));
+                }
+            }
+            Some(
+                kind @ (DataKind::Insight
+                | DataKind::Limits
+                | DataKind::Sysctl
+                | DataKind::Dmesg
+                | DataKind::Sockets),
+            ) if hosts_known.contains(folder)
                 || kind == DataKind::Insight
-                || layout != Layout::Operator)
-        {
-            hosts
-                .entry(folder.to_string())
-                .or_default()
-                .push(file(kind));
-            continue;
-        }
-        let kind = if folder == "db_vars" && name.ends_with(".csv") {
-            Some(DataKind::DbVars)
-        } else if path.starts_with("monitor/alerts/") && name == "alerts.json" {
-            Some(DataKind::Alerts)
-        } else if path.starts_with("monitor/metrics/") {
-            Some(DataKind::Metric)
-        } else if folder.is_empty() && matches!(name, "tidbcluster.json" | "tidbmonitor.json") {
-            Some(DataKind::CustomResource)
-        } else if folder.is_empty() && name == "meta.yaml" {
-            Some(DataKind::MetaYaml)
-        } else {
-            None
-        };
-        if let Some(kind) = kind {
-            cluster_files.push(file(kind));
+                || layout != Layout::Operator =>
+            {
+                hosts
+                    .entry(folder.to_string())
+                    .or_default()
+                    .push(file(kind));
+            }
+            Some(
+                kind @ (DataKind::DbVars
+                | DataKind::Alerts
+                | DataKind::Metric
+                | DataKind::CustomResource
+                | DataKind::MetaYaml),
+            ) => cluster_files.push(file(kind)),
+            // The runtime config is the instance's `config`; logs outside every instance's log
+            // folder belong to no instance.
+            _ => {}
         }
     }
     for (inst, files) in instances.iter_mut().zip(per_instance) {

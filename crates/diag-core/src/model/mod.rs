@@ -5,6 +5,8 @@ pub mod data;
 pub mod inspect;
 pub mod json;
 mod load;
+pub mod log;
+pub mod metrics;
 pub mod slowlog;
 pub mod units;
 pub mod value;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::bundle::{Limits, Source, open_source};
+use crate::bundle::{Limits, ReadPlan, Source, open_source};
 use crate::error::LoadError;
 pub use data::{DataFile, DataKind, LogKind};
 pub use value::{ConfigNode, ConfigTree, ConfigValue, Lookup, ValueError};
@@ -201,10 +203,93 @@ impl Sample {
     pub fn begin_is_relative(&self) -> bool {
         self.begin_time.trim_start().starts_with('-')
     }
+
+    /// The collected range as instants. A relative `begin_time` (`-4h`, old bundles) is taken
+    /// back from `end_time`, as diag computed it at collection; `None` ends are unknown.
+    ///
+    /// ```
+    /// # let mut s = diag_core::model::Sample { id: "x".into(), begin_time: "-4h".into(),
+    /// #     end_time: "2022-02-07T12:00:00+08:00".into(), collectors: vec![] };
+    /// let w = s.window();
+    /// assert_eq!(w.begin.unwrap().to_string(), "2022-02-07T08:00:00.000+08:00");
+    /// assert_eq!(w.begin_relative.as_deref(), Some("-4h"));
+    /// ```
+    pub fn window(&self) -> SampleWindow {
+        let end = log::LogTime::parse_rfc3339(&self.end_time);
+        if self.begin_is_relative() {
+            let begin = end
+                .zip(log::parse_span(&self.begin_time))
+                .map(|(e, span)| e.plus_ms(-span));
+            return SampleWindow {
+                begin,
+                end,
+                begin_relative: Some(self.begin_time.trim().to_string()),
+            };
+        }
+        SampleWindow {
+            begin: log::LogTime::parse_rfc3339(&self.begin_time),
+            end,
+            begin_relative: None,
+        }
+    }
+}
+
+/// The sample's time range as instants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleWindow {
+    /// Start; `None` when unknown or unreadable.
+    pub begin: Option<log::LogTime>,
+    /// End; `None` when unknown or unreadable.
+    pub end: Option<log::LogTime>,
+    /// The relative `begin_time` as written (`-4h`), when it was one.
+    pub begin_relative: Option<String>,
+}
+
+impl SampleWindow {
+    /// Whether `t` is inside the window (unknown ends are open).
+    pub fn contains(&self, t: log::LogTime) -> bool {
+        self.begin.is_none_or(|b| t >= b) && self.end.is_none_or(|e| t <= e)
+    }
+}
+
+/// How a bundle is loaded: the archive [`Limits`] and the [`ReadPlan`] of what the check will
+/// read. The default reads everything under the default limits.
+///
+/// ```
+/// use diag_core::bundle::{DataKind, Limits, ReadPlan};
+/// use diag_core::model::LoadOptions;
+/// let options = LoadOptions::default()
+///     .limits(Limits::default().with_max_entries(10_000))
+///     .plan(ReadPlan::metadata().with(DataKind::RuntimeConfig));
+/// let cluster = diag_core::Cluster::open_with("../../fixtures/minimal".as_ref(), &options).unwrap();
+/// assert!(cluster.instances.iter().any(|i| i.config.tree().is_some()));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Caps on what the bundle may hold.
+    pub limits: Limits,
+    /// What to read; everything else is only indexed.
+    pub plan: ReadPlan,
+}
+
+impl LoadOptions {
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> LoadOptions {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the read plan.
+    pub fn plan(mut self, plan: ReadPlan) -> LoadOptions {
+        self.plan = plan;
+        self
+    }
 }
 
 /// An instance's runtime configuration (`conf/config.json`), or why there is none.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum InstanceConfig {
     /// Parsed.
     Loaded(Arc<ConfigTree>),
@@ -219,6 +304,11 @@ pub enum InstanceConfig {
         file: String,
         /// The load error, as text.
         reason: String,
+    },
+    /// The file exists but the read plan did not ask for runtime configs.
+    NotRead {
+        /// Bundle-relative path.
+        file: String,
     },
 }
 
@@ -235,7 +325,9 @@ impl InstanceConfig {
     pub fn file(&self) -> &str {
         match self {
             InstanceConfig::Loaded(t) => &t.file,
-            InstanceConfig::Absent { file } | InstanceConfig::Invalid { file, .. } => file,
+            InstanceConfig::Absent { file }
+            | InstanceConfig::Invalid { file, .. }
+            | InstanceConfig::NotRead { file } => file,
         }
     }
 }
@@ -341,20 +433,23 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// Opens a bundle (directory, `.zip`, `.tar.gz`) with default [`Limits`].
+    /// Opens a bundle (directory, `.zip`, `.tar.gz`/`.tgz`, `.tar.zst`, `.tar`) with the
+    /// default [`LoadOptions`]: every file, default [`Limits`].
     ///
     /// ```
     /// let cluster = diag_core::Cluster::open("../../fixtures/minimal".as_ref()).unwrap();
     /// assert_eq!(cluster.name, "mini");
     /// ```
     pub fn open(path: &Path) -> Result<Cluster, LoadError> {
-        Cluster::open_with(path, &Limits::default())
+        Cluster::open_with(path, &LoadOptions::default())
     }
 
-    /// Opens a bundle with caller-chosen archive limits.
-    pub fn open_with(path: &Path, limits: &Limits) -> Result<Cluster, LoadError> {
-        let opened = open_source(path, limits)?;
-        load::load(opened.source, opened.warnings)
+    /// Opens a bundle with caller-chosen limits and read plan. Runtime configs are parsed only
+    /// when the plan wants [`DataKind::RuntimeConfig`]; every other file is indexed and parsed
+    /// when asked.
+    pub fn open_with(path: &Path, options: &LoadOptions) -> Result<Cluster, LoadError> {
+        let opened = open_source(path, &options.limits, &options.plan)?;
+        load::load(opened.source, opened.warnings, &options.plan)
     }
 
     /// Instances of one component, in bundle order.

@@ -30,13 +30,38 @@ pub enum ConfigValue {
     Map(ConfigMap),
 }
 
-/// The entries of a map, in file order. Kept as a flat list: config maps are small, looked up
-/// by path, and there are hundreds of thousands of them in a large bundle, so a hash table per
-/// map costs more memory than it saves time. Keys are shared `Arc<str>`s: the JSON reader
-/// interns them, so a thousand TiKV configs hold each key name once.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Maps up to this many entries are searched in order; larger ones get a hash index.
+const INDEX_FROM: usize = 24;
+
+#[cfg(test)]
+thread_local! {
+    /// Key comparisons and index probes made by this thread's maps (for the cost tests).
+    pub(crate) static PROBES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[inline]
+fn probe(_n: usize) {
+    #[cfg(test)]
+    PROBES.with(|p| p.set(p.get() + _n as u64));
+}
+
+/// The entries of a map, in file order. Small maps (nearly all of them: there are hundreds of
+/// thousands in a large bundle) are a flat list searched in order; a map past [`INDEX_FROM`]
+/// entries also keeps a hash index from key to position, so inserts and lookups stay O(1)
+/// amortised however wide an object is. Keys are shared `Arc<str>`s: the JSON reader interns
+/// them, so a thousand TiKV configs hold each key name once.
+#[derive(Debug, Clone, Default)]
 pub struct ConfigMap {
     entries: Vec<(Arc<str>, ConfigNode)>,
+    // Boxed so the many small maps without an index stay one pointer wider, not six.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<std::collections::HashMap<Arc<str>, usize>>>,
+}
+
+impl PartialEq for ConfigMap {
+    fn eq(&self, other: &ConfigMap) -> bool {
+        self.entries == other.entries
+    }
 }
 
 impl ConfigMap {
@@ -45,35 +70,67 @@ impl ConfigMap {
         ConfigMap::default()
     }
 
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => {
+                probe(1);
+                index.get(key).copied()
+            }
+            None => {
+                let found = self.entries.iter().position(|(k, _)| &**k == key);
+                probe(found.map_or(self.entries.len(), |i| i + 1));
+                found
+            }
+        }
+    }
+
+    fn build_index(&mut self) {
+        let index = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect();
+        probe(self.entries.len());
+        self.index = Some(Box::new(index));
+    }
+
+    fn push(&mut self, key: Arc<str>, value: ConfigNode) -> usize {
+        let at = self.entries.len();
+        if let Some(index) = &mut self.index {
+            probe(1);
+            index.insert(key.clone(), at);
+        }
+        self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEX_FROM {
+            self.build_index();
+        }
+        at
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&ConfigNode> {
-        self.entries
-            .iter()
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| v)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// The value under `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut ConfigNode> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| v)
+        self.position(key).map(|i| &mut self.entries[i].1)
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position(key).is_some()
     }
 
     /// Sets `key`, keeping its position when it exists (as a JSON object with a repeated key
     /// reads: the last value wins); returns the old value.
     pub fn insert(&mut self, key: impl Into<Arc<str>>, value: ConfigNode) -> Option<ConfigNode> {
         let key = key.into();
-        match self.get_mut(&key) {
-            Some(slot) => Some(std::mem::replace(slot, value)),
+        match self.position(&key) {
+            Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             None => {
-                self.entries.push((key, value));
+                self.push(key, value);
                 None
             }
         }
@@ -85,20 +142,21 @@ impl ConfigMap {
         key: &str,
         make: impl FnOnce() -> ConfigNode,
     ) -> &mut ConfigNode {
-        let index = match self.entries.iter().position(|(k, _)| &**k == key) {
+        let index = match self.position(key) {
             Some(i) => i,
-            None => {
-                self.entries.push((Arc::from(key), make()));
-                self.entries.len() - 1
-            }
+            None => self.push(Arc::from(key), make()),
         };
         &mut self.entries[index].1
     }
 
     /// Removes `key`, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<ConfigNode> {
-        let index = self.entries.iter().position(|(k, _)| &**k == key)?;
-        Some(self.entries.remove(index).1)
+        let index = self.position(key)?;
+        let (_, value) = self.entries.remove(index);
+        if self.index.is_some() {
+            self.build_index();
+        }
+        Some(value)
     }
 
     /// Entries in file order.
@@ -129,6 +187,9 @@ impl ConfigMap {
     /// Drops spare capacity once a map is complete.
     pub(crate) fn shrink(&mut self) {
         self.entries.shrink_to_fit();
+        if let Some(index) = &mut self.index {
+            index.shrink_to_fit();
+        }
     }
 }
 
@@ -589,5 +650,44 @@ mod tests {
             t.lookup("big").present().map(ConfigNode::to_string),
             Some("12560588131650445528".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::PROBES;
+
+    /// Key comparisons and index probes to parse one JSON object of `n` distinct keys.
+    fn probes_to_parse(n: usize) -> u64 {
+        let mut doc = String::from("{");
+        for i in 0..n {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!("\"key-{i}\": {i}"));
+        }
+        doc.push('}');
+        PROBES.with(|p| p.set(0));
+        let parsed = crate::model::json::parse(doc.as_bytes());
+        assert_eq!(
+            parsed.ok().and_then(|n| n.as_map().map(|m| m.len())),
+            Some(n)
+        );
+        PROBES.with(|p| p.get())
+    }
+
+    /// A map insert was a linear search: a 200,000-key object took over a minute. Cost must be
+    /// linear in the keys: ten times the keys, at most twelve times the work.
+    #[test]
+    fn wide_object_insert_is_linear_not_quadratic() {
+        let small = probes_to_parse(20_000);
+        let large = probes_to_parse(200_000);
+        assert!(
+            large <= small * 12,
+            "20k keys: {small} probes, 200k keys: {large} probes ({:.1}×)",
+            large as f64 / small as f64
+        );
+        // And a small map costs no more than its flat search.
+        assert!(probes_to_parse(10) <= 10 * 11 / 2);
     }
 }

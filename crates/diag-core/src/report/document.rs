@@ -43,6 +43,53 @@ pub struct ReportDocument {
     pub warnings: Vec<WarningDoc>,
     /// Every row whose state is `error` (the rule could not be evaluated there), in report order.
     pub errors: Vec<ErrorDoc>,
+    /// What waivers did, when the check was given waivers ([`ReportDocument::note_waivers`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiversDoc>,
+    /// Set when the document was redacted for sharing ([`crate::redact`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<bool>,
+}
+
+/// What waivers did in one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaiversDoc {
+    /// Every waived row, in report order.
+    pub waived: Vec<WaivedRowDoc>,
+    /// Waivers past their `expires` day, not applied.
+    pub expired: Vec<crate::waivers::Waiver>,
+    /// Live waivers that matched no abnormal row.
+    pub unused: Vec<crate::waivers::Waiver>,
+}
+
+/// A row accepted by a waiver.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaivedRowDoc {
+    /// The rule's id.
+    pub rule_id: i64,
+    /// The rule's name.
+    pub rule_name: String,
+    /// The row's tag.
+    pub tag: String,
+    /// The values as diag prints them.
+    pub values_text: String,
+    /// The severity it would have had.
+    pub severity: &'static str,
+    /// The waiver's reason.
+    pub reason: String,
+    /// The waiver's last day, if any.
+    pub expires: Option<String>,
+}
+
+/// The waiver on a waived row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowWaiverDoc {
+    /// The severity the row would have without the waiver.
+    pub severity: &'static str,
+    /// Why it is accepted.
+    pub reason: String,
+    /// The waiver's last day, if any.
+    pub expires: Option<String>,
 }
 
 /// One loading warning.
@@ -290,6 +337,12 @@ pub struct RowDoc {
     pub evidence: Vec<EvidenceDoc>,
     /// For a row that stands for many matches: their count, first and last time, examples.
     pub aggregate: Option<AggregateDoc>,
+    /// Metric rows: the series behind the value and its threshold (the HTML sparkline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::engine::SeriesSketch>,
+    /// For a `waived` row: its severity and the waiver's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<RowWaiverDoc>,
 }
 
 /// Many matches summarized in one row.
@@ -498,7 +551,37 @@ impl ReportDocument {
             findings,
             warnings: cluster.warnings.iter().map(warning_doc).collect(),
             errors,
+            waivers: None,
+            redacted: None,
         }
+    }
+
+    /// Records what applying waivers did ([`crate::waivers::WaiverSet::apply`] on the outcome
+    /// this document was built from): the waived rows, expired and unused waivers.
+    pub fn note_waivers(&mut self, report: &crate::waivers::WaiverReport) {
+        let waived = self
+            .findings
+            .iter()
+            .flat_map(|f| {
+                f.rows.iter().filter_map(|r| {
+                    let w = r.waiver.as_ref()?;
+                    Some(WaivedRowDoc {
+                        rule_id: f.rule.id,
+                        rule_name: f.rule.name.clone(),
+                        tag: r.tag.clone(),
+                        values_text: r.values_text.clone(),
+                        severity: w.severity,
+                        reason: w.reason.clone(),
+                        expires: w.expires.clone(),
+                    })
+                })
+            })
+            .collect();
+        self.waivers = Some(WaiversDoc {
+            waived,
+            expired: report.expired.clone(),
+            unused: report.unused.clone(),
+        });
     }
 
     /// Links every evidence file to its place in the bundle, relative to the report directory
@@ -706,6 +789,15 @@ fn row_doc(row: &Row) -> RowDoc {
             last: a.last.clone(),
             examples: a.examples.iter().map(evidence_doc).collect(),
         }),
+        series: row.series.clone(),
+        waiver: match (row.state, &row.waiver) {
+            (RowState::Waived(severity), Some(w)) => Some(RowWaiverDoc {
+                severity: severity.as_str(),
+                reason: w.reason.clone(),
+                expires: w.expires.clone(),
+            }),
+            _ => None,
+        },
     }
 }
 

@@ -25,6 +25,7 @@ mod document;
 mod markdown;
 mod output;
 mod sarif;
+mod sparkline;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,8 +39,8 @@ use minijinja::{Environment, UndefinedBehavior};
 pub use document::{
     AggregateDoc, BundleInfo, ClusterInfo, ClusterInstanceDoc, ComponentDoc, EngineInfo, ErrorDoc,
     EvidenceDoc, FORMAT_VERSION, FindingDoc, InstanceDoc, KIND_ORDER, KindSummary, ReportDocument,
-    RowDoc, RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary, ValueDoc,
-    WarningDoc,
+    RowDoc, RowWaiverDoc, RuleDoc, RuleSetInfo, SampleInfo, SeverityCounts, StatusCounts, Summary,
+    ValueDoc, WaivedRowDoc, WaiversDoc, WarningDoc,
 };
 pub use output::{ReportFile, default_report_dir, saved_line, write_report_dir};
 
@@ -296,6 +297,7 @@ impl Renderer {
         env.set_debug(true);
         env.add_filter("md", markdown_cell);
         env.add_filter("markdown", markdown::inline_html);
+        env.add_function("sparkline", sparkline::sparkline);
         for name in TemplateName::ALL {
             // The built-ins are compiled by the tests; a failure here would be a build defect.
             let _ = env.add_template(name.as_str(), name.builtin_source());

@@ -23,13 +23,13 @@ pub fn default_report_dir(bundle: &Path, kind: SourceKind) -> PathBuf {
     let stamp = jiff::Zoned::now().strftime("%y%m%d%H%M%S").to_string();
     match kind {
         SourceKind::Directory => bundle.join(format!("report-{stamp}")),
-        SourceKind::Zip | SourceKind::TarGz => {
+        _ => {
             let name = bundle
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let lower = name.to_ascii_lowercase();
-            let stem_len = [".tar.gz", ".tgz", ".zip"]
+            let stem_len = [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar", ".zip"]
                 .iter()
                 .find(|ext| lower.ends_with(*ext))
                 .map_or(name.len(), |ext| name.len() - ext.len());

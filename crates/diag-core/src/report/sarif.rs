@@ -1,5 +1,6 @@
 //! SARIF 2.1.0: rule metadata in the driver, one result per abnormal (or unevaluable) row, with
-//! the bundle-relative file the value was read from as its location.
+//! the bundle-relative file the value was read from as its location; waived rows are results
+//! with an accepted suppression carrying the waiver's reason.
 
 use serde_json::{Value, json};
 
@@ -24,6 +25,7 @@ pub(super) fn sarif(doc: &ReportDocument) -> Value {
             let row_level = match row.state {
                 "info" | "warning" | "critical" => level(row.state),
                 "error" => "error",
+                "waived" => row.waiver.as_ref().map_or("note", |w| level(w.severity)),
                 _ => continue,
             };
             results.push(result(index, f, row, row_level));
@@ -137,6 +139,14 @@ fn result(rule_index: usize, f: &FindingDoc, row: &RowDoc, level: &str) -> Value
     });
     if !locations.is_empty() {
         r["locations"] = Value::Array(locations);
+    }
+    // A waived row is a result the user accepted: SARIF's suppression, with the reason.
+    if let Some(w) = &row.waiver {
+        r["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": w.reason,
+        }]);
     }
     r
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::condition::{self, Condition, ConditionSpec};
 use super::{
-    CheckKind, DataSource, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject, SystemFile,
-    VariationItem, script,
+    CheckKind, DataSource, FactSet, Rule, RuleBody, RuleMeta, RuleSet, Severity, Subject,
+    SystemFile, VariationItem, script,
 };
 use crate::model::ComponentKind;
 use crate::model::version::VersionConstraint;
@@ -115,6 +115,21 @@ struct RuleFile {
     /// Which system file a `source: system` rule reads.
     #[serde(default)]
     file: Option<String>,
+    /// What a `source: metric` rule computes (see [`super::metric_rule`]).
+    #[serde(default)]
+    metric: Option<serde_yaml::Value>,
+    /// Which alerts a `source: alert` rule reports.
+    #[serde(default)]
+    alert: Option<serde_yaml::Value>,
+    /// Which combiner a `source: facts` rule reads.
+    #[serde(default)]
+    facts: Option<String>,
+    /// The message of an abnormal row, `{path}` placeholders filled from its document.
+    #[serde(default)]
+    message: Option<String>,
+    /// Keys a `facts: drift` rule leaves out, besides the built-in per-instance ones.
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,7 +286,7 @@ pub(super) fn load_files(
 
 /// The 1-based line of the first `key:` in the file: at the start of a line, else inside a
 /// flow map (`{path: a, lt: 1}`); 0 when absent.
-fn line_of(text: &str, key: &str) -> usize {
+pub(super) fn line_of(text: &str, key: &str) -> usize {
     let at_start = text.lines().position(|l| {
         let t = l.trim_start().trim_start_matches("- ");
         t.strip_prefix(key)
@@ -288,7 +303,7 @@ fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// Top-level fields of a rule file, diag's TOML names included as aliases.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 25] = [
     "id",
     "name",
     "kind",
@@ -309,6 +324,11 @@ const FIELDS: [&str; 20] = [
     "source",
     "subject",
     "file",
+    "metric",
+    "alert",
+    "facts",
+    "message",
+    "allow",
 ];
 
 /// Finds every unknown field and bad enum value before serde, which stops at the first.
@@ -398,6 +418,11 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
 }
 
 fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
+    if let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text)
+        && super::log_rule::is_log_rule(&value)
+    {
+        return super::log_rule::parse(file, text);
+    }
     let mut errors = Vec::new();
     let value = prescan(file, text, &mut errors).map_err(|e| vec![e])?;
     // Without prescan findings, deserialize the text itself: serde then gives exact locations.
@@ -547,7 +572,21 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
         );
     }
 
+    let special = super::metric_rule::compile_body(
+        data,
+        raw.metric.as_ref(),
+        raw.alert.as_ref(),
+        raw.abnormal_when.is_some() || raw.rhai_script.is_some(),
+    );
     let body = match (&raw.abnormal_when, &raw.rhai_script) {
+        _ if special.is_some() => match special {
+            Some(Ok(body)) => Some(body),
+            Some(Err((field, message))) => {
+                err(field, message, None);
+                None
+            }
+            None => None,
+        },
         (Some(spec), None) => {
             if components.len() > 1 && !spec.is_rhai() && subject == Subject::Instance {
                 err("abnormal_when", "declarative conditions read one component; rules over several components use `abnormal_when: {rhai: …}` or `rhai_script`".into(), None);
@@ -628,6 +667,11 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
             text: Arc::from(text),
             order: 0,
             cases: None,
+            message: raw
+                .message
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
+            allow: raw.allow,
         }),
         _ => Err(errors),
     }
@@ -647,8 +691,34 @@ fn source_and_subject(
         "placement" => DataSource::Placement,
         "db_vars" => DataSource::DbVars,
         "alert" => DataSource::Alerts,
+        "metric" => DataSource::Metric,
         "kubernetes" => DataSource::Kubernetes,
         "slow_log" => DataSource::SlowLog,
+        "facts" => {
+            let names: Vec<&str> = FactSet::ALL.iter().map(|f| f.as_str()).collect();
+            let written = raw.facts.as_deref().map(str::trim).unwrap_or("");
+            match FactSet::ALL.iter().find(|f| f.as_str() == written) {
+                Some(f) => DataSource::Facts(*f),
+                None => {
+                    err(
+                        "facts",
+                        if written.is_empty() {
+                            format!(
+                                "`source: facts` names its combiner: `facts: {}`",
+                                names.join("` | `facts: ")
+                            )
+                        } else {
+                            format!(
+                                "unknown facts `{written}`, expected one of {}",
+                                quoted(&names)
+                            )
+                        },
+                        nearest(written, &names),
+                    );
+                    DataSource::Facts(FactSet::Host)
+                }
+            }
+        }
         "system" => {
             let names: Vec<&str> = SystemFile::ALL.iter().map(|f| f.file_name()).collect();
             match raw.file.as_deref().map(str::trim) {
@@ -699,6 +769,23 @@ fn source_and_subject(
                 "only `source: system` rules name a file; this rule reads `{}`",
                 data.as_str()
             ),
+            None,
+        );
+    }
+    if known && raw.facts.is_some() && !matches!(data, DataSource::Facts(_)) {
+        err(
+            "facts",
+            format!(
+                "only `source: facts` rules name a combiner; this rule reads `{}`",
+                data.as_str()
+            ),
+            None,
+        );
+    }
+    if !raw.allow.is_empty() && data != DataSource::Facts(FactSet::Drift) {
+        err(
+            "allow",
+            "only `facts: drift` rules take an allowlist of keys".into(),
             None,
         );
     }
@@ -754,7 +841,7 @@ fn quoted(names: &[&str]) -> String {
 }
 
 /// Links must be complete https URLs; diag shipped truncated short links (`s.tidb.io/8q1yp`).
-fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
+pub(super) fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
     let link = link.trim();
     if link.is_empty() {
         return (kind == CheckKind::Config)
@@ -774,7 +861,7 @@ fn link_problem(link: &str, kind: CheckKind) -> Option<String> {
     None
 }
 
-fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
+pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleLoadError {
     let full = e.to_string();
     let message = match full.rfind(" at line ") {
         Some(i) => full[..i].to_string(),

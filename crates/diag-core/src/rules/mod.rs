@@ -16,6 +16,8 @@
 pub mod condition;
 mod defaults;
 mod load;
+mod log_rule;
+pub mod metric_rule;
 pub mod script;
 
 use std::path::Path;
@@ -29,6 +31,7 @@ use crate::model::version::VersionConstraint;
 pub use condition::Condition;
 pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
+pub(crate) use log_rule::LogRule;
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -112,13 +115,93 @@ pub enum DataSource {
     Placement,
     /// System variables dumped from TiDB (`db_vars/*.csv`).
     DbVars,
-    /// The Prometheus alerts firing at collection time (`alerts.json`).
+    /// Prometheus alerts: firing or pending at collection time (`alerts.json`), and fired during
+    /// the window (the `ALERTS` metric history).
     Alerts,
+    /// Prometheus metric matrices (`monitor/metrics/**`).
+    Metric,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
     /// TiDB slow query logs in the sample window, with the GC life time from `db_vars`: the
     /// counts of diag's performance rules (see [`crate::model::slowlog::Performance`]).
     SlowLog,
+    /// Component logs, stderr and container logs, RocksDB info logs, `dmesg.log`.
+    Log,
+    /// Facts a combiner derives from several files at once (`facts:` says which), e.g. a
+    /// host's memory beside the block caches of the TiKV instances on it.
+    Facts(FactSet),
+}
+
+/// Which combiner a `source: facts` rule reads (`facts:` in a rule file). Each builds one
+/// document per row (a host, a data dir, a store, a component, the cluster) from the files it
+/// joins; the rule's condition reads that document like any other, and each fact cites the
+/// file and line it came from. The fields of each document are listed in
+/// `rules/FACTS.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FactSet {
+    /// Per host: `insight.json` (OS, CPU, memory, swap, NICs, clock, epoll, time zone vs the
+    /// first PD host), `limits.conf` of the deploy user, and the configs of the instances on it.
+    Host,
+    /// Per TiKV/TiFlash/PD data dir: the mount that holds it (longest prefix), its options and
+    /// how many TiKV/TiFlash data dirs share it.
+    DataDir,
+    /// Per store of PD's `store.json`: state, space, balance, duplicates.
+    Store,
+    /// The cluster's replication: `max-replicas`, location labels, placement rules vs the
+    /// stores that are Up.
+    Replication,
+    /// The cluster's versions: topology, images, stores, PD `cluster-version`.
+    Versions,
+    /// The cluster's shape: instance counts per component.
+    Shape,
+    /// Per component: runtime config keys whose value differs between instances.
+    Drift,
+    /// Per component of an Operator bundle: `tidbcluster.json` status vs spec vs `cluster.json`.
+    Kubernetes,
+    /// The cluster: which hosts have system data at all.
+    HostData,
+}
+
+impl FactSet {
+    /// Every fact set, in documentation order.
+    pub const ALL: [FactSet; 9] = [
+        FactSet::Host,
+        FactSet::DataDir,
+        FactSet::Store,
+        FactSet::Replication,
+        FactSet::Versions,
+        FactSet::Shape,
+        FactSet::Drift,
+        FactSet::Kubernetes,
+        FactSet::HostData,
+    ];
+
+    /// The name used after `facts:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactSet::Host => "host",
+            FactSet::DataDir => "data_dir",
+            FactSet::Store => "store",
+            FactSet::Replication => "replication",
+            FactSet::Versions => "versions",
+            FactSet::Shape => "shape",
+            FactSet::Drift => "drift",
+            FactSet::Kubernetes => "kubernetes",
+            FactSet::HostData => "host_data",
+        }
+    }
+
+    /// What one row is about.
+    pub fn subject(self) -> Subject {
+        match self {
+            FactSet::Host => Subject::Host,
+            FactSet::DataDir => Subject::Instance,
+            FactSet::Drift | FactSet::Kubernetes => Subject::Component,
+            _ => Subject::Cluster,
+        }
+    }
 }
 
 /// Which host system file a `source: system` rule reads (`file:` in a rule file).
@@ -168,13 +251,16 @@ impl DataSource {
             DataSource::Placement => "placement",
             DataSource::DbVars => "db_vars",
             DataSource::Alerts => "alert",
+            DataSource::Metric => "metric",
             DataSource::Kubernetes => "kubernetes",
             DataSource::SlowLog => "slow_log",
+            DataSource::Facts(_) => "facts",
+            DataSource::Log => "log",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 12] = [
         "config",
         "config_file",
         "system",
@@ -182,8 +268,11 @@ impl DataSource {
         "placement",
         "db_vars",
         "alert",
+        "metric",
         "kubernetes",
         "slow_log",
+        "facts",
+        "log",
     ];
 
     /// The subjects a rule of this source may have; the first is the default.
@@ -191,6 +280,7 @@ impl DataSource {
         match self {
             DataSource::Config => &[Subject::Instance, Subject::Component, Subject::Cluster],
             DataSource::ConfigFile => &[Subject::Instance],
+            DataSource::Metric => &[Subject::Instance, Subject::Cluster],
             DataSource::System(_) => &[Subject::Host],
             DataSource::Store
             | DataSource::Placement
@@ -198,6 +288,13 @@ impl DataSource {
             | DataSource::Alerts
             | DataSource::Kubernetes
             | DataSource::SlowLog => &[Subject::Cluster],
+            DataSource::Facts(f) => match f.subject() {
+                Subject::Host => &[Subject::Host],
+                Subject::Instance => &[Subject::Instance],
+                Subject::Component => &[Subject::Component],
+                Subject::Cluster => &[Subject::Cluster],
+            },
+            DataSource::Log => &[Subject::Instance, Subject::Cluster, Subject::Host],
         }
     }
 
@@ -210,11 +307,27 @@ impl DataSource {
             DataSource::Store => vec![DataKind::PdStores],
             DataSource::Placement => vec![DataKind::PlacementRules],
             DataSource::DbVars => vec![DataKind::DbVars],
-            DataSource::Alerts => vec![DataKind::Alerts],
+            DataSource::Alerts => vec![DataKind::Alerts, DataKind::Metric],
+            DataSource::Metric => vec![DataKind::Metric],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
             DataSource::SlowLog => vec![
                 DataKind::Log(crate::model::data::LogKind::Slow),
                 DataKind::DbVars,
+            ],
+            DataSource::Facts(_) => vec![
+                DataKind::ConfigFile,
+                DataKind::Insight,
+                DataKind::Limits,
+                DataKind::Sysctl,
+                DataKind::PdStores,
+                DataKind::PlacementRules,
+                DataKind::CustomResource,
+                DataKind::MetaYaml,
+            ],
+            DataSource::Log => vec![
+                DataKind::Log(crate::model::LogKind::Std),
+                DataKind::Log(crate::model::LogKind::Rocksdb),
+                DataKind::Dmesg,
             ],
         }
     }
@@ -325,6 +438,11 @@ pub struct Rule {
     pub(crate) order: usize,
     /// Cases generated with the rule (rules expanded from a `default_config` table).
     pub(crate) cases: Option<Arc<str>>,
+    /// The message of an abnormal row, with `{path}` placeholders filled from its document
+    /// (`message:` in a rule file).
+    pub(crate) message: Option<String>,
+    /// Keys a `facts: drift` rule does not report (`allow:`), besides the built-in ones.
+    pub(crate) allow: Vec<String>,
 }
 
 /// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.
@@ -342,6 +460,12 @@ pub(crate) enum RuleBody {
     Condition(Condition),
     /// A Rhai script that sees the whole cluster and returns the rows.
     ClusterScript(Arc<rhai::AST>),
+    /// A function over metric series and a threshold (`source: metric`).
+    Metric(Arc<metric_rule::MetricRule>),
+    /// Alerts by name (`source: alert`).
+    Alert(Arc<metric_rule::AlertRule>),
+    /// A `source: log` rule, run by the log checker with every other log rule.
+    Log(Arc<LogRule>),
 }
 
 impl Rule {
@@ -371,6 +495,18 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::Log(_) => "log match",
+            RuleBody::Metric(_) => "metric function",
+            RuleBody::Alert(_) => "alert names",
+        }
+    }
+
+    /// The metric names the rule reads (`ALERTS` for alert rules); empty for other sources.
+    pub fn metrics(&self) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Metric(m) => m.metrics(),
+            RuleBody::Alert(_) => vec!["ALERTS"],
+            _ => Vec::new(),
         }
     }
 
@@ -383,6 +519,22 @@ impl Rule {
     pub fn is_called(&self, id: &str) -> bool {
         let id = id.trim();
         self.meta.name == id || self.meta.id.to_string() == id
+    }
+
+    /// For a log rule that reads `kind` files of `component`, the literals its prefilter looks
+    /// for (what a line must contain to be parsed); empty otherwise. Benches hand the same
+    /// patterns to other tools.
+    pub fn log_literals(
+        &self,
+        component: ComponentKind,
+        kind: crate::model::log::LogFileKind,
+    ) -> Vec<&str> {
+        match &self.body {
+            RuleBody::Log(l) if l.components.contains(&component) && l.files.contains(&kind) => {
+                l.literals.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 

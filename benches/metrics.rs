@@ -1,0 +1,112 @@
+//! Metric rules against `zstd -dc`: decoding and evaluating every shipped metric and alert rule
+//! over a generated 1,000-instance bundle's Prometheus data (zstd matrices, 2 h at 15 s), as a
+//! ratio to `zstd -dc` of the same files to /dev/null, measured in the same run (medians of 5
+//! interleaved runs). Target (issue 13): ≤ 2×.
+//!
+//! `cargo bench -p diag-bundlegen --bench metrics` (needs `zstd` on the PATH).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diag_bundlegen::metrics::{MetricsSpec, write_metrics};
+use diag_bundlegen::{BundleSink, BundleSpec, DirSink, Layout, generate};
+use diag_core::Cluster;
+use diag_core::engine::{CheckOptions, check};
+use diag_core::model::DataKind;
+use diag_core::rules::{CheckKind, RuleSet};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = BundleSpec::with_instances(1000, Layout::Tiup, 42);
+    let root = dir.path().join(spec.bundle_name());
+    let mut sink: Box<dyn BundleSink> =
+        Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
+    generate(&spec, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
+    let metrics = MetricsSpec {
+        hours: 2,
+        step: 15,
+        compress: true,
+        faults: true,
+    };
+    let written = write_metrics(&spec, &metrics, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
+    sink.finish().unwrap_or_else(|e| panic!("{e}"));
+    let cluster = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
+    let files: Vec<String> = cluster
+        .files_of(DataKind::Metric)
+        .map(|f| root.join(&f.path).display().to_string())
+        .collect();
+    let rules = RuleSet::builtin();
+    let options = CheckOptions {
+        kinds: vec![CheckKind::Metric],
+        ..CheckOptions::default()
+    };
+    let metric_rules = diag_core::engine::select(&cluster, &rules, &options).len();
+    println!(
+        "bundle: 1,000 instances, {} metric files, {:.1} MiB stored, {:.1} MiB of JSON; {metric_rules} metric and alert rules",
+        written.files,
+        written.bytes as f64 / (1 << 20) as f64,
+        written.json_bytes as f64 / (1 << 20) as f64
+    );
+    let zstd = || {
+        let start = Instant::now();
+        let status = Command::new("zstd")
+            .arg("-dcq")
+            .args(&files)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("zstd: {e}"));
+        assert!(status.success());
+        start.elapsed()
+    };
+    let ours = || {
+        let start = Instant::now();
+        let outcome = check(&cluster, &rules, &options);
+        let elapsed = start.elapsed();
+        assert!(outcome.abnormal().count() >= 4);
+        elapsed
+    };
+    let mut names: Vec<&str> = cluster
+        .files_of(DataKind::Metric)
+        .filter_map(|f| f.metric_name())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let decode_only = || {
+        let start = Instant::now();
+        for name in &names {
+            let data = diag_core::model::metrics::MetricData::load(
+                name,
+                cluster.files_of(DataKind::Metric),
+            );
+            assert!(data.problems.is_empty());
+        }
+        start.elapsed()
+    };
+    let (mut floor, mut mine) = (Vec::new(), Vec::new());
+    zstd();
+    ours();
+    for _ in 0..5 {
+        floor.push(zstd());
+        mine.push(ours());
+    }
+    let (f, m) = (median(floor), median(mine));
+    let d = median((0..3).map(|_| decode_only()).collect());
+    println!(
+        "decoding every metric file alone: {:.0} ms ({:.2} × zstd -dc)",
+        d.as_secs_f64() * 1e3,
+        d.as_secs_f64() / f.as_secs_f64()
+    );
+    let ratio = m.as_secs_f64() / f.as_secs_f64();
+    println!(
+        "decode + evaluate ÷ zstd -dc: {ratio:.2} (target ≤ 2: {}) — {:.0} ms ÷ {:.0} ms, {} rayon threads vs one zstd process",
+        if ratio <= 2.0 { "met" } else { "NOT met" },
+        m.as_secs_f64() * 1e3,
+        f.as_secs_f64() * 1e3,
+        rayon::current_num_threads()
+    );
+}

@@ -1,0 +1,218 @@
+//! Readers the sources share: a byte range of a file read by position (so any number of threads
+//! read one file without a lock), transparent gzip/zstd decompression, and multi-frame zstd.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+
+/// gzip member magic (RFC 1952).
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
+/// zstd frame magic: metrics files are compressed but keep their `.json` name.
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// Bytes `[start, end)` of a shared file, read with positional reads: readers of one file never
+/// contend for a cursor.
+#[derive(Debug, Clone)]
+pub(crate) struct FileRange {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl FileRange {
+    pub(crate) fn new(file: Arc<File>, start: u64, len: u64) -> FileRange {
+        FileRange {
+            file,
+            pos: start,
+            end: start.saturating_add(len),
+        }
+    }
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_sub(self.pos);
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = read_at(&self.file, &mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ends before the entry does",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// Concatenated zstd frames (as `zstd` writes for large or multi-threaded input, and as `cat
+/// a.zst b.zst` gives), skippable frames skipped.
+pub(crate) struct ZstdFrames<R: BufRead> {
+    state: Option<ZstdState<R>>,
+}
+
+enum ZstdState<R: BufRead> {
+    /// Between frames (or before the first).
+    Idle(R),
+    /// Inside a frame.
+    Frame(Box<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>),
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    pub(crate) fn new(inner: R) -> ZstdFrames<R> {
+        ZstdFrames {
+            state: Some(ZstdState::Idle(inner)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.state.take() {
+                None => return Ok(0),
+                Some(ZstdState::Frame(mut decoder)) => {
+                    let n = decoder.read(buf)?;
+                    if n > 0 || buf.is_empty() {
+                        self.state = Some(ZstdState::Frame(decoder));
+                        return Ok(n);
+                    }
+                    self.state = Some(ZstdState::Idle((*decoder).into_inner()));
+                }
+                Some(ZstdState::Idle(mut inner)) => {
+                    let head = inner.fill_buf()?;
+                    if head.is_empty() {
+                        return Ok(0);
+                    }
+                    if head.len() >= 4
+                        && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) & 0xFFFF_FFF0
+                            == 0x184D_2A50
+                    {
+                        let mut header = [0u8; 8];
+                        inner.read_exact(&mut header)?;
+                        let length =
+                            u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+                        io::copy(&mut inner.by_ref().take(u64::from(length)), &mut io::sink())?;
+                        self.state = Some(ZstdState::Idle(inner));
+                        continue;
+                    }
+                    let decoder = ruzstd::decoding::StreamingDecoder::new(inner).map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("zstd frame header: {e}"),
+                        )
+                    })?;
+                    self.state = Some(ZstdState::Frame(Box::new(decoder)));
+                }
+            }
+        }
+    }
+}
+
+/// How a stream is compressed, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Wraps `reader` so it yields the decompressed bytes when it starts with the gzip or zstd
+/// magic; otherwise the bytes as they are.
+pub(crate) fn decompressing<'a>(
+    reader: impl Read + Send + 'a,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    // One read almost always fills the buffer; a file shorter than a magic cannot carry one.
+    let kind = sniff(buffered.fill_buf()?);
+    Ok(match kind {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => Box::new(ZstdFrames::new(buffered)),
+        Compression::None => Box::new(buffered),
+    })
+}
+
+pub(crate) fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&ZSTD_MAGIC) {
+        Compression::Zstd
+    } else if head.starts_with(&GZIP_MAGIC) {
+        Compression::Gzip
+    } else {
+        Compression::None
+    }
+}
+
+/// Counts the bytes a stream yields and fails once they pass `cap` (the decompressed-size guard
+/// of an archive stream; the caller names the entry and the limit).
+pub(crate) struct Counted<R> {
+    pub(crate) inner: R,
+    pub(crate) count: Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) cap: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self
+            .count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed)
+            + n as u64;
+        if total > self.cap {
+            return Err(io::Error::other(CapExceeded));
+        }
+        Ok(n)
+    }
+}
+
+/// The marker error [`Counted`] returns; the archive reader turns it into a named cap error.
+#[derive(Debug)]
+pub(crate) struct CapExceeded;
+
+impl std::fmt::Display for CapExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompressed size cap exceeded")
+    }
+}
+
+impl std::error::Error for CapExceeded {}
+
+pub(crate) fn is_cap_exceeded(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<CapExceeded>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concatenated_gzip_members_and_plain_text_read_through() {
+        use std::io::Write;
+        let mut one = Vec::new();
+        for part in [&b"hello "[..], b"world"] {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let _ = enc.write_all(part);
+            one.extend(enc.finish().unwrap_or_default());
+        }
+        let mut out = String::new();
+        let read = decompressing(one.as_slice()).and_then(|mut r| r.read_to_string(&mut out));
+        assert!(read.is_ok(), "{read:?}");
+        assert_eq!(out, "hello world");
+        let mut plain = String::new();
+        let read = decompressing(&b"ab"[..]).and_then(|mut r| r.read_to_string(&mut plain));
+        assert!(read.is_ok());
+        assert_eq!(plain, "ab");
+    }
+}

@@ -1,0 +1,582 @@
+//! The log checker: every selected log rule in one pass per file.
+//!
+//! Files are scanned in parallel. Each file is read once, in chunks of whole lines; one
+//! Aho-Corasick automaton over the literals of the rules that read that file finds the lines
+//! worth parsing, and only those are parsed and tested exactly (level, message, fields,
+//! window). A match in a line without a header (stderr text, a panic, a start-script line)
+//! takes the time of the nearest header before it in the same chunk, or none.
+//!
+//! Per rule and subject the checker keeps a count, the match times (for `within` spans) and the
+//! five earliest matches; rows cite the earliest match in the window first. Merging follows the
+//! bundle's file order, so rows are identical at any thread count.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use rayon::prelude::*;
+
+use super::finding::{Aggregate, Evidence, InstanceRef, Row, RowState, ValueRead};
+use crate::model::log::{
+    LineChunks, LogFileKind, LogTime, ReadNotes, classify, count_lines, decode_line, panic_start,
+    parse_header,
+};
+use crate::model::{Cluster, DataFile, DataKind, SampleWindow};
+use crate::rules::{LogRule, Rule, RuleBody, Subject as RuleSubject};
+
+/// How much of a line evidence quotes.
+const EXCERPT_CHARS: usize = 200;
+/// How much of the message a row's text quotes.
+const MESSAGE_CHARS: usize = 100;
+/// How far back (in lines) a header-less match looks for the header that dates it.
+const DATING_LINES: usize = 256;
+
+/// One file to scan and whose rows its matches count for.
+struct Job<'a> {
+    file: &'a DataFile,
+    kind: LogFileKind,
+    instance: Option<usize>,
+    host: String,
+    /// Indices into the rule list of the rules that read this file.
+    rules: Arc<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Subject {
+    Cluster,
+    Instance(usize),
+    Host(String),
+}
+
+#[derive(Debug, Clone)]
+struct Hit {
+    /// (time or i64::MAX when undated, job, line): the order evidence is cited in.
+    key: (i64, usize, u64),
+    evidence: Evidence,
+    /// The entry's message, cut: what the report row says.
+    message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    count: u64,
+    undated: u64,
+    outside: u64,
+    times: Vec<i64>,
+    first: Option<LogTime>,
+    last: Option<LogTime>,
+    earliest: Vec<Hit>,
+}
+
+impl Tally {
+    fn add(&mut self, hit: Hit, time: Option<LogTime>, outside: bool) {
+        self.count += 1;
+        match time {
+            Some(t) => {
+                self.times.push(t.unix_ms);
+                if self.first.is_none_or(|f| t < f) {
+                    self.first = Some(t);
+                }
+                if self.last.is_none_or(|l| t > l) {
+                    self.last = Some(t);
+                }
+            }
+            None => self.undated += 1,
+        }
+        if outside {
+            self.outside += 1;
+        }
+        self.keep(hit);
+    }
+
+    fn keep(&mut self, hit: Hit) {
+        let at = self.earliest.partition_point(|h| h.key < hit.key);
+        if at < Aggregate::MAX_EXAMPLES {
+            self.earliest.insert(at, hit);
+            self.earliest.truncate(Aggregate::MAX_EXAMPLES);
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.count += other.count;
+        self.undated += other.undated;
+        self.outside += other.outside;
+        self.times.extend(other.times);
+        if let Some(f) = other.first
+            && self.first.is_none_or(|s| f < s)
+        {
+            self.first = Some(f);
+        }
+        if let Some(l) = other.last
+            && self.last.is_none_or(|s| l > s)
+        {
+            self.last = Some(l);
+        }
+        for h in other.earliest {
+            self.keep(h);
+        }
+    }
+}
+
+/// The prefilter of one set of rules: literals → the rules they stand for. `scan` is
+/// leftmost-first, which lets the crate use its SIMD (Teddy) searcher over whole chunks; `all`
+/// reports overlapping matches, to find every candidate rule of a line that matched.
+struct Prefilter {
+    scan: AhoCorasick,
+    all: AhoCorasick,
+    rules_of: Vec<Vec<usize>>,
+}
+
+impl Prefilter {
+    fn new(rules: &[&LogRule], ids: &[usize]) -> Option<Prefilter> {
+        let mut literals: Vec<&str> = Vec::new();
+        let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        for &id in ids {
+            for lit in &rules[id].literals {
+                match literals.iter().position(|l| l == lit) {
+                    Some(p) => rules_of[p].push(id),
+                    None => {
+                        literals.push(lit);
+                        rules_of.push(vec![id]);
+                    }
+                }
+            }
+        }
+        let scan = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&literals)
+            .ok()?;
+        let all = AhoCorasick::new(&literals).ok()?;
+        Some(Prefilter {
+            scan,
+            all,
+            rules_of,
+        })
+    }
+}
+
+/// What scanning one file produced.
+struct FileTally {
+    tallies: Vec<(usize, Subject, Tally)>,
+    notes: ReadNotes,
+    error: Option<String>,
+}
+
+/// The key of a rule in [`check_logs`]'s result: its address, unique for one check.
+pub(crate) fn rule_key(rule: &Rule) -> usize {
+    rule as *const Rule as usize
+}
+
+/// Rows of every selected log rule, keyed by [`rule_key`].
+pub(crate) fn check_logs(cluster: &Cluster, selected: &[&Rule]) -> BTreeMap<usize, Vec<Row>> {
+    let mut log_rules: Vec<(&Rule, &LogRule)> = Vec::new();
+    for rule in selected {
+        if let RuleBody::Log(l) = &rule.body {
+            log_rules.push((rule, l));
+        }
+    }
+    if log_rules.is_empty() {
+        return BTreeMap::new();
+    }
+    let compiled: Vec<&LogRule> = log_rules.iter().map(|(_, l)| *l).collect();
+    let window = cluster.sample.window();
+    let jobs = jobs(cluster, &compiled);
+    // One prefilter per distinct rule set, built before the parallel scan.
+    let mut prefilters: BTreeMap<Arc<Vec<usize>>, Option<Prefilter>> = BTreeMap::new();
+    for job in &jobs {
+        prefilters
+            .entry(job.rules.clone())
+            .or_insert_with(|| Prefilter::new(&compiled, &job.rules));
+    }
+    let scanned: Vec<FileTally> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(n, job)| match &prefilters[&job.rules] {
+            Some(p) => scan(n, job, p, &compiled, &window),
+            None => FileTally {
+                tallies: Vec::new(),
+                notes: ReadNotes::default(),
+                error: Some("the rules' literals did not build a prefilter".into()),
+            },
+        })
+        .collect();
+    let mut merged: BTreeMap<(usize, Subject), Tally> = BTreeMap::new();
+    let mut problems: BTreeMap<(usize, Subject), Vec<String>> = BTreeMap::new();
+    for (job, result) in jobs.iter().zip(scanned) {
+        for (rule, subject, tally) in result.tallies {
+            merged.entry((rule, subject)).or_default().merge(tally);
+        }
+        let mut notes: Vec<String> = result
+            .notes
+            .describe()
+            .into_iter()
+            .map(|n| format!("{}: {n}", job.file.path))
+            .collect();
+        if let Some(e) = result.error {
+            notes.push(format!("{}: {e}", job.file.path));
+        }
+        if !notes.is_empty() {
+            for &r in job.rules.iter() {
+                problems
+                    .entry((r, subject_of(compiled[r], job)))
+                    .or_default()
+                    .extend(notes.iter().cloned());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (id, (rule, log)) in log_rules.iter().enumerate() {
+        let rows = rows_of(cluster, rule, log, id, &jobs, &mut merged, &problems);
+        out.insert(rule_key(rule), rows);
+    }
+    out
+}
+
+/// Every log file of the bundle with the rules that read it, in bundle order: instances'
+/// files first (instance order, path order), then each host's `dmesg.log`.
+fn jobs<'a>(cluster: &'a Cluster, rules: &[&LogRule]) -> Vec<Job<'a>> {
+    let mut sets: BTreeMap<Vec<usize>, Arc<Vec<usize>>> = BTreeMap::new();
+    let mut intern = |ids: Vec<usize>| {
+        sets.entry(ids.clone())
+            .or_insert_with(|| Arc::new(ids))
+            .clone()
+    };
+    let mut jobs = Vec::new();
+    for (i, inst) in cluster.instances.iter().enumerate() {
+        for file in &inst.files {
+            if !matches!(file.kind, DataKind::Log(_)) {
+                continue;
+            }
+            let kind = classify(&file.path).kind;
+            let ids: Vec<usize> = (0..rules.len())
+                .filter(|&r| {
+                    rules[r].files.contains(&kind) && rules[r].components.contains(&inst.component)
+                })
+                .collect();
+            if !ids.is_empty() {
+                jobs.push(Job {
+                    file,
+                    kind,
+                    instance: Some(i),
+                    host: inst.host.clone(),
+                    rules: intern(ids),
+                });
+            }
+        }
+    }
+    for (host, files) in &cluster.hosts {
+        for file in files.iter().filter(|f| f.kind == DataKind::Dmesg) {
+            let ids: Vec<usize> = (0..rules.len())
+                .filter(|&r| rules[r].files.contains(&LogFileKind::Dmesg))
+                .collect();
+            if !ids.is_empty() {
+                jobs.push(Job {
+                    file,
+                    kind: LogFileKind::Dmesg,
+                    instance: None,
+                    host: host.clone(),
+                    rules: intern(ids),
+                });
+            }
+        }
+    }
+    jobs
+}
+
+fn subject_of(rule: &LogRule, job: &Job) -> Subject {
+    match rule.subject {
+        RuleSubject::Cluster => Subject::Cluster,
+        RuleSubject::Host => Subject::Host(job.host.clone()),
+        RuleSubject::Instance | RuleSubject::Component => match job.instance {
+            Some(i) => Subject::Instance(i),
+            None => Subject::Host(job.host.clone()),
+        },
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    excerpt_of(text, EXCERPT_CHARS)
+}
+
+/// `text` cut at `chars` characters (with `…`), newlines shown as `\n`.
+fn excerpt_of(text: &str, chars: usize) -> String {
+    let text = text.replace('\n', "\\n");
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The time of the nearest header line before `line_start` in `data`, looking back a bounded
+/// number of lines.
+fn dating_header(data: &[u8], line_start: usize, dmesg: bool) -> Option<LogTime> {
+    let mut end = line_start.checked_sub(1)?;
+    for _ in 0..DATING_LINES {
+        let start = memchr::memrchr(b'\n', &data[..end])
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        let raw = &data[start..end];
+        if raw
+            .first()
+            .is_some_and(|b| *b == b'[' || *b == b'{' || b.is_ascii_digit())
+            && let Ok(text) = std::str::from_utf8(raw)
+            && let Some((_, h)) = parse_header(text.trim_end_matches('\r'), dmesg)
+        {
+            return h.time;
+        }
+        end = start.checked_sub(1)?;
+    }
+    None
+}
+
+fn scan(
+    n: usize,
+    job: &Job,
+    prefilter: &Prefilter,
+    rules: &[&LogRule],
+    window: &SampleWindow,
+) -> FileTally {
+    let mut tallies: BTreeMap<(usize, Subject), Tally> = BTreeMap::new();
+    let mut notes = ReadNotes::default();
+    let reader = match job.file.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            return FileTally {
+                tallies: Vec::new(),
+                notes,
+                error: Some(e.to_string()),
+            };
+        }
+    };
+    let dmesg = job.kind == LogFileKind::Dmesg;
+    let mut chunks = LineChunks::new(reader);
+    let mut error = None;
+    let mut candidates: Vec<usize> = Vec::new();
+    loop {
+        let chunk = match chunks.next_chunk() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                error = Some(format!("read failed: {e}"));
+                break;
+            }
+        };
+        let data = chunk.data;
+        let mut pos = 0;
+        let mut line_no = chunk.first_line;
+        while pos < data.len() {
+            let Some(m) = prefilter.scan.find(&data[pos..]) else {
+                break;
+            };
+            let at = pos + m.start();
+            let start = memchr::memrchr(b'\n', &data[pos..at])
+                .map(|p| pos + p + 1)
+                .unwrap_or(pos);
+            let end = memchr::memchr(b'\n', &data[at..])
+                .map(|p| at + p)
+                .unwrap_or(data.len());
+            line_no += count_lines(&data[pos..start]);
+            let raw = &data[start..end];
+            candidates.clear();
+            for m in prefilter.all.find_overlapping_iter(raw) {
+                candidates.extend(&prefilter.rules_of[m.pattern().as_usize()]);
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+            let text = decode_line(raw.strip_suffix(b"\r").unwrap_or(raw), line_no, &mut notes);
+            let (time, level, message, fields) = match parse_header(&text, dmesg) {
+                Some((_, h)) => (h.time, h.level, h.message, h.fields),
+                None => {
+                    let panic = panic_start(&text).is_some();
+                    let time = if panic {
+                        None
+                    } else {
+                        dating_header(data, start, dmesg)
+                    };
+                    (time, None, text.clone(), Vec::new())
+                }
+            };
+            for &r in &candidates {
+                let rule = rules[r];
+                if !rule.matches(level, &message, &fields) {
+                    continue;
+                }
+                let outside = time.is_some_and(|t| !window.contains(t));
+                if outside && !rule.any_age {
+                    continue;
+                }
+                let mut evidence =
+                    Evidence::at(job.file.path.as_str(), line_no.min(u32::MAX as u64) as u32)
+                        .with_excerpt(excerpt(&text));
+                if let Some(t) = time {
+                    evidence = evidence.with_time(t.to_string());
+                }
+                let hit = Hit {
+                    key: (time.map(|t| t.unix_ms).unwrap_or(i64::MAX), n, line_no),
+                    evidence,
+                    message: excerpt_of(&message, MESSAGE_CHARS),
+                };
+                tallies
+                    .entry((r, subject_of(rule, job)))
+                    .or_default()
+                    .add(hit, time, outside);
+            }
+            pos = end + 1;
+            line_no += 1;
+        }
+    }
+    let chunk_notes = chunks.notes;
+    notes.cut_lines = chunk_notes.cut_lines;
+    notes.unterminated_last_line = None;
+    FileTally {
+        tallies: tallies.into_iter().map(|((r, s), t)| (r, s, t)).collect(),
+        notes,
+        error,
+    }
+}
+
+fn instance_ref(cluster: &Cluster, index: usize) -> Option<InstanceRef> {
+    cluster.instances.get(index).map(|i| InstanceRef {
+        component: i.component,
+        host: i.host.clone(),
+        port: i.port,
+        index,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_of(
+    cluster: &Cluster,
+    rule: &Rule,
+    log: &LogRule,
+    id: usize,
+    jobs: &[Job],
+    merged: &mut BTreeMap<(usize, Subject), Tally>,
+    problems: &BTreeMap<(usize, Subject), Vec<String>>,
+) -> Vec<Row> {
+    // The subjects a rule has rows for: every instance of its components (nodata without
+    // logs), every host with a dmesg.log, or the cluster.
+    let mut subjects: Vec<(Subject, String, Vec<InstanceRef>, bool)> = Vec::new();
+    let has_files = |s: &Subject| {
+        jobs.iter().any(|j| {
+            j.rules.contains(&id)
+                && match s {
+                    Subject::Cluster => true,
+                    Subject::Instance(i) => j.instance == Some(*i),
+                    Subject::Host(h) => j.host == *h,
+                }
+        })
+    };
+    match log.subject {
+        RuleSubject::Instance | RuleSubject::Component => {
+            for (i, inst) in cluster.instances.iter().enumerate() {
+                if log.components.contains(&inst.component) {
+                    let s = Subject::Instance(i);
+                    let present = has_files(&s);
+                    subjects.push((
+                        s,
+                        inst.tag(),
+                        instance_ref(cluster, i).into_iter().collect(),
+                        present,
+                    ));
+                }
+            }
+        }
+        RuleSubject::Host => {
+            // Addresses in numeric order (…7.86 before …7.129), as the system rules list hosts.
+            let mut hosts: Vec<&String> = cluster.hosts.keys().collect();
+            hosts.sort_by_key(|h| (h.parse::<std::net::IpAddr>().ok(), h.as_str()));
+            for host in hosts {
+                let s = Subject::Host(host.clone());
+                if has_files(&s) {
+                    subjects.push((s, format!("Host_{host}"), Vec::new(), true));
+                }
+            }
+            if subjects.is_empty() {
+                subjects.push((Subject::Cluster, "cluster".into(), Vec::new(), false));
+            }
+        }
+        RuleSubject::Cluster => {
+            let present = has_files(&Subject::Cluster);
+            subjects.push((Subject::Cluster, "cluster".into(), Vec::new(), present));
+        }
+    }
+    let kinds: Vec<&str> = log.files.iter().map(|k| k.as_str()).collect();
+    let variation: Arc<str> = Arc::from(rule.meta.variation.as_str());
+    subjects
+        .into_iter()
+        .map(|(subject, tag, instances, present)| {
+            let problems = problems.get(&(id, subject.clone()));
+            let tally = merged.remove(&(id, subject)).unwrap_or_default();
+            if !present {
+                let mut row = Row::new(
+                    &rule.meta,
+                    tag,
+                    instances,
+                    vec![ValueRead {
+                        variation: variation.clone(),
+                        value: None,
+                        evidence: None,
+                    }],
+                    RowState::NoData,
+                    Some(format!("no {} log collected", kinds.join("/"))),
+                );
+                row.aggregate = None;
+                return row;
+            }
+            let mut times = tally.times.clone();
+            times.sort_unstable();
+            let state = if log.reached(tally.count, &times) {
+                RowState::Abnormal(rule.meta.severity)
+            } else {
+                RowState::Ok
+            };
+            let mut notes = Vec::new();
+            if tally.undated > 0 {
+                notes.push(format!("{} undated", tally.undated));
+            }
+            if tally.outside > 0 {
+                notes.push(format!(
+                    "{} before or after the sample window",
+                    tally.outside
+                ));
+            }
+            if let Some(p) = problems {
+                notes.extend(p.iter().cloned());
+            }
+            let evidence: Vec<Evidence> =
+                tally.earliest.iter().map(|h| h.evidence.clone()).collect();
+            // `3 × <first message> (notes)`: what the Log Summary prints for the row.
+            let notes = (!notes.is_empty()).then(|| notes.join("; "));
+            let message = match (tally.earliest.first(), notes) {
+                (Some(first), Some(n)) => {
+                    Some(format!("{} × {} ({n})", tally.count, first.message))
+                }
+                (Some(first), None) => Some(format!("{} × {}", tally.count, first.message)),
+                (None, notes) => notes,
+            };
+            let mut row = Row::new(
+                &rule.meta,
+                tag,
+                instances,
+                vec![ValueRead {
+                    variation: variation.clone(),
+                    value: Some(tally.count.to_string()),
+                    evidence: evidence.first().cloned(),
+                }],
+                state,
+                message,
+            );
+            if tally.count > 0 {
+                let mut aggregate = Aggregate::new();
+                aggregate.count = tally.count;
+                aggregate.first = tally.first.map(|t| t.to_string());
+                aggregate.last = tally.last.map(|t| t.to_string());
+                aggregate.examples = evidence.clone();
+                row.aggregate = Some(aggregate);
+            }
+            row.evidence = evidence;
+            row
+        })
+        .collect()
+}

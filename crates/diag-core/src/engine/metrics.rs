@@ -1,0 +1,723 @@
+//! The checkers for `source: metric` and `source: alert` rules.
+//!
+//! A metric is decoded the first time a selected rule reads it and shared by every rule of the
+//! check ([`MetricCache`]); metrics no rule names are never decoded. A metric rule computes its
+//! function over each series' window, groups series into rows by its `by` labels, and the worst
+//! series of a group decides the row; the row cites the file, the series and the time of the
+//! worst sample. An alert rule reports each alert of its names seen in `alerts.json` (firing or
+//! pending when diag ran) or in the `ALERTS` history (fired during the window).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::finding::{Evidence, InstanceRef, Row, RowState, ValueRead};
+use crate::model::Cluster;
+use crate::model::data::DataKind;
+use crate::model::metrics::{
+    self, Labels, MetricData, PdLeader, Point, Series, Windowed, histogram_quantile,
+};
+use crate::rules::metric_rule::{AlertRule, Cmp, Function, LEADER_METRIC, MetricRule, Threshold};
+use crate::rules::{Rule, RuleBody, Severity, Subject};
+
+/// The metrics of one check, decoded on first use and shared by the rules that read them.
+pub(crate) struct MetricCache<'c> {
+    cluster: &'c Cluster,
+    loaded: Mutex<BTreeMap<String, Arc<OnceLock<Arc<MetricData>>>>>,
+    /// Alert names some selected alert rule reports by name (the `"*"` rule reports the rest).
+    claimed: BTreeSet<String>,
+    /// `instance` label → cluster instance, built on first use.
+    instances: OnceLock<InstanceIndex>,
+}
+
+/// How `instance` labels name cluster instances: by address, status address or pod name; and
+/// the hosts exporters run on.
+struct InstanceIndex {
+    by_label: BTreeMap<String, usize>,
+    hosts: BTreeSet<String>,
+}
+
+impl InstanceIndex {
+    fn new(cluster: &Cluster) -> InstanceIndex {
+        let mut by_label = BTreeMap::new();
+        let mut hosts: BTreeSet<String> = cluster.hosts.keys().cloned().collect();
+        // Reverse order so that the first instance wins a shared label.
+        for (index, i) in cluster.instances.iter().enumerate().rev() {
+            by_label.insert(i.address(), index);
+            if let Some(p) = i.status_port {
+                by_label.insert(format!("{}:{p}", i.host), index);
+            }
+            if let Some(pod) = &i.pod {
+                by_label.insert(pod.clone(), index);
+            }
+            hosts.insert(i.host.clone());
+        }
+        InstanceIndex { by_label, hosts }
+    }
+}
+
+impl<'c> MetricCache<'c> {
+    pub(crate) fn new(cluster: &'c Cluster, selected: &[&Rule]) -> MetricCache<'c> {
+        let claimed = selected
+            .iter()
+            .filter_map(|r| match &r.body {
+                RuleBody::Alert(a) => Some(a.names.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        MetricCache {
+            cluster,
+            loaded: Mutex::new(BTreeMap::new()),
+            claimed,
+            instances: OnceLock::new(),
+        }
+    }
+
+    /// Every series of `name`, decoded once.
+    pub(crate) fn get(&self, name: &str) -> Arc<MetricData> {
+        let cell = {
+            let mut loaded = self
+                .loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(loaded.entry(name.to_string()).or_default())
+        };
+        // Decoding happens outside the lock: other metrics load in parallel.
+        Arc::clone(cell.get_or_init(|| {
+            Arc::new(MetricData::load(
+                name,
+                self.cluster.files_of(DataKind::Metric),
+            ))
+        }))
+    }
+}
+
+/// One thing a metric rule evaluated: the series it rests on and what the function gave.
+struct Evaluated<'a> {
+    /// The series cited (the numerator of a ratio, the `+Inf` bucket of a histogram).
+    series: &'a Series,
+    /// Its labels for grouping (a histogram's without `le`).
+    labels: Labels,
+    /// The function's value and the time it refers to; `None` with too few samples.
+    value: Option<Point>,
+    /// The samples behind the value, for sparklines.
+    samples: Vec<Point>,
+}
+
+pub(super) fn metric_rows(
+    cluster: &Cluster,
+    rule: &Rule,
+    spec: &MetricRule,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    let data = cache.get(&spec.series.metric);
+    let mut rows = problem_rows(rule, &data);
+    if data.files.is_empty() {
+        rows.push(cluster_row(
+            rule,
+            RowState::NoData,
+            format!(
+                "no `{}` metric file under monitor/metrics/",
+                spec.series.metric
+            ),
+        ));
+        return rows;
+    }
+    let den = spec.divide_by.as_ref().map(|d| cache.get(&d.metric));
+    if let Some(den) = &den {
+        rows.extend(problem_rows(rule, den));
+    }
+    let leader = spec
+        .pd_leader
+        .then(|| PdLeader::from_series(&cache.get(LEADER_METRIC).series))
+        .filter(PdLeader::is_known);
+    let window = |s: &Series| {
+        let mut samples = match &leader {
+            Some(l) => l.keep(s),
+            None => s.samples.clone(),
+        };
+        if let Some(t) = spec.transform {
+            for p in &mut samples {
+                p.v = t.apply(p.t, p.v);
+            }
+        }
+        samples
+    };
+
+    let mut evaluated = Vec::new();
+    match spec.function {
+        Function::Quantile(q) => {
+            // One histogram per label set without `le`.
+            let mut histograms: BTreeMap<Labels, Vec<&Series>> = BTreeMap::new();
+            for s in data.select(&spec.series) {
+                let mut key = s.labels.clone();
+                key.remove("le");
+                histograms.entry(key).or_default().push(s);
+            }
+            for (labels, buckets) in histograms {
+                let windows: Vec<(f64, Vec<Point>)> = buckets
+                    .iter()
+                    .filter_map(|b| {
+                        let le = b.label("le").and_then(metrics::parse_value)?;
+                        Some((le, window(b)))
+                    })
+                    .collect();
+                let Some(top) = buckets
+                    .iter()
+                    .find(|b| b.label("le") == Some("+Inf"))
+                    .copied()
+                else {
+                    continue;
+                };
+                let (value, samples) = quantile_over(q, spec.range, &windows, &spec.abnormal);
+                evaluated.push(Evaluated {
+                    series: top,
+                    labels,
+                    value,
+                    samples,
+                });
+            }
+        }
+        _ => {
+            for s in data.select(&spec.series) {
+                let samples = match (&spec.divide_by, &den) {
+                    (Some(selector), Some(den)) => {
+                        let on = join_labels(spec, s);
+                        let Some(d) = den
+                            .select(selector)
+                            .find(|d| on.iter().all(|l| d.labels.get(l) == s.labels.get(l)))
+                        else {
+                            continue;
+                        };
+                        metrics::ratio(&window(s), &window(d))
+                    }
+                    _ => window(s),
+                };
+                let value = evaluate(spec, &samples);
+                evaluated.push(Evaluated {
+                    series: s,
+                    labels: s.labels.clone(),
+                    value,
+                    samples,
+                });
+            }
+        }
+    }
+
+    if evaluated.is_empty() {
+        let what = match &spec.divide_by {
+            Some(d) => format!("`{}` with a matching `{}`", spec.series, d),
+            None => format!("`{}`", spec.series),
+        };
+        rows.push(cluster_row(
+            rule,
+            RowState::NoData,
+            format!("no series {what} in {} file(s)", data.files.len()),
+        ));
+        return rows;
+    }
+
+    let by: Vec<String> = match (&spec.by, rule.subject) {
+        (Some(by), _) => by.clone(),
+        (None, Subject::Cluster) => Vec::new(),
+        (None, _) => vec!["instance".to_string()],
+    };
+    let mut groups: BTreeMap<Vec<String>, Vec<Evaluated>> = BTreeMap::new();
+    for e in evaluated {
+        let key = by
+            .iter()
+            .map(|l| e.labels.get(l).cloned().unwrap_or_default())
+            .collect();
+        groups.entry(key).or_default().push(e);
+    }
+    let leader_note = (spec.pd_leader && leader.is_none())
+        .then_some("no etcd_server_is_leader series: every PD's samples counted");
+    for (key, members) in groups {
+        let worst =
+            members
+                .iter()
+                .filter(|e| e.value.is_some())
+                .reduce(|a, b| match (a.value, b.value) {
+                    (Some(x), Some(y)) if spec.abnormal.worse(y.v, x.v) => b,
+                    _ => a,
+                });
+        let index = cache.instances.get_or_init(|| InstanceIndex::new(cluster));
+        let (tag, instances) = subject_of(cluster, index, &by, &key);
+        let mut row = match worst.and_then(|e| e.value.map(|p| (e, p))) {
+            None => Row::new(
+                &rule.meta,
+                tag,
+                instances,
+                Vec::new(),
+                RowState::NoData,
+                Some(format!(
+                    "too few samples of `{}` to compute {}",
+                    spec.series, spec.function
+                )),
+            ),
+            Some((e, point)) => metric_row(rule, spec, (e, point), tag, instances, leader_note),
+        };
+        if let Some(e) = worst {
+            row.series = Some(super::finding::SeriesSketch::of(
+                &e.samples,
+                spec.abnormal.value,
+            ));
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn metric_row(
+    rule: &Rule,
+    spec: &MetricRule,
+    (e, point): (&Evaluated<'_>, Point),
+    tag: String,
+    instances: Vec<InstanceRef>,
+    note: Option<&str>,
+) -> Row {
+    let shown = spec.unit.format(point.v);
+    let time = rfc3339(point.t);
+    let file = e
+        .series
+        .file_at(point.t)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(""));
+    let evidence = Evidence::at(file, 0)
+        .with_time(time.clone())
+        .with_excerpt(format!("{} = {shown}", cited(e)));
+    let variation: Arc<str> = if rule.meta.variation.is_empty() {
+        Arc::from(spec.describe())
+    } else {
+        Arc::from(rule.meta.variation.as_str())
+    };
+    let state = if spec.abnormal.hit(point.v) {
+        let critical = spec.critical.is_some_and(|c| c.hit(point.v));
+        RowState::Abnormal(if critical {
+            Severity::Critical
+        } else {
+            rule.meta.severity
+        })
+    } else {
+        RowState::Ok
+    };
+    let message = match state {
+        RowState::Abnormal(_) => {
+            let past = match spec.critical {
+                Some(c) if c.hit(point.v) => c,
+                _ => spec.abnormal,
+            };
+            Some(format!(
+                "{} at {time}: {shown} {} {}",
+                cited(e),
+                past.symbol(),
+                spec.unit.format(past.value)
+            ))
+        }
+        _ => None,
+    };
+    let message = match (message, note) {
+        (Some(m), Some(n)) => Some(format!("{m}; {n}")),
+        (m, _) => m,
+    };
+    let mut row = Row::new(
+        &rule.meta,
+        tag,
+        instances,
+        vec![ValueRead {
+            variation,
+            value: Some(shown),
+            evidence: Some(evidence.clone()),
+        }],
+        state,
+        message,
+    );
+    row.evidence.push(evidence);
+    // What a normal value looks like: the abnormal comparison's opposite.
+    let normal = match spec.abnormal.op {
+        Cmp::Gt => "<=",
+        Cmp::Ge => "<",
+        Cmp::Lt => ">=",
+        Cmp::Le => ">",
+        Cmp::Eq => "!=",
+        Cmp::Ne => "=",
+    };
+    row.expected = Some(Arc::from(format!(
+        "{normal} {}",
+        spec.unit.format(spec.abnormal.value)
+    )));
+    row
+}
+
+/// The series a row cites, as PromQL writes it (a histogram without its `le`).
+fn cited(e: &Evaluated<'_>) -> String {
+    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{}{{{}}}", e.series.metric, labels.join(","))
+}
+
+/// The labels a ratio's numerator and denominator are joined on.
+fn join_labels(spec: &MetricRule, num: &Series) -> Vec<String> {
+    if let Some(on) = &spec.on {
+        return on.clone();
+    }
+    let differ: BTreeSet<&str> = match &spec.divide_by {
+        Some(den) => spec
+            .series
+            .matcher_labels()
+            .symmetric_difference(&den.matcher_labels())
+            .map(|(l, _)| *l)
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    num.labels
+        .keys()
+        .filter(|l| !differ.contains(l.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The function's value over `samples` and the time it refers to, the worst window when the
+/// rule has a range.
+fn evaluate(spec: &MetricRule, samples: &[Point]) -> Option<Point> {
+    let last_t = samples.last().map(|p| p.t);
+    let windowed = |f| {
+        let points = match spec.range {
+            Some(range) => metrics::sliding(samples, range, f),
+            None => Vec::new(),
+        };
+        worst_point(&points, &spec.abnormal)
+    };
+    match spec.function {
+        Function::Max => metrics::max(samples),
+        Function::Min => metrics::min(samples),
+        Function::Last => metrics::last(samples),
+        Function::Avg => match spec.range {
+            None => Some(Point::new(last_t?, metrics::avg(samples)?)),
+            Some(range) => worst_point(&sliding_avg(samples, range), &spec.abnormal),
+        },
+        Function::Changes if spec.range.is_none() => {
+            let (count, at) = metrics::changes(samples)?;
+            Some(Point::new(at.map_or(last_t?, |p| p.t), count))
+        }
+        Function::Increase if spec.range.is_none() => {
+            Some(Point::new(last_t?, metrics::increase(samples)?))
+        }
+        Function::Rate if spec.range.is_none() => {
+            Some(Point::new(last_t?, metrics::rate(samples)?))
+        }
+        Function::Delta if spec.range.is_none() => {
+            Some(Point::new(last_t?, metrics::delta(samples)?))
+        }
+        Function::Changes => windowed(Windowed::Changes),
+        Function::Increase => windowed(Windowed::Increase),
+        Function::Rate => windowed(Windowed::Rate),
+        Function::Delta => windowed(Windowed::Delta),
+        Function::Quantile(_) => None,
+    }
+}
+
+fn worst_point(points: &[Point], threshold: &Threshold) -> Option<Point> {
+    points
+        .iter()
+        .filter(|p| !p.v.is_nan())
+        .copied()
+        .reduce(|a, b| if threshold.worse(b.v, a.v) { b } else { a })
+}
+
+/// The mean of every window of `range` seconds ending at a sample.
+fn sliding_avg(samples: &[Point], range: f64) -> Vec<Point> {
+    let pts: Vec<Point> = samples.iter().filter(|p| !p.v.is_nan()).copied().collect();
+    let mut out = Vec::with_capacity(pts.len());
+    let (mut start, mut sum) = (0, 0.0);
+    for (end, p) in pts.iter().enumerate() {
+        sum += p.v;
+        while pts[start].t < p.t - range {
+            sum -= pts[start].v;
+            start += 1;
+        }
+        out.push(Point::new(p.t, sum / (end - start + 1) as f64));
+    }
+    out
+}
+
+/// The quantile of a histogram's growth over the window (or its worst `range` window), and the
+/// quantile over time for the sparkline.
+fn quantile_over(
+    q: f64,
+    range: Option<f64>,
+    buckets: &[(f64, Vec<Point>)],
+    threshold: &Threshold,
+) -> (Option<Point>, Vec<Point>) {
+    let grown: Vec<(f64, Vec<Point>)> = buckets
+        .iter()
+        .map(|(le, s)| {
+            // A whole-window quantile is the last point of a window as long as the data.
+            let span = match (s.first(), s.last()) {
+                (Some(a), Some(b)) => b.t - a.t,
+                _ => 0.0,
+            };
+            (
+                *le,
+                metrics::sliding(s, range.unwrap_or(span), Windowed::Increase),
+            )
+        })
+        .collect();
+    let Some((_, base)) = grown.iter().find(|(le, _)| *le == f64::INFINITY) else {
+        return (None, Vec::new());
+    };
+    let series: Vec<Point> = base
+        .iter()
+        .filter_map(|p| {
+            let at: Vec<(f64, f64)> = grown
+                .iter()
+                .filter_map(|(le, pts)| {
+                    let i = pts.partition_point(|x| x.t < p.t - 0.5);
+                    pts.get(i)
+                        .filter(|x| (x.t - p.t).abs() <= 0.5)
+                        .map(|x| (*le, x.v))
+                })
+                .collect();
+            histogram_quantile(q, &at).map(|v| Point::new(p.t, v))
+        })
+        .collect();
+    let value = match range {
+        Some(_) => worst_point(&series, threshold),
+        None => series.last().copied(),
+    };
+    (value, series)
+}
+
+/// A row's tag and instances for a group of series: the cluster instance the `instance` label
+/// names (by address, status address or pod), else the label values as written.
+fn subject_of(
+    cluster: &Cluster,
+    index: &InstanceIndex,
+    by: &[String],
+    key: &[String],
+) -> (String, Vec<InstanceRef>) {
+    if by.is_empty() {
+        return ("cluster".to_string(), Vec::new());
+    }
+    let mut parts = Vec::new();
+    let mut instances = Vec::new();
+    for (label, value) in by.iter().zip(key) {
+        let found = index
+            .by_label
+            .get(value)
+            .and_then(|&n| cluster.instances.get(n).map(|i| (n, i)));
+        if label == "instance"
+            && let Some((index, instance)) = found
+        {
+            parts.push(instance.tag());
+            instances.push(InstanceRef {
+                component: instance.component,
+                host: instance.host.clone(),
+                port: instance.port,
+                index,
+            });
+            continue;
+        }
+        // Exporters on a host (node_exporter's `<host>:9100`) are about the host.
+        let host = value.rsplit_once(':').map_or(value.as_str(), |(h, _)| h);
+        if label == "instance" && index.hosts.contains(host) {
+            parts.push(format!("Host_{host}"));
+            continue;
+        }
+        parts.push(format!("{label}={value}"));
+    }
+    (parts.join(","), instances)
+}
+
+fn cluster_row(rule: &Rule, state: RowState, message: String) -> Row {
+    Row::new(
+        &rule.meta,
+        "cluster".into(),
+        Vec::new(),
+        Vec::new(),
+        state,
+        Some(message),
+    )
+}
+
+/// A `nodata` row for each metric file that could not be used; the other files still count.
+fn problem_rows(rule: &Rule, data: &MetricData) -> Vec<Row> {
+    data.problems
+        .iter()
+        .map(|e| {
+            let file = e.file().unwrap_or_default().to_string();
+            let mut row = Row::new(
+                &rule.meta,
+                format!("file={file}"),
+                Vec::new(),
+                Vec::new(),
+                RowState::NoData,
+                Some(e.to_string()),
+            );
+            row.evidence.push(Evidence::at(file, 0));
+            row
+        })
+        .collect()
+}
+
+/// Unix seconds as RFC 3339 UTC (`2022-01-24T01:34:27Z`).
+pub(crate) fn rfc3339(t: f64) -> String {
+    let ms = (t * 1000.0).round() as i64;
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| format!("{t}"))
+}
+
+/// One alert seen in the bundle: its labels (without `alertstate`) and when it was seen in each
+/// state, with the file.
+#[derive(Default)]
+struct AlertSeen {
+    firing: Option<(f64, f64, Arc<str>)>,
+    pending: Option<(f64, f64, Arc<str>)>,
+    /// Seen in the `ALERTS` history (not only in the snapshot at collection time).
+    history: bool,
+}
+
+pub(super) fn alert_rows(
+    rule: &Rule,
+    spec: &AlertRule,
+    cluster: &Cluster,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    let snapshot_files: Vec<_> = cluster.files_of(DataKind::Alerts).collect();
+    let history = cache.get("ALERTS");
+    let mut rows = problem_rows(rule, &history);
+    if snapshot_files.is_empty() && history.files.is_empty() {
+        rows.push(cluster_row(
+            rule,
+            RowState::NoData,
+            "no alerts.json and no ALERTS history in the bundle".into(),
+        ));
+        return rows;
+    }
+    let mut snapshot: Vec<Series> = Vec::new();
+    for f in &snapshot_files {
+        match f.bytes().and_then(|b| metrics::decode(&f.path, &b)) {
+            Ok(s) => snapshot.extend(s),
+            Err(e) => {
+                let mut row = Row::new(
+                    &rule.meta,
+                    format!("file={}", f.path),
+                    Vec::new(),
+                    Vec::new(),
+                    RowState::NoData,
+                    Some(e.to_string()),
+                );
+                row.evidence.push(Evidence::at(f.path.as_str(), 0));
+                rows.push(row);
+            }
+        }
+    }
+    let wanted = |name: &str| {
+        if spec.others {
+            !cache.claimed.contains(name)
+        } else {
+            spec.names.iter().any(|n| n == name)
+        }
+    };
+    let mut seen: BTreeMap<Labels, AlertSeen> = BTreeMap::new();
+    let from_history = history.series.iter().map(|s| (s, true));
+    for (s, in_history) in snapshot.iter().map(|s| (s, false)).chain(from_history) {
+        let Some(name) = s.label("alertname") else {
+            continue;
+        };
+        if !wanted(name) {
+            continue;
+        }
+        let mut key = s.labels.clone();
+        let state = key.remove("alertstate").unwrap_or_default();
+        let entry = seen.entry(key).or_default();
+        entry.history |= in_history;
+        for (i, p) in s.samples.iter().enumerate() {
+            if p.v != 1.0 {
+                continue;
+            }
+            let file = s.file_of(i).cloned().unwrap_or_else(|| Arc::from(""));
+            let slot = if state == "firing" {
+                &mut entry.firing
+            } else {
+                &mut entry.pending
+            };
+            *slot = Some(match slot.take() {
+                None => (p.t, p.t, file),
+                Some((first, last, f)) => (first.min(p.t), last.max(p.t), f),
+            });
+        }
+    }
+    if seen.is_empty() {
+        rows.push(Row::new(
+            &rule.meta,
+            "cluster".into(),
+            Vec::new(),
+            Vec::new(),
+            RowState::Ok,
+            None,
+        ));
+        return rows;
+    }
+    for (labels, alert) in seen {
+        let name = labels.get("alertname").cloned().unwrap_or_default();
+        let tag = match labels.get("instance") {
+            Some(i) => format!("{name}_{i}"),
+            None => name.clone(),
+        };
+        let level = labels.get("level").map(String::as_str).unwrap_or("");
+        let severity = match level {
+            "emergency" | "critical" => Severity::Critical,
+            "warning" => Severity::Warning,
+            "info" => Severity::Info,
+            _ => rule.meta.severity,
+        };
+        let (state, when, what) = match (&alert.firing, &alert.pending) {
+            (Some(f), _) => (RowState::Abnormal(severity), f, "firing"),
+            (None, Some(p)) => (RowState::Abnormal(Severity::Info), p, "pending"),
+            (None, None) => continue,
+        };
+        let (first, last, file) = when;
+        let span = if first == last {
+            format!("{what} at {}", rfc3339(*first))
+        } else {
+            format!("{what} from {} to {}", rfc3339(*first), rfc3339(*last))
+        };
+        let level_text = if level.is_empty() {
+            String::new()
+        } else {
+            format!(" (level {level})")
+        };
+        let source = if alert.history {
+            "the ALERTS history"
+        } else {
+            "alerts.json"
+        };
+        let excerpt = {
+            let shown: Vec<String> = labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != "expr")
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            format!("ALERTS{{{}}}", shown.join(","))
+        };
+        let evidence = Evidence::at(file.clone(), 0)
+            .with_time(rfc3339(*first))
+            .with_excerpt(excerpt);
+        let mut row = Row::new(
+            &rule.meta,
+            tag,
+            Vec::new(),
+            vec![ValueRead {
+                variation: Arc::from("expr"),
+                value: labels.get("expr").cloned(),
+                evidence: None,
+            }],
+            state,
+            Some(format!("{span}{level_text}, in {source}")),
+        );
+        row.evidence.push(evidence);
+        rows.push(row);
+    }
+    rows
+}

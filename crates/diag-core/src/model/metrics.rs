@@ -1,0 +1,969 @@
+//! Prometheus metric matrices (`monitor/metrics/<prom>/<metric>-<begin>-<end>[.<instance>].json`)
+//! decoded into typed series, and the functions rules compute over a series' samples.
+//!
+//! diag dumps one range-query response per metric per block of at most two hours, zstd-compressed
+//! by default under a `.json` name, one folder per Prometheus server, and falls back to one file
+//! per instance when the series count query fails. [`MetricData::load`] decodes every file of one
+//! metric (in parallel) and joins the blocks into one [`Series`] per label set; nothing is decoded
+//! until a rule asks for that metric.
+//!
+//! ```
+//! use diag_core::model::metrics::{Point, increase};
+//! // A counter that restarted: 10 → 30, reset, 5 → 15 grew by 20 + 5 + 10.
+//! let samples = [Point::new(0.0, 10.0), Point::new(15.0, 30.0), Point::new(30.0, 5.0), Point::new(45.0, 15.0)];
+//! assert_eq!(increase(&samples), Some(35.0));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+use super::data::{DataFile, DataKind};
+use crate::error::{Format, LoadError};
+
+/// One sample: unix time in seconds and the value (`NaN` and `±Inf` as Prometheus writes them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Unix time, seconds.
+    pub t: f64,
+    /// The value.
+    pub v: f64,
+}
+
+impl Point {
+    /// A sample at `t` with value `v`.
+    pub fn new(t: f64, v: f64) -> Point {
+        Point { t, v }
+    }
+}
+
+/// A series' labels, sorted by name, without `__name__`.
+pub type Labels = BTreeMap<String, String>;
+
+/// One series of a metric: its labels and its samples in time order, joined over every block
+/// file (and every Prometheus server) that held it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The metric name.
+    pub metric: Arc<str>,
+    /// Labels other than `__name__`.
+    pub labels: Labels,
+    /// Samples sorted by time; one per timestamp.
+    pub samples: Vec<Point>,
+    /// Which file each run of samples came from: `(index of the run's first sample, file)`.
+    pub files: Vec<(usize, Arc<str>)>,
+}
+
+impl Series {
+    /// The value of label `name`, if the series has it.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+
+    /// The bundle file the sample at `index` was read from.
+    pub fn file_of(&self, index: usize) -> Option<&Arc<str>> {
+        let at = self.files.partition_point(|(start, _)| *start <= index);
+        at.checked_sub(1).map(|i| &self.files[i].1)
+    }
+
+    /// The file holding the sample at time `t` (the first file when `t` is not a sample time).
+    pub fn file_at(&self, t: f64) -> Option<&Arc<str>> {
+        let index = self.samples.partition_point(|p| p.t < t);
+        self.file_of(index.min(self.samples.len().saturating_sub(1)))
+    }
+
+    /// `name{a="x",b="y"}`, as PromQL writes a series.
+    pub fn selector(&self) -> String {
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!("{}{{{}}}", self.metric, labels.join(","))
+    }
+}
+
+/// Every series of one metric the bundle holds, and what could not be read.
+#[derive(Debug, Default)]
+pub struct MetricData {
+    /// The metric name.
+    pub name: String,
+    /// One series per label set, sorted by labels.
+    pub series: Vec<Series>,
+    /// The files read, in path order.
+    pub files: Vec<String>,
+    /// Files that could not be used; the others still count.
+    pub problems: Vec<LoadError>,
+}
+
+impl MetricData {
+    /// Decodes every metric file named `name` among `files` (in parallel) and joins the blocks.
+    pub fn load<'a>(name: &str, files: impl IntoIterator<Item = &'a DataFile>) -> MetricData {
+        let mut chosen: Vec<&DataFile> = files
+            .into_iter()
+            .filter(|f| f.kind == DataKind::Metric && f.metric_name() == Some(name))
+            .collect();
+        chosen.sort_by(|a, b| a.path.cmp(&b.path));
+        let decoded: Vec<Result<Vec<Series>, LoadError>> = chosen
+            .par_iter()
+            .map(|f| f.bytes().and_then(|b| decode(&f.path, &b)))
+            .collect();
+        let mut out = MetricData {
+            name: name.to_string(),
+            files: chosen.iter().map(|f| f.path.clone()).collect(),
+            ..MetricData::default()
+        };
+        let mut parts = Vec::new();
+        for result in decoded {
+            match result {
+                Ok(series) => parts.extend(series),
+                Err(e) => out.problems.push(e),
+            }
+        }
+        out.series = join(parts);
+        out
+    }
+
+    /// The series that `selector` matches.
+    pub fn select<'a>(&'a self, selector: &'a Selector) -> impl Iterator<Item = &'a Series> + 'a {
+        self.series.iter().filter(|s| selector.matches(&s.labels))
+    }
+}
+
+/// Blocks of the same label set become one series: samples in time order, duplicates (the same
+/// scrape seen by two Prometheus servers, or a block boundary sample) kept once.
+fn join(mut parts: Vec<Series>) -> Vec<Series> {
+    // Stable: within one label set, files keep path order.
+    parts.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::new();
+    let mut group: Vec<Series> = Vec::new();
+    for part in parts {
+        if group.first().is_some_and(|g| g.labels != part.labels) {
+            out.push(merge(std::mem::take(&mut group)));
+        }
+        group.push(part);
+    }
+    if !group.is_empty() {
+        out.push(merge(group));
+    }
+    out
+}
+
+fn merge(mut group: Vec<Series>) -> Series {
+    if group.len() == 1 {
+        return group.remove(0);
+    }
+    // Blocks in time order of their first sample; each block is sorted already.
+    group.sort_by(|a, b| {
+        let ta = a.samples.first().map_or(f64::NEG_INFINITY, |p| p.t);
+        let tb = b.samples.first().map_or(f64::NEG_INFINITY, |p| p.t);
+        ta.total_cmp(&tb)
+    });
+    let mut first = group.remove(0);
+    for part in group {
+        let file = part.files.first().map(|(_, f)| f.clone());
+        let before = first.samples.len();
+        let last_t = first.samples.last().map_or(f64::NEG_INFINITY, |p| p.t);
+        if part.samples.first().is_some_and(|p| p.t > last_t) {
+            first.samples.extend(part.samples);
+        } else {
+            // Overlapping blocks (two servers): merge by time, first writer wins.
+            let mut all = std::mem::take(&mut first.samples);
+            all.extend(part.samples);
+            all.sort_by(|a, b| a.t.total_cmp(&b.t));
+            all.dedup_by(|b, a| a.t == b.t);
+            first.samples = all;
+        }
+        if let Some(file) = file
+            && first.samples.len() > before
+        {
+            first.files.push((before, file));
+        }
+    }
+    first
+}
+
+/// Decodes one range-query response (`resultType: matrix`; an instant `vector` is read as one
+/// sample per series). Errors name the file, line and column.
+pub fn decode(file: &str, bytes: &[u8]) -> Result<Vec<Series>, LoadError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(LoadError::Empty {
+            file: file.to_string(),
+            expected: "a Prometheus query response".into(),
+        });
+    }
+    let response: Response = serde_json::from_slice(bytes).map_err(|e| LoadError::Syntax {
+        file: file.to_string(),
+        format: Format::Json,
+        line: e.line() as u32,
+        column: e.column() as u32,
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or("")
+            .to_string(),
+    })?;
+    let schema = |field: &str, expected: &str, found: String| LoadError::Schema {
+        file: file.to_string(),
+        line: 1,
+        field: field.to_string(),
+        expected: expected.to_string(),
+        found,
+    };
+    if response.status != "success" {
+        return Err(schema(
+            "status",
+            "`success`",
+            format!(
+                "`{}`{}",
+                response.status,
+                response
+                    .error
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let data = response
+        .data
+        .ok_or_else(|| schema("data", "the query result", "nothing".into()))?;
+    if data.result_type != "matrix" && data.result_type != "vector" {
+        return Err(schema(
+            "data.resultType",
+            "`matrix` or `vector`",
+            format!("`{}`", data.result_type),
+        ));
+    }
+    let path: Arc<str> = Arc::from(file);
+    let mut out = Vec::with_capacity(data.result.len());
+    for raw in data.result {
+        let mut labels = raw.metric;
+        let metric: Arc<str> = Arc::from(labels.remove("__name__").unwrap_or_default());
+        let mut samples = raw.values.0;
+        if let Some(one) = raw.value {
+            samples.push(one);
+        }
+        if !samples.windows(2).all(|w| w[0].t < w[1].t) {
+            samples.sort_by(|a, b| a.t.total_cmp(&b.t));
+            samples.dedup_by(|b, a| a.t == b.t);
+        }
+        out.push(Series {
+            metric,
+            labels,
+            samples,
+            files: vec![(0, path.clone())],
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<ResponseData>,
+}
+
+#[derive(Deserialize)]
+struct ResponseData {
+    #[serde(rename = "resultType", default)]
+    result_type: String,
+    #[serde(default)]
+    result: Vec<RawSeries>,
+}
+
+#[derive(Deserialize)]
+struct RawSeries {
+    #[serde(default)]
+    metric: Labels,
+    #[serde(default)]
+    values: Samples,
+    #[serde(default)]
+    value: Option<Point>,
+}
+
+#[derive(Default)]
+struct Samples(Vec<Point>);
+
+impl<'de> Deserialize<'de> for Samples {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Samples, D::Error> {
+        struct Many;
+        impl<'de> Visitor<'de> for Many {
+            type Value = Samples;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of [<time>, \"<value>\"] pairs")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Samples, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(240));
+                while let Some(p) = seq.next_element::<Point>()? {
+                    out.push(p);
+                }
+                Ok(Samples(out))
+            }
+        }
+        d.deserialize_seq(Many)
+    }
+}
+
+impl<'de> Deserialize<'de> for Point {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Point, D::Error> {
+        struct Pair;
+        impl<'de> Visitor<'de> for Pair {
+            type Value = Point;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [<unix time>, \"<value>\"] pair")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Point, A::Error> {
+                let t: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let text: std::borrow::Cow<'de, str> = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                let v = parse_value(&text).ok_or_else(|| {
+                    de::Error::invalid_value(de::Unexpected::Str(&text), &"a number, NaN or ±Inf")
+                })?;
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(3, &self));
+                }
+                Ok(Point { t, v })
+            }
+        }
+        d.deserialize_seq(Pair)
+    }
+}
+
+/// A sample value as Prometheus writes it: a decimal, `NaN`, `+Inf` or `-Inf`.
+pub fn parse_value(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => text.parse().ok().filter(|v: &f64| !v.is_nan()),
+    }
+}
+
+/// A PromQL-style series selector: `name{a="x",b=~"y|z",c!="w",d!~"v"}` (the name optional).
+#[derive(Debug, Clone)]
+pub struct Selector {
+    /// The metric name.
+    pub metric: String,
+    matchers: Vec<(String, MatchOp, String, Option<regex::Regex>)>,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatchOp {
+    Eq,
+    Ne,
+    Re,
+    NotRe,
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Selector {
+    /// Parses a selector; the error says what was expected where.
+    ///
+    /// ```
+    /// use diag_core::model::metrics::Selector;
+    /// let s = Selector::parse(r#"pd_regions_status{type=~"miss-peer-region-count|miss_peer_region_count"}"#).unwrap();
+    /// assert_eq!(s.metric, "pd_regions_status");
+    /// assert!(Selector::parse("up{job=tikv}").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let text = text.trim();
+        let (metric, rest) = match text.find('{') {
+            Some(i) => (&text[..i], &text[i..]),
+            None => (text, ""),
+        };
+        let metric = metric.trim();
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !name_ok(metric) {
+            return Err(format!("`{text}`: expected a metric name before `{{`"));
+        }
+        let mut matchers = Vec::new();
+        if !rest.is_empty() {
+            let Some(body) = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+                return Err(format!("`{text}`: label matchers end with `}}`"));
+            };
+            let mut chars = body.trim();
+            while !chars.is_empty() {
+                let end = chars
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(chars.len());
+                let label = &chars[..end];
+                if label.is_empty() {
+                    return Err(format!("`{text}`: expected a label name at `{chars}`"));
+                }
+                let after = chars[end..].trim_start();
+                let (op, after) = if let Some(a) = after.strip_prefix("=~") {
+                    (MatchOp::Re, a)
+                } else if let Some(a) = after.strip_prefix("!~") {
+                    (MatchOp::NotRe, a)
+                } else if let Some(a) = after.strip_prefix("!=") {
+                    (MatchOp::Ne, a)
+                } else if let Some(a) = after.strip_prefix('=') {
+                    (MatchOp::Eq, a)
+                } else {
+                    return Err(format!(
+                        "`{text}`: expected `=`, `!=`, `=~` or `!~` after `{label}`"
+                    ));
+                };
+                let after = after.trim_start();
+                let Some(quoted) = after.strip_prefix('"') else {
+                    return Err(format!(
+                        "`{text}`: the value of `{label}` is a quoted string"
+                    ));
+                };
+                let Some(close) = quoted.find('"') else {
+                    return Err(format!("`{text}`: unterminated value of `{label}`"));
+                };
+                let value = &quoted[..close];
+                let regex = match op {
+                    MatchOp::Re | MatchOp::NotRe => Some(
+                        regex::Regex::new(&format!("^(?:{value})$"))
+                            .map_err(|e| format!("`{text}`: bad regex for `{label}`: {e}"))?,
+                    ),
+                    _ => None,
+                };
+                matchers.push((label.to_string(), op, value.to_string(), regex));
+                chars = quoted[close + 1..].trim_start();
+                chars = chars.strip_prefix(',').unwrap_or(chars).trim_start();
+            }
+        }
+        Ok(Selector {
+            metric: metric.to_string(),
+            matchers,
+            text: text.to_string(),
+        })
+    }
+
+    /// Each matcher as `(label, operator and value)`, e.g. `("type", "=\"available\"")`.
+    pub fn matcher_labels(&self) -> std::collections::BTreeSet<(&str, String)> {
+        self.matchers
+            .iter()
+            .map(|(label, op, value, _)| {
+                let op = match op {
+                    MatchOp::Eq => "=",
+                    MatchOp::Ne => "!=",
+                    MatchOp::Re => "=~",
+                    MatchOp::NotRe => "!~",
+                };
+                (label.as_str(), format!("{op}{value:?}"))
+            })
+            .collect()
+    }
+
+    /// Whether a series with these labels is selected (a missing label reads as empty).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.matchers.iter().all(|(label, op, value, regex)| {
+            let have = labels.get(label).map_or("", String::as_str);
+            match (op, regex) {
+                (MatchOp::Eq, _) => have == value,
+                (MatchOp::Ne, _) => have != value,
+                (MatchOp::Re, Some(r)) => r.is_match(have),
+                (MatchOp::NotRe, Some(r)) => !r.is_match(have),
+                _ => false,
+            }
+        })
+    }
+}
+
+// ---- Functions over a window of samples. NaN samples are skipped by every function. ----
+
+fn finite(samples: &[Point]) -> impl Iterator<Item = &Point> {
+    samples.iter().filter(|p| !p.v.is_nan())
+}
+
+/// The largest sample (the first of equals), `+Inf` included.
+pub fn max(samples: &[Point]) -> Option<Point> {
+    finite(samples)
+        .copied()
+        .reduce(|best, p| if p.v > best.v { p } else { best })
+}
+
+/// The smallest sample (the first of equals).
+pub fn min(samples: &[Point]) -> Option<Point> {
+    finite(samples)
+        .copied()
+        .reduce(|best, p| if p.v < best.v { p } else { best })
+}
+
+/// The mean of the samples.
+pub fn avg(samples: &[Point]) -> Option<f64> {
+    let (sum, n) = finite(samples).fold((0.0, 0usize), |(s, n), p| (s + p.v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The last sample.
+pub fn last(samples: &[Point]) -> Option<Point> {
+    samples.iter().rev().find(|p| !p.v.is_nan()).copied()
+}
+
+/// How many times the value changed, and the last sample that changed it.
+pub fn changes(samples: &[Point]) -> Option<(f64, Option<Point>)> {
+    let mut it = finite(samples);
+    let mut prev = it.next()?.v;
+    let mut count = 0.0;
+    let mut at = None;
+    for p in it {
+        if p.v != prev {
+            count += 1.0;
+            at = Some(*p);
+        }
+        prev = p.v;
+    }
+    Some((count, at))
+}
+
+/// How much a counter grew: a drop is a reset (the process restarted from zero), after which the
+/// new value counts whole. No extrapolation to the window edges; `None` below two samples.
+pub fn increase(samples: &[Point]) -> Option<f64> {
+    let mut it = finite(samples);
+    let mut prev = it.next()?.v;
+    let mut total = 0.0;
+    let mut n = 1;
+    for p in it {
+        total += step(prev, p.v);
+        prev = p.v;
+        n += 1;
+    }
+    (n >= 2).then_some(total)
+}
+
+/// Growth from `prev` to `v` of a counter: the difference, or `v` after a reset.
+fn step(prev: f64, v: f64) -> f64 {
+    if v < prev { v } else { v - prev }
+}
+
+/// Per-second growth of a counter over the samples' time span (resets handled as [`increase`]).
+pub fn rate(samples: &[Point]) -> Option<f64> {
+    let first = finite(samples).next()?;
+    let last = last(samples)?;
+    let span = last.t - first.t;
+    (span > 0.0).then(|| increase(samples).map(|i| i / span))?
+}
+
+/// Last minus first value (gauges; may be negative).
+pub fn delta(samples: &[Point]) -> Option<f64> {
+    let first = finite(samples).next()?;
+    let last = last(samples)?;
+    (first.t < last.t).then_some(last.v - first.v)
+}
+
+/// What a windowed function works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Windowed {
+    /// [`increase`].
+    Increase,
+    /// [`rate`].
+    Rate,
+    /// [`changes`].
+    Changes,
+    /// [`delta`].
+    Delta,
+}
+
+/// The function evaluated over every window of `range` seconds ending at a sample, in one pass:
+/// `(value, end time)` of each window holding at least two samples.
+pub fn sliding(samples: &[Point], range: f64, f: Windowed) -> Vec<Point> {
+    let pts: Vec<Point> = finite(samples).copied().collect();
+    // prefix[i] = the function's accumulation from pts[0] to pts[i].
+    let mut prefix = Vec::with_capacity(pts.len());
+    let mut acc = 0.0;
+    for (i, p) in pts.iter().enumerate() {
+        if i > 0 {
+            let prev = pts[i - 1].v;
+            acc += match f {
+                Windowed::Increase | Windowed::Rate => step(prev, p.v),
+                Windowed::Changes => f64::from(u8::from(p.v != prev)),
+                Windowed::Delta => p.v - prev,
+            };
+        }
+        prefix.push(acc);
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (end, p) in pts.iter().enumerate() {
+        while pts[start].t < p.t - range {
+            start += 1;
+        }
+        if end == start {
+            continue;
+        }
+        let grown = prefix[end] - prefix[start];
+        let value = match f {
+            Windowed::Rate => grown / (p.t - pts[start].t),
+            _ => grown,
+        };
+        out.push(Point::new(p.t, value));
+    }
+    out
+}
+
+/// `histogram_quantile`: the `q` quantile of a histogram given as `(le, cumulative count)`
+/// buckets, interpolated linearly inside the bucket as Prometheus does. `None` without a `+Inf`
+/// bucket or observations.
+///
+/// ```
+/// use diag_core::model::metrics::histogram_quantile;
+/// // 100 observations: 50 ≤ 0.1 s, 90 ≤ 1 s, all ≤ +Inf. p90 is 1 s, p70 interpolates in (0.1, 1].
+/// let b = [(0.1, 50.0), (1.0, 90.0), (f64::INFINITY, 100.0)];
+/// assert_eq!(histogram_quantile(0.9, &b), Some(1.0));
+/// assert!((histogram_quantile(0.7, &b).unwrap() - 0.55).abs() < 1e-9);
+/// ```
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let mut b: Vec<(f64, f64)> = buckets
+        .iter()
+        .copied()
+        .filter(|(le, _)| !le.is_nan())
+        .collect();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    if b.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+        return None;
+    }
+    // Cumulative counts must not fall (buckets scraped at slightly different moments).
+    for i in 1..b.len() {
+        if b[i].1 < b[i - 1].1 {
+            b[i].1 = b[i - 1].1;
+        }
+    }
+    let total = b.last()?.1;
+    if total <= 0.0 || q.is_nan() {
+        return None;
+    }
+    if q < 0.0 {
+        return Some(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return Some(f64::INFINITY);
+    }
+    let rank = q * total;
+    let i = b.partition_point(|(_, c)| *c < rank);
+    if i == b.len() - 1 {
+        // The +Inf bucket: the highest finite bound is all that is known.
+        return Some(if b.len() >= 2 {
+            b[b.len() - 2].0
+        } else {
+            f64::NAN
+        });
+    }
+    if i == 0 && b[0].0 <= 0.0 {
+        return Some(b[0].0);
+    }
+    let (lower, below) = if i == 0 { (0.0, 0.0) } else { b[i - 1] };
+    let (upper, count) = b[i];
+    let in_bucket = count - below;
+    if in_bucket <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / in_bucket)
+}
+
+/// The samples of `num / den`, pairing samples at the same time (within half a second); pairs
+/// with a zero denominator are skipped.
+pub fn ratio(num: &[Point], den: &[Point]) -> Vec<Point> {
+    let mut out = Vec::with_capacity(num.len().min(den.len()));
+    let mut j = 0;
+    for p in num {
+        while j < den.len() && den[j].t < p.t - 0.5 {
+            j += 1;
+        }
+        if let Some(d) = den.get(j)
+            && (d.t - p.t).abs() <= 0.5
+            && d.v != 0.0
+        {
+            out.push(Point::new(p.t, p.v / d.v));
+        }
+    }
+    out
+}
+
+/// Who led the PD cluster when, from `etcd_server_is_leader` (1 on the leader). Series of the
+/// leader are the authoritative cluster view: followers report stale or empty region and store
+/// statistics.
+#[derive(Debug, Clone, Default)]
+pub struct PdLeader {
+    /// `instance` → its `etcd_server_is_leader` samples, in time order.
+    reports: BTreeMap<String, Vec<Point>>,
+}
+
+impl PdLeader {
+    /// Reads the leadership from the `etcd_server_is_leader` series.
+    pub fn from_series<'a>(series: impl IntoIterator<Item = &'a Series>) -> PdLeader {
+        let mut reports: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+        for s in series {
+            let Some(instance) = s.label("instance") else {
+                continue;
+            };
+            let points = reports.entry(instance.to_string()).or_default();
+            points.extend(s.samples.iter().filter(|p| !p.v.is_nan()));
+            points.sort_by(|a, b| a.t.total_cmp(&b.t));
+        }
+        PdLeader { reports }
+    }
+
+    /// Whether any PD ever reported being leader.
+    pub fn is_known(&self) -> bool {
+        self.reports.values().flatten().any(|p| p.v == 1.0)
+    }
+
+    /// Whether `instance` was leader at `t`: its latest report at or before `t`, at most 60 s
+    /// old (Prometheus' staleness bound is 5 min; scrapes are 15 s apart), says 1.
+    pub fn led_at(&self, instance: &str, t: f64) -> bool {
+        self.reports.get(instance).is_some_and(|points| {
+            let i = points.partition_point(|p| p.t <= t);
+            i > 0 && points[i - 1].v == 1.0 && t - points[i - 1].t <= 60.0
+        })
+    }
+
+    /// The samples of `series` taken while its instance led.
+    pub fn keep(&self, series: &Series) -> Vec<Point> {
+        let Some(instance) = series.label("instance") else {
+            return Vec::new();
+        };
+        series
+            .samples
+            .iter()
+            .filter(|p| self.led_at(instance, p.t))
+            .copied()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(values: &[(f64, f64)]) -> Vec<Point> {
+        values.iter().map(|&(t, v)| Point::new(t, v)).collect()
+    }
+
+    #[test]
+    fn max_min_avg_last_skip_nan() {
+        let s = pts(&[
+            (0.0, 3.0),
+            (15.0, f64::NAN),
+            (30.0, 7.0),
+            (45.0, 1.0),
+            (60.0, f64::NAN),
+        ]);
+        assert_eq!(max(&s), Some(Point::new(30.0, 7.0)));
+        assert_eq!(min(&s), Some(Point::new(45.0, 1.0)));
+        assert_eq!(avg(&s), Some(11.0 / 3.0));
+        assert_eq!(last(&s), Some(Point::new(45.0, 1.0)));
+        assert_eq!(
+            max(&pts(&[(0.0, 1.0), (1.0, f64::INFINITY)])).map(|p| p.v),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(max(&[]), None);
+    }
+
+    #[test]
+    fn changes_counts_value_changes_and_the_last_one() {
+        let s = pts(&[
+            (0.0, 100.0),
+            (15.0, 100.0),
+            (30.0, 200.0),
+            (45.0, 300.0),
+            (60.0, 300.0),
+        ]);
+        assert_eq!(changes(&s), Some((2.0, Some(Point::new(45.0, 300.0)))));
+        assert_eq!(changes(&pts(&[(0.0, 1.0)])), Some((0.0, None)));
+    }
+
+    #[test]
+    fn increase_and_rate_handle_counter_resets() {
+        // 100 → 160 (+60), reset to 20 (+20), 20 → 50 (+30): 110 over 45 s.
+        let s = pts(&[(0.0, 100.0), (15.0, 160.0), (30.0, 20.0), (45.0, 50.0)]);
+        assert_eq!(increase(&s), Some(110.0));
+        assert_eq!(rate(&s), Some(110.0 / 45.0));
+        assert_eq!(increase(&pts(&[(0.0, 5.0)])), None);
+        assert_eq!(delta(&s), Some(-50.0));
+    }
+
+    #[test]
+    fn sliding_windows_match_the_function_on_each_window() {
+        // Restarts at 60, 120 and 300: three within any 300 s window ending at 300.
+        let s = pts(&[
+            (0.0, 1.0),
+            (60.0, 2.0),
+            (120.0, 3.0),
+            (180.0, 3.0),
+            (300.0, 4.0),
+        ]);
+        let w = sliding(&s, 240.0, Windowed::Changes);
+        // Windows ending at 60, 120, 180, 300: [0..60]=1, [0..120]=2, [0..180]=2, [60..300]=2.
+        assert_eq!(
+            w.iter().map(|p| p.v).collect::<Vec<_>>(),
+            vec![1.0, 2.0, 2.0, 2.0]
+        );
+        let inc = sliding(
+            &pts(&[(0.0, 10.0), (10.0, 20.0), (20.0, 5.0), (30.0, 15.0)]),
+            10.0,
+            Windowed::Increase,
+        );
+        assert_eq!(
+            inc.iter().map(|p| p.v).collect::<Vec<_>>(),
+            vec![10.0, 5.0, 10.0]
+        );
+        let r = sliding(&pts(&[(0.0, 0.0), (10.0, 20.0)]), 60.0, Windowed::Rate);
+        assert_eq!(r, vec![Point::new(10.0, 2.0)]);
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_prometheus() {
+        let b = [(0.5, 10.0), (1.0, 20.0), (2.0, 40.0), (f64::INFINITY, 40.0)];
+        // rank 0.99*40 = 39.6 falls in (1, 2]: 1 + 1 * (39.6-20)/20 = 1.98.
+        let p99 = histogram_quantile(0.99, &b).unwrap_or_default();
+        assert!((p99 - 1.98).abs() < 1e-9, "{p99}");
+        // rank 5 in the first bucket (0, 0.5]: 0.25.
+        assert_eq!(histogram_quantile(0.125, &b), Some(0.25));
+        // Everything in +Inf: the highest finite bound.
+        assert_eq!(
+            histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 10.0)]),
+            Some(1.0)
+        );
+        assert_eq!(histogram_quantile(0.99, &[(1.0, 5.0)]), None);
+        assert_eq!(
+            histogram_quantile(0.99, &[(1.0, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
+    }
+
+    #[test]
+    fn ratios_pair_samples_by_time() {
+        let num = pts(&[(0.0, 10.0), (15.0, 9.0), (30.0, 8.0)]);
+        let den = pts(&[(0.2, 100.0), (30.0, 0.0), (45.0, 100.0)]);
+        assert_eq!(ratio(&num, &den), vec![Point::new(0.0, 0.1)]);
+    }
+
+    #[test]
+    fn values_parse_nan_and_infinities() {
+        assert!(parse_value("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_value("1.5e3"), Some(1500.0));
+        assert_eq!(parse_value("nan"), None);
+        assert_eq!(parse_value("x"), None);
+    }
+
+    fn matrix(metric: &str, labels: &str, values: &str) -> String {
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"__name__":"{metric}",{labels}}},"values":[{values}]}}]}}}}"#
+        )
+    }
+
+    #[test]
+    fn blocks_join_into_one_series_per_label_set() {
+        let a = decode(
+            "m/p/x-1.json",
+            matrix("x", r#""instance":"a""#, r#"[0,"1"],[15,"2"]"#).as_bytes(),
+        );
+        let b = decode(
+            "m/p/x-2.json",
+            matrix(
+                "x",
+                r#""instance":"a""#,
+                r#"[15,"2"],[30,"NaN"],[45,"+Inf"]"#,
+            )
+            .as_bytes(),
+        );
+        let c = decode(
+            "m/p/x-2.a.json",
+            matrix("x", r#""instance":"b""#, r#"[30,"3"]"#).as_bytes(),
+        );
+        let mut parts = Vec::new();
+        for r in [a, b, c] {
+            parts.extend(r.unwrap_or_else(|e| panic!("{e}")));
+        }
+        let joined = join(parts);
+        assert_eq!(joined.len(), 2);
+        let s = &joined[0];
+        assert_eq!(s.label("instance"), Some("a"));
+        assert_eq!(s.samples.len(), 4);
+        assert!(s.samples[2].v.is_nan());
+        assert_eq!(s.samples[3].v, f64::INFINITY);
+        assert_eq!(s.file_of(0).map(|f| &**f), Some("m/p/x-1.json"));
+        assert_eq!(s.file_of(3).map(|f| &**f), Some("m/p/x-2.json"));
+        assert_eq!(s.selector(), r#"x{instance="a"}"#);
+    }
+
+    #[test]
+    fn bad_responses_name_the_file_and_what_was_expected() {
+        let e = decode("m/x.json", b"{\"status\":\"error\",\"error\":\"timeout\"}").err();
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("m/x.json:1: `status`: expected `success`, found `error` (timeout)")
+        );
+        let e = decode(
+            "m/x.json",
+            matrix("x", r#""a":"b""#, r#"[0,"oops"]"#).as_bytes(),
+        )
+        .err();
+        assert!(e.is_some_and(|e| e.to_string().starts_with("m/x.json:1:")));
+        assert!(decode("m/x.json", b"").is_err());
+        assert!(
+            decode(
+                "m/x.json",
+                br#"{"status":"success","data":{"resultType":"scalar","result":[]}}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn selectors_match_labels() {
+        let s =
+            Selector::parse(r#"x{type=~"a|b", job!="pd", z=""}"#).unwrap_or_else(|e| panic!("{e}"));
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(s.matches(&labels(&[("type", "a"), ("job", "tikv")])));
+        assert!(!s.matches(&labels(&[("type", "ab")])));
+        assert!(!s.matches(&labels(&[("type", "b"), ("job", "pd")])));
+        assert!(Selector::parse("x{a=\"b\"").is_err());
+        assert!(Selector::parse("{a=\"b\"}").is_err());
+    }
+
+    #[test]
+    fn the_pd_leader_is_read_from_etcd_server_is_leader() {
+        let series = |instance: &str, v: &[(f64, f64)]| Series {
+            metric: Arc::from("etcd_server_is_leader"),
+            labels: [("instance".to_string(), instance.to_string())].into(),
+            samples: pts(v),
+            files: Vec::new(),
+        };
+        let leader = PdLeader::from_series(&[
+            series("pd-0", &[(0.0, 1.0), (15.0, 1.0), (30.0, 0.0)]),
+            series("pd-1", &[(0.0, 0.0), (15.0, 0.0), (30.0, 1.0)]),
+        ]);
+        assert!(leader.led_at("pd-0", 15.0));
+        assert!(!leader.led_at("pd-0", 30.0));
+        assert!(!leader.led_at("pd-0", 200.0));
+        assert!(leader.led_at("pd-1", 30.0));
+        assert!(!leader.led_at("pd-1", 0.0));
+        assert!(!leader.led_at("pd-2", 0.0));
+    }
+}
