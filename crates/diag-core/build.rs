@@ -25,7 +25,12 @@ fn main() {
 }
 
 /// The fixture bundles `diag_core::testing` ships as bases for rule cases: `(base, files)`.
-const BASES: [&str; 3] = ["minimal", "diag-fPrz0RnDxRn", "diag-lili-fNTnz5MGhr6"];
+const BASES: [&str; 4] = [
+    "minimal",
+    "diag-fPrz0RnDxRn",
+    "diag-lili-fNTnz5MGhr6",
+    "slowlog",
+];
 
 fn bases(fixtures: &Path) {
     let mut out = String::from(

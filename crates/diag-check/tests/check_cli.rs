@@ -555,11 +555,11 @@ fn stderr_lines<'a>(out: &'a Output, prefix: &str) -> Vec<&'a str> {
 #[test]
 fn types_of_kinds_without_rules_say_so_and_types_all_runs_every_kind() {
     let (_tmp, bundle) = bundle_copy("diag-fPrz0RnDxRn");
-    let out = diag_check(&[&bundle, &"--types", &"default_config", &"--format", &"json"]);
+    let out = diag_check(&[&bundle, &"--types", &"metric", &"--format", &"json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr_lines(&out, "diag-check: note: "),
-        ["no rule of kind default_config is loaded yet; nothing runs for it"]
+        ["no rule of kind metric is loaded yet; nothing runs for it"]
     );
     // The kinds the built-in rules do not cover yet, from the rules themselves.
     let builtin = diag_core::rules::RuleSet::builtin();
@@ -573,7 +573,9 @@ fn types_of_kinds_without_rules_say_so_and_types_all_runs_every_kind() {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    assert!(without.contains(&diag_core::rules::CheckKind::DefaultConfig));
+    assert!(without.contains(&diag_core::rules::CheckKind::Metric));
+    assert!(covered.contains(&diag_core::rules::CheckKind::DefaultConfig));
+    assert!(covered.contains(&diag_core::rules::CheckKind::Performance));
     let all = diag_check(&[&bundle, &"--types", &"all", &"--format", &"json"]);
     assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
     let every = names(&diag_core::rules::CheckKind::ALL);

@@ -277,6 +277,19 @@ fn render(
         .renderer
         .render_files(&request.formats, &prepared.doc)
         .map_err(CheckError::Report)?;
+    // diag writes the performance rules' CSV files beside the report when they ran.
+    if prepared
+        .outcome
+        .findings
+        .iter()
+        .any(|f| f.rule.kind == crate::rules::CheckKind::Performance)
+    {
+        files.extend(
+            engine::slow_log_csv_files(&prepared.cluster)
+                .into_iter()
+                .map(|(name, content)| ReportFile { name, content }),
+        );
+    }
     if let Some(r) = &mut prepared.redactor {
         for f in &mut files {
             f.content = r.redact(&f.content);

@@ -169,11 +169,21 @@ fn only_and_skip_take_ids_or_names() {
         ..CheckOptions::default()
     };
     assert_eq!(abnormal_ids(&check(&cluster, &rules, &skip)), [209, 210]);
-    let none = CheckOptions {
+}
+
+#[test]
+fn default_config_on_the_seed_bundle_flags_exactly_the_keys_changed_from_default() {
+    let cluster = open("diag-fPrz0RnDxRn");
+    let rules = RuleSet::builtin();
+    let defaults = CheckOptions {
         kinds: vec![CheckKind::DefaultConfig],
         ..CheckOptions::default()
     };
-    assert!(check(&cluster, &rules, &none).findings.is_empty());
+    let outcome = check(&cluster, &rules, &defaults);
+    assert!(outcome.findings.len() >= 250, "{}", outcome.findings.len());
+    // The operator set these (TiKV pipelined write and pending-compaction limits, TiDB log
+    // backups); every other key of the v5.4.0 runtime configs is at its default.
+    assert_eq!(abnormal_ids(&outcome), [2125, 2204, 2237, 2270, 3062]);
 }
 
 const HOSTILE: &str = r#"
@@ -376,7 +386,7 @@ fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
     let head = "id: 1\nname: x\nkind: system\nseverity: info\ndescription: d\nabnormal_when: {path: a, eq: 1}\n";
     assert_eq!(
         errors(&format!("{head}source: sytem\nfile: sysctl.conf\n")),
-        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts`, `log` (did you mean `system`?)"
+        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts`, `log`, `slow_log` (did you mean `system`?)"
     );
     assert_eq!(
         errors(&format!("{head}source: facts\nfacts: hots\n")),

@@ -240,10 +240,12 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
                 absent: format!("no {} data in the bundle", data.as_str()),
             }]
         }
-        // Config rules run per tuple; logs, metrics and facts in their own checkers.
-        DataSource::Config | DataSource::Metric | DataSource::Facts(_) | DataSource::Log => {
-            Vec::new()
-        }
+        // Config rules run per tuple; logs, slow logs, metrics and facts in their own checkers.
+        DataSource::Config
+        | DataSource::Metric
+        | DataSource::Facts(_)
+        | DataSource::Log
+        | DataSource::SlowLog => Vec::new(),
     }
 }
 

@@ -176,7 +176,11 @@ mod tests {
             ("tidb-enable-streaming", "= false"),
             ("trace-region-flow", "= true"),
             ("tikv-log-level", "not in [debug, trace]"),
-            ("pdconfig-hot-region-schedule-limit", "in [1, 8]"),
+            // Written as diag writes it (`<= 0 or > 8`): 0.5 is normal, unlike `outside [1, 8]`.
+            (
+                "pdconfig-hot-region-schedule-limit",
+                "schedule.hot-region-schedule-limit > 0 and schedule.hot-region-schedule-limit <= 8",
+            ),
             (
                 "pdconfig-replica-schedule-limit-b",
                 "<= schedule.region-schedule-limit",

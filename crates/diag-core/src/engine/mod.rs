@@ -26,7 +26,10 @@ pub mod finding;
 mod groups;
 mod logs;
 mod metrics;
+mod performance;
 pub mod selection;
+
+pub use performance::slow_log_csv_files;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,6 +124,9 @@ fn evaluate(
     log_rows: &std::collections::BTreeMap<usize, Vec<Row>>,
 ) -> Vec<Row> {
     match &rule.body {
+        RuleBody::Condition(condition) if rule.data == DataSource::SlowLog => {
+            performance::rows(cluster, rule, condition)
+        }
         RuleBody::Log(_) => log_rows
             .get(&logs::rule_key(rule))
             .cloned()

@@ -7,6 +7,7 @@ pub mod json;
 mod load;
 pub mod log;
 pub mod metrics;
+pub mod slowlog;
 pub mod units;
 pub mod value;
 pub mod version;

@@ -224,9 +224,26 @@ pub(super) fn load_files(
     files.sort();
     let mut errors = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
+    let mut parsed = Vec::new();
     for (file, text) in files {
+        if super::defaults::is_table(&text) {
+            match super::defaults::expand(&file, &text) {
+                Ok(expanded) => {
+                    for e in expanded {
+                        let cases = Some(Arc::from(e.cases));
+                        parsed.push((file.clone(), e.text, cases));
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        } else {
+            parsed.push((file, text, None));
+        }
+    }
+    for (file, text, cases) in parsed {
         match parse_rule(&file, &text) {
-            Ok(rule) => {
+            Ok(mut rule) => {
+                rule.cases = cases;
                 if let Some(first) = rules
                     .iter()
                     .find(|r| r.meta.id == rule.meta.id && r.meta.name == rule.meta.name)
@@ -649,6 +666,7 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
             subject,
             text: Arc::from(text),
             order: 0,
+            cases: None,
             message: raw
                 .message
                 .map(|m| m.trim().to_string())
@@ -675,6 +693,7 @@ fn source_and_subject(
         "alert" => DataSource::Alerts,
         "metric" => DataSource::Metric,
         "kubernetes" => DataSource::Kubernetes,
+        "slow_log" => DataSource::SlowLog,
         "facts" => {
             let names: Vec<&str> = FactSet::ALL.iter().map(|f| f.as_str()).collect();
             let written = raw.facts.as_deref().map(str::trim).unwrap_or("");

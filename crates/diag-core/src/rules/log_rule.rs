@@ -543,6 +543,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         subject,
         message: None,
         allow: Vec::new(),
+        cases: None,
         text: Arc::from(text),
         order: 0,
     })

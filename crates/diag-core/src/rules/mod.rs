@@ -14,6 +14,7 @@
 //! ```
 
 pub mod condition;
+mod defaults;
 mod load;
 mod log_rule;
 pub mod metric_rule;
@@ -121,6 +122,9 @@ pub enum DataSource {
     Metric,
     /// The Operator's custom resources (`tidbcluster.json`).
     Kubernetes,
+    /// TiDB slow query logs in the sample window, with the GC life time from `db_vars`: the
+    /// counts of diag's performance rules (see [`crate::model::slowlog::Performance`]).
+    SlowLog,
     /// Component logs, stderr and container logs, RocksDB info logs, `dmesg.log`.
     Log,
     /// Facts a combiner derives from several files at once (`facts:` says which), e.g. a
@@ -249,13 +253,14 @@ impl DataSource {
             DataSource::Alerts => "alert",
             DataSource::Metric => "metric",
             DataSource::Kubernetes => "kubernetes",
+            DataSource::SlowLog => "slow_log",
             DataSource::Facts(_) => "facts",
             DataSource::Log => "log",
         }
     }
 
     /// Names accepted after `source:`.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "config",
         "config_file",
         "system",
@@ -265,6 +270,7 @@ impl DataSource {
         "alert",
         "metric",
         "kubernetes",
+        "slow_log",
         "facts",
         "log",
     ];
@@ -280,7 +286,8 @@ impl DataSource {
             | DataSource::Placement
             | DataSource::DbVars
             | DataSource::Alerts
-            | DataSource::Kubernetes => &[Subject::Cluster],
+            | DataSource::Kubernetes
+            | DataSource::SlowLog => &[Subject::Cluster],
             DataSource::Facts(f) => match f.subject() {
                 Subject::Host => &[Subject::Host],
                 Subject::Instance => &[Subject::Instance],
@@ -303,6 +310,10 @@ impl DataSource {
             DataSource::Alerts => vec![DataKind::Alerts, DataKind::Metric],
             DataSource::Metric => vec![DataKind::Metric],
             DataSource::Kubernetes => vec![DataKind::CustomResource],
+            DataSource::SlowLog => vec![
+                DataKind::Log(crate::model::data::LogKind::Slow),
+                DataKind::DbVars,
+            ],
             DataSource::Facts(_) => vec![
                 DataKind::ConfigFile,
                 DataKind::Insight,
@@ -425,6 +436,8 @@ pub struct Rule {
     pub(crate) text: Arc<str>,
     /// Position in load order: ties between rules sharing a name go to the later one.
     pub(crate) order: usize,
+    /// Cases generated with the rule (rules expanded from a `default_config` table).
+    pub(crate) cases: Option<Arc<str>>,
     /// The message of an abnormal row, with `{path}` placeholders filled from its document
     /// (`message:` in a rule file).
     pub(crate) message: Option<String>,
@@ -495,6 +508,11 @@ impl Rule {
             RuleBody::Alert(_) => vec!["ALERTS"],
             _ => Vec::new(),
         }
+    }
+
+    /// The cases file generated with the rule, for rules expanded from a table.
+    pub fn generated_cases(&self) -> Option<&str> {
+        self.cases.as_deref()
     }
 
     /// Whether `id` is this rule's numeric id or its name.

@@ -1,0 +1,141 @@
+//! Issue 11's speed claims, each a ratio of two figures measured in this run:
+//!
+//! - `default_config` ÷ `config`: the whole check (`Cluster::open` + the selected rules) of a
+//!   generated 1,000-instance bundle with `--types default_config` against `--types config`
+//!   (target ≤ 1.5).
+//! - slow-log parsing throughput ÷ reading the same bytes line by line (`BufRead::read_until`),
+//!   on a generated 64 MiB TiDB slow log in memory.
+//!
+//! `cargo bench -p diag-bundlegen --bench default_config` (`-- --quick`: 3 rounds instead of 7).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use diag_bundlegen::{BundleSpec, Format, Layout, write_bundle};
+use diag_core::Cluster;
+use diag_core::engine::{CheckOptions, check};
+use diag_core::model::slowlog::SlowLogReader;
+use diag_core::rules::{CheckKind, RuleSet};
+
+type Job<'a> = Box<dyn FnMut() + 'a>;
+
+/// Round-robin runs (one warm-up round), each job's median.
+fn alternate(runs: usize, jobs: &mut [Job<'_>]) -> Vec<Duration> {
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); jobs.len()];
+    for round in 0..=runs {
+        for (job, out) in jobs.iter_mut().zip(&mut samples) {
+            let start = Instant::now();
+            job();
+            if round > 0 {
+                out.push(start.elapsed());
+            }
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort();
+            s[s.len() / 2]
+        })
+        .collect()
+}
+
+fn full_check(bundle: &Path, rules: &RuleSet, kind: CheckKind) -> usize {
+    let cluster = Cluster::open(bundle).unwrap_or_else(|e| panic!("{e}"));
+    let options = CheckOptions {
+        kinds: vec![kind],
+        ..CheckOptions::default()
+    };
+    check(&cluster, rules, &options).findings.len()
+}
+
+/// A slow log of about `bytes` bytes: entries like TiDB v6–v8 writes them.
+fn slow_log(bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + 4096);
+    let mut i = 0u64;
+    while out.len() < bytes {
+        let entry = format!(
+            "# Time: 2023-01-10T10:{:02}:{:02}.{:06}+08:00\n# Txn_start_ts: {}\n# User@Host: app[app] @ 10.0.1.{} [10.0.1.{}]\n# Conn_ID: {}\n# Query_time: 0.{:06}\n# Parse_time: 0.000041\n# Compile_time: 0.000310\n# Process_time: 0.{:03} Wait_time: 0.001 Request_count: 4 Process_keys: {} Total_keys: {} Rocksdb_delete_skipped_count: {} Rocksdb_key_skipped_count: {}\n# DB: shop\n# Is_internal: false\n# Digest: {:064x}\n# Num_cop_tasks: 4\n# Mem_max: 40960\n# Prepared: false\n# Plan_from_cache: false\n# Succ: true\n# Plan: tidb_decode_plan('fPBhMAkzXzMJMAkxCXNsZWVwKDIpLT5Db2x1bW4jMQkxCXRpbWU6MnMsIGxvb3BzOjI=')\n# Plan_digest: {:064x}\nuse shop;\nselect * from orders where id between {} and {};\n",
+            (i / 60) % 60,
+            i % 60,
+            i % 1_000_000,
+            437_000_000_000_000_000u64 + i,
+            i % 250,
+            i % 250,
+            4000 + i % 97,
+            i % 999_999,
+            i % 1000,
+            i * 37 % 3_000_000,
+            i * 53 % 6_000_000,
+            i % 20_000,
+            i % 40_000,
+            i % 5000,
+            i % 3,
+            i,
+            i + 100
+        );
+        out.extend_from_slice(entry.as_bytes());
+        i += 1;
+    }
+    out
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let runs = if quick { 3 } else { 7 };
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = BundleSpec::with_instances(1000, Layout::Tiup, 42);
+    let dir =
+        write_bundle(&spec, Format::Dir, &tmp.path().join("dir")).unwrap_or_else(|e| panic!("{e}"));
+    let b = dir.bundle.as_path();
+    let rules = RuleSet::builtin();
+    let (mut n_config, mut n_defaults) = (0, 0);
+    let times = alternate(
+        runs,
+        &mut [
+            Box::new(|| n_config = full_check(b, &rules, CheckKind::Config)),
+            Box::new(|| n_defaults = full_check(b, &rules, CheckKind::DefaultConfig)),
+        ],
+    );
+    let ratio = times[1].as_secs_f64() / times[0].as_secs_f64();
+    println!("## default_config ÷ config, 1,000 instances (medians of {runs} interleaved runs)\n");
+    println!("| Measure | Ratio | Target | Met | Sides (this run) |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| default_config ({n_defaults} rules) ÷ config ({n_config} rules) | {ratio:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
+        if ratio <= 1.5 { "yes" } else { "no" },
+        times[1].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3
+    );
+
+    let log = slow_log(64 << 20);
+    let (mut entries, mut lines) = (0usize, 0usize);
+    let times = alternate(
+        runs,
+        &mut [
+            Box::new(|| {
+                entries = SlowLogReader::new(log.as_slice())
+                    .filter(Result::is_ok)
+                    .count();
+            }),
+            Box::new(|| {
+                let mut input = log.as_slice();
+                let mut buf = Vec::new();
+                lines = 0;
+                while input.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+                    lines += 1;
+                    buf.clear();
+                }
+            }),
+        ],
+    );
+    let mib = log.len() as f64 / (1 << 20) as f64;
+    let (parse, read) = (times[0].as_secs_f64(), times[1].as_secs_f64());
+    println!(
+        "| slow-log parse throughput ÷ line-read floor ({mib:.0} MiB, {entries} entries, {lines} lines) | {:.2} | — | — | {:.0} MiB/s ÷ {:.0} MiB/s |",
+        read / parse,
+        mib / parse,
+        mib / read
+    );
+}
