@@ -386,7 +386,7 @@ fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
     let head = "id: 1\nname: x\nkind: system\nseverity: info\ndescription: d\nabnormal_when: {path: a, eq: 1}\n";
     assert_eq!(
         errors(&format!("{head}source: sytem\nfile: sysctl.conf\n")),
-        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `facts`, `log`, `slow_log` (did you mean `system`?)"
+        "bad.yaml:7: field `source`: unknown source `sytem`, expected one of `config`, `config_file`, `system`, `store`, `placement`, `db_vars`, `alert`, `metric`, `kubernetes`, `slow_log`, `facts`, `log` (did you mean `system`?)"
     );
     assert_eq!(
         errors(&format!("{head}source: facts\nfacts: hots\n")),
