@@ -237,7 +237,16 @@ struct Prepared {
 }
 
 fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckError> {
-    let cluster = Cluster::open_with(bundle, &request.load).map_err(CheckError::Load)?;
+    // The default plan (everything) gives way to what the selectable rules read.
+    let load = if request.load.plan.is_everything() {
+        request
+            .load
+            .clone()
+            .plan(engine::read_plan(request.rules, &request.selection))
+    } else {
+        request.load.clone()
+    };
+    let cluster = Cluster::open_with(bundle, &load).map_err(CheckError::Load)?;
     let notes = selection::explain_selection(&cluster, request.rules, &request.selection);
     let mut outcome = engine::check(&cluster, request.rules, &request.selection);
     // Post-passes over the findings, then over the document.

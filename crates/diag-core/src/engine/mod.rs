@@ -68,6 +68,35 @@ impl Default for CheckOptions {
     }
 }
 
+/// What the rules a check may select read of a bundle: runtime configs always (every report
+/// names instances by them), plus the files of each rule's source and the metrics it reads.
+/// The cluster version is not known before loading, so rules of every version range count;
+/// kinds, `--rule` and `--skip` decide as in [`select`].
+///
+/// ```
+/// use diag_core::bundle::{DataKind, LogKind};
+/// use diag_core::engine::{CheckOptions, read_plan};
+/// let plan = read_plan(&diag_core::rules::RuleSet::builtin(), &CheckOptions::default());
+/// assert!(plan.wants("p/conf/config.json", Some(DataKind::RuntimeConfig)));
+/// assert!(!plan.wants("p/log/tikv.log", Some(DataKind::Log(LogKind::Std))));
+/// ```
+pub fn read_plan(rules: &RuleSet, options: &CheckOptions) -> crate::bundle::ReadPlan {
+    let mut plan = crate::bundle::ReadPlan::metadata().with(crate::bundle::DataKind::RuntimeConfig);
+    for rule in rules.rules().iter().filter(|rule| {
+        options.kinds.contains(&rule.meta.kind)
+            && (options.only.is_empty() || options.only.iter().any(|o| rule.is_called(o)))
+            && !options.skip.iter().any(|s| rule.is_called(s))
+    }) {
+        for kind in rule.data.data_kinds() {
+            plan = plan.with(kind);
+        }
+        for metric in rule.metrics() {
+            plan = plan.with_metric(metric);
+        }
+    }
+    plan
+}
+
 /// The rules that run on `cluster`, in report order (id, then name).
 pub fn select<'a>(cluster: &Cluster, rules: &'a RuleSet, options: &CheckOptions) -> Vec<&'a Rule> {
     let version = cluster.version.semver.as_ref();
