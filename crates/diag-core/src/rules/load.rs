@@ -553,17 +553,17 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
         );
     }
 
-    let version = match VersionConstraint::parse(&raw.version) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            err("version", e.to_string(), None);
-            None
-        }
+    let head = RuleHead {
+        id: raw.id,
+        name: raw.name.clone(),
+        kind: raw.kind,
+        severity: raw.severity,
+        version: &raw.version,
+        link: &raw.link,
+        description: raw.description.trim().to_string(),
+        suggestion: &raw.suggestion,
     };
-
-    if let Some(problem) = link_problem(&raw.link, raw.kind) {
-        err("link", problem, None);
-    }
+    let version = head.check(&mut err);
     if raw.description.trim().is_empty() {
         err(
             "description",
@@ -645,35 +645,103 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
     }
 
     match (body, version) {
-        (Some(body), Some(version)) if errors.is_empty() && !prescan_errors => Ok(Rule {
-            meta: Arc::new(RuleMeta {
-                id: raw.id,
-                name: raw.name,
-                kind: raw.kind,
+        (Some(body), Some(version)) if errors.is_empty() && !prescan_errors => {
+            let mut rule = head.into_rule(RuleParts {
+                file,
+                text,
                 components,
-                variation: raw.variation.trim().to_string(),
-                severity: raw.severity,
-                version: raw.version.trim().to_string(),
-                link: raw.link.trim().to_string(),
-                description: raw.description.trim().to_string(),
-                suggestion: raw.suggestion.trim().to_string(),
-                source: file.to_string(),
-            }),
-            version,
-            variation,
-            body,
-            data,
-            subject,
-            text: Arc::from(text),
-            order: 0,
-            cases: None,
-            message: raw
+                variation_text: raw.variation.trim().to_string(),
+                variation,
+                version,
+                body,
+                data,
+                subject,
+            });
+            rule.message = raw
                 .message
                 .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty()),
-            allow: raw.allow,
-        }),
+                .filter(|m| !m.is_empty());
+            rule.allow = raw.allow;
+            Ok(rule)
+        }
         _ => Err(errors),
+    }
+}
+
+/// The fields every rule file has, whatever its source: read and checked one way for all.
+pub(super) struct RuleHead<'a> {
+    pub(super) id: i64,
+    pub(super) name: String,
+    pub(super) kind: CheckKind,
+    pub(super) severity: Severity,
+    pub(super) version: &'a str,
+    pub(super) link: &'a str,
+    /// The prose as reports print it (a log rule appends its signature).
+    pub(super) description: String,
+    pub(super) suggestion: &'a str,
+}
+
+/// What a source's parser compiled, to be joined with a [`RuleHead`] into a [`Rule`].
+pub(super) struct RuleParts<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+    pub(super) components: Vec<ComponentKind>,
+    /// `variation` as reports print it.
+    pub(super) variation_text: String,
+    pub(super) variation: Vec<VariationItem>,
+    pub(super) version: VersionConstraint,
+    pub(super) body: RuleBody,
+    pub(super) data: DataSource,
+    pub(super) subject: Subject,
+}
+
+impl RuleHead<'_> {
+    /// Checks the version range and the link, reporting through `err`; the parsed range.
+    pub(super) fn check(
+        &self,
+        err: &mut impl FnMut(&str, String, Option<String>),
+    ) -> Option<VersionConstraint> {
+        let version = match VersionConstraint::parse(self.version) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                err("version", e.to_string(), None);
+                None
+            }
+        };
+        if let Some(problem) = link_problem(self.link, self.kind) {
+            err("link", problem, None);
+        }
+        version
+    }
+
+    /// The rule: its metadata from the head, the rest from the parts (no message, no allowlist,
+    /// no generated cases, first in load order until loading sorts).
+    pub(super) fn into_rule(self, parts: RuleParts<'_>) -> Rule {
+        Rule {
+            meta: Arc::new(RuleMeta {
+                id: self.id,
+                name: self.name,
+                kind: self.kind,
+                components: parts.components,
+                variation: parts.variation_text,
+                severity: self.severity,
+                version: self.version.trim().to_string(),
+                link: self.link.trim().to_string(),
+                description: self.description,
+                suggestion: self.suggestion.trim().to_string(),
+                source: parts.file.to_string(),
+            }),
+            version: parts.version,
+            variation: parts.variation,
+            body: parts.body,
+            data: parts.data,
+            subject: parts.subject,
+            text: Arc::from(parts.text),
+            order: 0,
+            cases: None,
+            message: None,
+            allow: Vec::new(),
+        }
     }
 }
 

@@ -30,11 +30,10 @@ use std::sync::Arc;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::load::{RuleLoadError, line_of, link_problem, nearest, yaml_error};
-use super::{CheckKind, DataSource, Rule, RuleBody, RuleMeta, Severity, Subject, VariationItem};
+use super::load::{RuleHead, RuleLoadError, RuleParts, line_of, nearest, yaml_error};
+use super::{CheckKind, DataSource, Rule, RuleBody, Severity, Subject, VariationItem};
 use crate::model::ComponentKind;
 use crate::model::log::{Level, LogFileKind, parse_span};
-use crate::model::version::VersionConstraint;
 
 /// How an entry's message (or a raw line) must read.
 #[derive(Debug, Clone)]
@@ -475,16 +474,22 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             None,
         );
     }
-    let version = match VersionConstraint::parse(&raw.version) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            err("version", e.to_string(), None);
-            None
-        }
+    let description = format!(
+        "{}\nSignature: {}",
+        raw.description.trim(),
+        raw.signature.trim()
+    );
+    let head = RuleHead {
+        id: raw.id,
+        name: raw.name.trim().to_string(),
+        kind: CheckKind::Log,
+        severity: raw.severity,
+        version: &raw.version,
+        link: &raw.link,
+        description,
+        suggestion: &raw.suggestion,
     };
-    if let Some(problem) = link_problem(&raw.link, raw.kind) {
-        err("link", problem, None);
-    }
+    let version = head.check(&mut err);
     for (field, value) in [
         ("signature", &raw.signature),
         ("description", &raw.description),
@@ -502,31 +507,17 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
     let (Some(version), true) = (version, errors.is_empty()) else {
         return Err(errors);
     };
-    let description = format!(
-        "{}\nSignature: {}",
-        raw.description.trim(),
-        raw.signature.trim()
-    );
-    Ok(Rule {
-        meta: Arc::new(RuleMeta {
-            id: raw.id,
-            name: raw.name.trim().to_string(),
-            kind: CheckKind::Log,
-            components: components.clone(),
-            variation: variation.clone(),
-            severity: raw.severity,
-            version: raw.version.trim().to_string(),
-            link: raw.link.trim().to_string(),
-            description,
-            suggestion: raw.suggestion.trim().to_string(),
-            source: file.to_string(),
-        }),
-        version,
+    Ok(head.into_rule(RuleParts {
+        file,
+        text,
+        components: components.clone(),
+        variation_text: variation.clone(),
         variation: vec![VariationItem {
             text: Arc::from(variation.as_str()),
             component: None,
             path: String::new(),
         }],
+        version,
         body: RuleBody::Log(Arc::new(LogRule {
             components,
             files,
@@ -541,12 +532,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
         })),
         data: DataSource::Log,
         subject,
-        message: None,
-        allow: Vec::new(),
-        cases: None,
-        text: Arc::from(text),
-        order: 0,
-    })
+    }))
 }
 
 #[cfg(test)]
