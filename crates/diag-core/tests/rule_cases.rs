@@ -16,7 +16,7 @@ fn every_rule_has_passing_abnormal_and_normal_cases() {
         .iter()
         .filter(|r| r.rule.kind == diag_core::rules::CheckKind::Log)
         .count();
-    assert_eq!(log, 78);
+    assert_eq!(log, 80);
     let problems: Vec<String> = results
         .iter()
         .flat_map(|r| {

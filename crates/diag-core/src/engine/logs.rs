@@ -17,6 +17,7 @@ use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 
 use super::finding::{Aggregate, Evidence, InstanceRef, Row, RowState, ValueRead};
+use super::state::{States, Verdict};
 use crate::model::log::{
     LineChunks, LogFileKind, LogTime, ReadNotes, classify, count_lines, decode_line, panic_start,
     parse_header,
@@ -129,30 +130,102 @@ struct Prefilter {
 
 impl Prefilter {
     fn new(rules: &[&LogRule], ids: &[usize]) -> Option<Prefilter> {
-        let mut literals: Vec<&str> = Vec::new();
-        let mut rules_of: Vec<Vec<usize>> = Vec::new();
-        for &id in ids {
-            for lit in &rules[id].literals {
-                match literals.iter().position(|l| l == lit) {
-                    Some(p) => rules_of[p].push(id),
-                    None => {
-                        literals.push(lit);
-                        rules_of.push(vec![id]);
-                    }
-                }
-            }
-        }
+        let mut literals: Vec<&str> = ids
+            .iter()
+            .flat_map(|&id| rules[id].literals.iter().map(String::as_str))
+            .collect();
+        literals.sort_unstable();
+        literals.dedup();
+        let needles = needles(&literals);
+        // A needle stands for every rule with a literal containing it.
+        let rules_of: Vec<Vec<usize>> = needles
+            .iter()
+            .map(|n| {
+                let mut of: Vec<usize> = ids
+                    .iter()
+                    .copied()
+                    .filter(|&id| rules[id].literals.iter().any(|l| l.contains(n.as_str())))
+                    .collect();
+                of.dedup();
+                of
+            })
+            .collect();
         let scan = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(&literals)
+            .build(&needles)
             .ok()?;
-        let all = AhoCorasick::new(&literals).ok()?;
+        let all = AhoCorasick::new(&needles).ok()?;
         Some(Prefilter {
             scan,
             all,
             rules_of,
         })
     }
+}
+
+/// Literals shared by needles this long or longer are searched as one needle.
+const SHARED_NEEDLE_BYTES: usize = 12;
+
+/// The needles the prefilter searches for `literals` (sorted, distinct): every line holding a
+/// literal holds one of them. A literal containing another is left to the shorter one, and two
+/// literals sharing at least [`SHARED_NEEDLE_BYTES`] (`No space left on device` and `no space
+/// left on device`) are searched by what they share. Fewer needles let the SIMD searcher use
+/// its narrow form (at most 32 needles), which scans markedly faster than its wide one; a
+/// needle this long still picks out the same few lines, which are matched exactly anyway.
+fn needles(literals: &[&str]) -> Vec<String> {
+    let mut set: Vec<String> = literals.iter().map(|l| (*l).to_string()).collect();
+    loop {
+        set.sort_unstable();
+        set.dedup();
+        let snapshot = set.clone();
+        set.retain(|l| !snapshot.iter().any(|o| o != l && l.contains(o.as_str())));
+        let mut best: Option<(usize, usize, &str)> = None;
+        for i in 0..set.len() {
+            for j in i + 1..set.len() {
+                let shared = longest_common(&set[i], &set[j]);
+                if shared.len() >= SHARED_NEEDLE_BYTES
+                    && best.is_none_or(|(_, _, b)| shared.len() > b.len())
+                {
+                    best = Some((i, j, shared));
+                }
+            }
+        }
+        let Some((i, j, shared)) = best else {
+            return set;
+        };
+        let shared = shared.to_string();
+        set.remove(j);
+        set.remove(i);
+        set.push(shared);
+    }
+}
+
+/// The longest common substring of `a` and `b` (the first in `a` of that length), cut at
+/// character boundaries.
+fn longest_common<'a>(a: &'a str, b: &str) -> &'a str {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let mut prev = vec![0usize; y.len() + 1];
+    let mut cur = vec![0usize; y.len() + 1];
+    let (mut len, mut end) = (0, 0);
+    for i in 1..=x.len() {
+        for j in 1..=y.len() {
+            cur[j] = if x[i - 1] == y[j - 1] { prev[j - 1] + 1 } else { 0 };
+            if cur[j] > len {
+                len = cur[j];
+                end = i;
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let mut start = end - len;
+    let mut stop = end;
+    while !a.is_char_boundary(start) && start < stop {
+        start += 1;
+    }
+    while !a.is_char_boundary(stop) && stop > start {
+        stop -= 1;
+    }
+    &a[start..stop]
 }
 
 /// What scanning one file produced.
@@ -224,9 +297,10 @@ pub(crate) fn check_logs(cluster: &Cluster, selected: &[&Rule]) -> BTreeMap<usiz
             }
         }
     }
+    let states = States::new(cluster);
     let mut out = BTreeMap::new();
     for (id, (rule, log)) in log_rules.iter().enumerate() {
-        let rows = rows_of(cluster, rule, log, id, &jobs, &mut merged, &problems);
+        let rows = rows_of(cluster, &states, rule, log, id, &jobs, &mut merged, &problems);
         out.insert(rule_key(rule), rows);
     }
     out
@@ -447,6 +521,7 @@ fn instance_ref(cluster: &Cluster, index: usize) -> Option<InstanceRef> {
 #[allow(clippy::too_many_arguments)]
 fn rows_of(
     cluster: &Cluster,
+    states: &States<'_>,
     rule: &Rule,
     log: &LogRule,
     id: usize,
@@ -507,6 +582,10 @@ fn rows_of(
         .into_iter()
         .map(|(subject, tag, instances, present)| {
             let problems = problems.get(&(id, subject.clone()));
+            let instance = match subject {
+                Subject::Instance(i) => Some(i),
+                _ => None,
+            };
             let tally = merged.remove(&(id, subject)).unwrap_or_default();
             if !present {
                 let mut row = Row::new(
@@ -526,12 +605,34 @@ fn rows_of(
             }
             let mut times = tally.times.clone();
             times.sort_unstable();
-            let state = if log.reached(tally.count, &times) {
+            let mut state = if log.reached(tally.count, &times) {
                 RowState::Abnormal(rule.meta.severity)
             } else {
                 RowState::Ok
             };
             let mut notes = Vec::new();
+            // A log signal AND a state: judged only when the signal was reached.
+            let mut state_evidence = Vec::new();
+            if matches!(state, RowState::Abnormal(_)) && !log.requires.is_empty() {
+                match states.judge(&log.requires, instance) {
+                    Verdict::Holds { said, evidence } => {
+                        notes.push(format!("with {said}"));
+                        state_evidence = evidence;
+                    }
+                    Verdict::Fails(said) => {
+                        state = RowState::Ok;
+                        notes.push(format!("not raised: {said}"));
+                    }
+                    Verdict::Unknown(why) => {
+                        state = RowState::NoData;
+                        notes.push(format!("the required state is unknown: {why}"));
+                    }
+                    Verdict::Failed(why) => {
+                        state = RowState::Error;
+                        notes.push(format!("the required state: {why}"));
+                    }
+                }
+            }
             if tally.undated > 0 {
                 notes.push(format!("{} undated", tally.undated));
             }
@@ -576,7 +677,48 @@ fn rows_of(
                 row.aggregate = Some(aggregate);
             }
             row.evidence = evidence;
+            row.evidence.extend(state_evidence);
             row
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needles_cover_every_literal_and_share_long_parts() {
+        let literals = [
+            "No space left on device",
+            "Welcome to TiDB.",
+            "Welcome to TiKV",
+            "[FATAL]",
+            "duplicated store address",
+            "duplicated store peer address",
+            "no space left on device",
+            "store is tombstone",
+            "tombstone",
+        ];
+        let needles = needles(&literals);
+        assert_eq!(
+            needles,
+            [
+                "Welcome to Ti",
+                "[FATAL]",
+                "duplicated store ",
+                "o space left on device",
+                "tombstone"
+            ]
+        );
+        for l in literals {
+            assert!(needles.iter().any(|n| l.contains(n.as_str())), "{l}");
+        }
+    }
+
+    #[test]
+    fn longest_common_keeps_characters_whole() {
+        assert_eq!(longest_common("a×bcdef", "z×bcdeq"), "×bcde");
+        assert_eq!(longest_common("abc", "xyz"), "");
+    }
 }

@@ -28,6 +28,7 @@ mod logs;
 mod metrics;
 mod performance;
 pub mod selection;
+mod state;
 
 pub use performance::slow_log_csv_files;
 
@@ -87,7 +88,7 @@ pub fn read_plan(rules: &RuleSet, options: &CheckOptions) -> crate::bundle::Read
             && (options.only.is_empty() || options.only.iter().any(|o| rule.is_called(o)))
             && !options.skip.iter().any(|s| rule.is_called(s))
     }) {
-        for kind in rule.data.data_kinds() {
+        for kind in rule.data_kinds() {
             plan = plan.with(kind);
         }
         for metric in rule.metrics() {

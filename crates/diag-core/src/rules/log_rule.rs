@@ -15,11 +15,21 @@
 //! threshold: {count: 3, within: 10m}         # default: 1 entry
 //! window: sample                    # or `any`: count entries of any age (stderr), marked as such
 //! subject: instance                 # or cluster, host (dmesg)
+//! requires:                         # optional: a state that must hold too (all given ones)
+//!   config: {path: performance.tcp-keep-alive, eq: false}  # the subject instance's runtime config
+//!   store: {path: state_name, eq: Tombstone}   # a store of PD's store.json at its address
+//!   topology: {path: pd_count, lt: 3}          # the cluster's shape (`facts: shape`)
 //! severity: critical
 //! signature: tidb-signals §2.1 S1 — tikv src/server/raft_server.rs `check_store`
 //! description: …
 //! suggestion: …
 //! ```
+//!
+//! `requires:` makes the row a log signal AND a state (hotsos-style): the row is abnormal only
+//! when the entries reach the threshold and every required condition holds, in the condition
+//! language of the other sources (declarative only). A required state that cannot be read
+//! (no config, no `store.json`, no store at the instance's address, a missing path) makes a row
+//! whose signal was reached `nodata`, saying so; a signal not reached is `ok` whatever the state.
 //!
 //! The prefilter needs a literal every matching line contains: `contains`, `exact` and `prefix`
 //! give it; a `regex` needs `literal:` beside it. Literals hold no `"` or `\`, which the
@@ -30,6 +40,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::condition::{self, Condition, ConditionSpec};
 use super::load::{RuleHead, RuleLoadError, RuleParts, line_of, nearest, yaml_error};
 use super::{CheckKind, DataSource, Rule, RuleBody, Severity, Subject, VariationItem};
 use crate::model::ComponentKind;
@@ -90,6 +101,35 @@ impl FieldCondition {
     }
 }
 
+/// Which state a log rule's `requires:` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateSource {
+    /// The subject instance's runtime config.
+    Config,
+    /// The stores of PD's `store.json` at the subject instance's address (the `store` facts).
+    Store,
+    /// The cluster's shape (the `shape` facts: instance counts per component).
+    Topology,
+}
+
+impl StateSource {
+    /// The key under `requires:`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StateSource::Config => "config",
+            StateSource::Store => "store",
+            StateSource::Topology => "topology",
+        }
+    }
+}
+
+/// One condition of `requires:`: it must hold on its state for the row to be abnormal.
+#[derive(Debug, Clone)]
+pub(crate) struct Requirement {
+    pub(crate) state: StateSource,
+    pub(crate) condition: Condition,
+}
+
 /// A compiled log rule.
 #[derive(Debug, Clone)]
 pub(crate) struct LogRule {
@@ -104,6 +144,8 @@ pub(crate) struct LogRule {
     pub(crate) subject: Subject,
     /// Literals for the prefilter: a line that can match contains one of them.
     pub(crate) literals: Vec<String>,
+    /// States that must hold beside the log signal.
+    pub(crate) requires: Vec<Requirement>,
 }
 
 impl LogRule {
@@ -161,6 +203,8 @@ struct LogRuleFile {
     window: Option<String>,
     #[serde(default)]
     subject: Option<String>,
+    #[serde(default)]
+    requires: Option<RequiresSpec>,
     severity: Severity,
     #[serde(default)]
     variation: String,
@@ -213,6 +257,17 @@ struct FieldSpec {
     contains: Option<String>,
     #[serde(default)]
     regex: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequiresSpec {
+    #[serde(default)]
+    config: Option<ConditionSpec>,
+    #[serde(default)]
+    store: Option<ConditionSpec>,
+    #[serde(default)]
+    topology: Option<ConditionSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -467,6 +522,42 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             Subject::Instance
         }
     };
+    let mut requires = Vec::new();
+    if let Some(spec) = &raw.requires {
+        let given = [
+            (StateSource::Config, &spec.config),
+            (StateSource::Store, &spec.store),
+            (StateSource::Topology, &spec.topology),
+        ];
+        for (state, condition) in given {
+            let Some(condition) = condition else { continue };
+            if state != StateSource::Topology && subject != Subject::Instance {
+                err(
+                    "requires",
+                    format!(
+                        "`requires: {{{}: …}}` reads the subject instance's state; it goes with `subject: instance`",
+                        state.as_str()
+                    ),
+                    None,
+                );
+                continue;
+            }
+            let declarative = |_: &str| -> Result<Arc<rhai::AST>, String> {
+                Err("`requires` conditions are declarative (no `rhai`)".into())
+            };
+            match condition::compile(condition, &declarative) {
+                Ok(condition) => requires.push(Requirement { state, condition }),
+                Err(m) => err("requires", format!("`{}`: {m}", state.as_str()), None),
+            }
+        }
+        if given.iter().all(|(_, c)| c.is_none()) {
+            err(
+                "requires",
+                "names a state: `config`, `store` or `topology`, each with a condition".into(),
+                None,
+            );
+        }
+    }
     if subject == Subject::Host && files.iter().any(|f| *f != LogFileKind::Dmesg) {
         err(
             "subject",
@@ -529,6 +620,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> 
             any_age,
             subject,
             literals,
+            requires,
         })),
         data: DataSource::Log,
         subject,

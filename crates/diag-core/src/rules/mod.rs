@@ -32,6 +32,7 @@ pub use condition::Condition;
 pub(crate) use load::nearest;
 pub use load::{RuleLoadError, RuleLoadErrors};
 pub(crate) use log_rule::LogRule;
+pub(crate) use log_rule::{Requirement, StateSource};
 
 /// What a rule checks; `--types` selects by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -499,6 +500,25 @@ impl Rule {
             RuleBody::Metric(_) => "metric function",
             RuleBody::Alert(_) => "alert names",
         }
+    }
+
+    /// The kinds of bundle files the rule reads: its source's, and those of the states a log
+    /// rule's `requires:` reads (runtime configs are always read).
+    pub fn data_kinds(&self) -> Vec<DataKind> {
+        let mut kinds = self.data.data_kinds();
+        if let RuleBody::Log(l) = &self.body {
+            for r in &l.requires {
+                let source = match r.state {
+                    StateSource::Config => continue,
+                    StateSource::Store => DataSource::Facts(FactSet::Store),
+                    StateSource::Topology => DataSource::Facts(FactSet::Shape),
+                };
+                kinds.extend(source.data_kinds());
+            }
+        }
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
     }
 
     /// The metric names the rule reads (`ALERTS` for alert rules); empty for other sources.

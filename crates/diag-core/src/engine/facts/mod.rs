@@ -121,14 +121,9 @@ pub(super) fn hosts(cluster: &Cluster) -> Vec<&str> {
     hosts
 }
 
-pub(super) fn rows(
-    cluster: &Cluster,
-    view: &ScriptCluster,
-    rule: &Rule,
-    condition: &Condition,
-    set: FactSet,
-) -> Vec<Row> {
-    let facts = match set {
+/// The documents of one combiner (`allow`: drift's allowlist).
+fn gather(cluster: &Cluster, set: FactSet, allow: &[String]) -> Vec<Facts> {
+    match set {
         FactSet::Host => host::hosts(cluster),
         FactSet::DataDir => host::data_dirs(cluster),
         FactSet::HostData => host::host_data(cluster),
@@ -136,9 +131,61 @@ pub(super) fn rows(
         FactSet::Replication => cluster::replication(cluster),
         FactSet::Versions => cluster::versions(cluster),
         FactSet::Shape => cluster::shape(cluster),
-        FactSet::Drift => cluster::drift(cluster, &rule.allow),
+        FactSet::Drift => cluster::drift(cluster, allow),
         FactSet::Kubernetes => cluster::kubernetes(cluster),
-    };
+    }
+}
+
+/// One combiner document, as a state another rule requires (`requires:` of a log rule) reads it.
+pub(in crate::engine) struct StateDoc {
+    /// The row tag the facts rule would print (`Store_7`, `cluster`).
+    pub(in crate::engine) tag: String,
+    /// The instances it is about (a store: the instances at its address).
+    pub(in crate::engine) instances: Vec<usize>,
+    /// The facts.
+    pub(in crate::engine) root: ConfigNode,
+    /// Why facts may be missing (the combiner's file is unusable).
+    pub(in crate::engine) absent: Option<String>,
+    cites: Vec<(String, Evidence)>,
+}
+
+impl StateDoc {
+    /// Where the facts at `paths` were read.
+    pub(in crate::engine) fn cited(&self, paths: &[&str]) -> Vec<Evidence> {
+        let mut out: Vec<Evidence> = Vec::new();
+        for path in paths {
+            for (p, e) in &self.cites {
+                if related(p, path) && !out.contains(e) {
+                    out.push(e.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every document of a combiner, for states other rules require; empty when its files are absent.
+pub(in crate::engine) fn state_documents(cluster: &Cluster, set: FactSet) -> Vec<StateDoc> {
+    gather(cluster, set, &[])
+        .into_iter()
+        .map(|f| StateDoc {
+            tag: f.tag,
+            instances: f.instances,
+            root: ConfigNode::new(ConfigValue::Map(f.doc)),
+            absent: f.absent,
+            cites: f.cites,
+        })
+        .collect()
+}
+
+pub(super) fn rows(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    rule: &Rule,
+    condition: &Condition,
+    set: FactSet,
+) -> Vec<Row> {
+    let facts = gather(cluster, set, &rule.allow);
     let mut read: Vec<&str> = Vec::new();
     super::groups::every_path(condition, &mut read);
     read.extend(rule.variation.iter().map(|v| v.path.as_str()));
