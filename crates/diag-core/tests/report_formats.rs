@@ -420,3 +420,98 @@ mod xml {
             .replace("&amp;", "&")
     }
 }
+
+/// The seed findings plus one log rule whose row matched 7 entries: 5 examples kept, the
+/// first in the window cited first, and the config line of the state the rule requires.
+fn log_doc() -> ReportDocument {
+    use diag_core::engine::{Aggregate, Evidence, Finding, InstanceRef, Row, RowState, ValueRead};
+    use diag_core::model::ComponentKind;
+    use diag_core::rules::{CheckKind, RuleMeta, Severity};
+    let meta = std::sync::Arc::new(RuleMeta {
+        id: 7079,
+        name: "tidb-connections-cut-keepalive-off".into(),
+        kind: CheckKind::Log,
+        components: vec![ComponentKind::Tidb],
+        variation: "log.tidb-connections-cut-keepalive-off".into(),
+        severity: Severity::Warning,
+        version: String::new(),
+        link: String::new(),
+        description: "Clients' connections are dropped while TCP keepalive is off.".into(),
+        suggestion: "Set `performance.tcp-keep-alive = true`.".into(),
+        source: "builtin:log/tidb-connections-cut-keepalive-off.yaml".into(),
+    });
+    let file = "basic-tidb-0/log/tidb.log";
+    let examples: Vec<Evidence> = (0..5)
+        .map(|n| {
+            Evidence::at(file, 10 + 3 * n)
+                .with_time(format!("2022-01-24T08:4{n}:21.118+08:00"))
+                .with_excerpt(format!(
+                    "[2022/01/24 08:4{n}:21.118 +08:00] [WARN] [conn.go:1147] [\"read packet failed, close this connection\"] [conn=219902325555{n}] [error=\"EOF <&>\"]"
+                ))
+        })
+        .collect();
+    let mut aggregate = Aggregate::new();
+    aggregate.count = 7;
+    aggregate.first = Some("2022-01-24T08:40:21.118+08:00".into());
+    aggregate.last = Some("2022-01-24T08:51:02.000+08:00".into());
+    aggregate.examples = examples.clone();
+    let mut row = Row::new(
+        &meta,
+        "TidbConfig_172.20.21.213:4000".into(),
+        vec![InstanceRef {
+            component: ComponentKind::Tidb,
+            host: "172.20.21.213".into(),
+            port: 4000,
+            index: 0,
+        }],
+        vec![ValueRead {
+            variation: meta.variation.as_str().into(),
+            value: Some("7".into()),
+            evidence: examples.first().cloned(),
+        }],
+        RowState::Abnormal(Severity::Warning),
+        Some("7 × read packet failed, close this connection (with config performance.tcp-keep-alive = false)".into()),
+    );
+    row.evidence = examples;
+    row.evidence
+        .push(Evidence::at("basic-tidb-0/conf/config.json", 88));
+    row.aggregate = Some(aggregate);
+    let mut outcome = seed_outcome();
+    outcome.findings.push(Finding {
+        rule: meta,
+        rows: vec![row],
+    });
+    let cluster = Cluster::open(SEED.as_ref()).expect("seed bundle loads");
+    ReportDocument::new(&cluster, &outcome)
+}
+
+#[test]
+fn html_shows_the_example_lines_of_a_log_row() {
+    let doc = log_doc();
+    let html = Renderer::new().render(Format::Html, &doc).expect("renders");
+    if let Some(dir) = std::env::var_os("DIAG_REPORT_DUMP") {
+        std::fs::write(std::path::Path::new(&dir).join("log-check-report.html"), &html)
+            .expect("dump");
+    }
+    let at = html
+        .find("<tbody class=\"finding\" data-level=\"warning\" data-status=\"abnormal\" data-components=\" tidb \" data-text=\"7079")
+        .expect("the log finding is rendered");
+    let end = at + html[at..].find("</tbody>\n</table>").expect("its rows end") ;
+    let block = &html[at..end];
+    // Each example once, as a list item, with its file:line and excerpt; the state's config
+    // line after them; the first example is not repeated as the value's evidence.
+    assert_eq!(block.matches("<li>").count(), 5, "{block}");
+    assert_eq!(block.matches("tidb.log:10").count(), 1, "{block}");
+    insta::assert_snapshot!("html-log-row", block);
+    // The JSON document keeps the aggregate and the whole evidence list.
+    let json: Value =
+        serde_json::from_str(&Renderer::new().render(Format::Json, &doc).expect("renders"))
+            .expect("json");
+    let row = json["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["rule"]["id"] == 7079))
+        .map(|f| &f["rows"][0])
+        .expect("the log row");
+    assert_eq!(row["aggregate"]["examples"].as_array().map(Vec::len), Some(5));
+    assert_eq!(row["evidence"].as_array().map(Vec::len), Some(6));
+}
