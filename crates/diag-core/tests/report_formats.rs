@@ -490,13 +490,16 @@ fn html_shows_the_example_lines_of_a_log_row() {
     let doc = log_doc();
     let html = Renderer::new().render(Format::Html, &doc).expect("renders");
     if let Some(dir) = std::env::var_os("DIAG_REPORT_DUMP") {
-        std::fs::write(std::path::Path::new(&dir).join("log-check-report.html"), &html)
-            .expect("dump");
+        std::fs::write(
+            std::path::Path::new(&dir).join("log-check-report.html"),
+            &html,
+        )
+        .expect("dump");
     }
     let at = html
         .find("<tbody class=\"finding\" data-level=\"warning\" data-status=\"abnormal\" data-components=\" tidb \" data-text=\"7079")
         .expect("the log finding is rendered");
-    let end = at + html[at..].find("</tbody>\n</table>").expect("its rows end") ;
+    let end = at + html[at..].find("</tbody>\n</table>").expect("its rows end");
     let block = &html[at..end];
     // Each example once, as a list item, with its file:line and excerpt; the state's config
     // line after them; the first example is not repeated as the value's evidence.
@@ -512,6 +515,9 @@ fn html_shows_the_example_lines_of_a_log_row() {
         .and_then(|f| f.iter().find(|f| f["rule"]["id"] == 7079))
         .map(|f| &f["rows"][0])
         .expect("the log row");
-    assert_eq!(row["aggregate"]["examples"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        row["aggregate"]["examples"].as_array().map(Vec::len),
+        Some(5)
+    );
     assert_eq!(row["evidence"].as_array().map(Vec::len), Some(6));
 }

@@ -209,7 +209,11 @@ fn longest_common<'a>(a: &'a str, b: &str) -> &'a str {
     let (mut len, mut end) = (0, 0);
     for i in 1..=x.len() {
         for j in 1..=y.len() {
-            cur[j] = if x[i - 1] == y[j - 1] { prev[j - 1] + 1 } else { 0 };
+            cur[j] = if x[i - 1] == y[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                0
+            };
             if cur[j] > len {
                 len = cur[j];
                 end = i;
@@ -300,7 +304,16 @@ pub(crate) fn check_logs(cluster: &Cluster, selected: &[&Rule]) -> BTreeMap<usiz
     let states = States::new(cluster);
     let mut out = BTreeMap::new();
     for (id, (rule, log)) in log_rules.iter().enumerate() {
-        let rows = rows_of(cluster, &states, rule, log, id, &jobs, &mut merged, &problems);
+        let rows = rows_of(
+            cluster,
+            &states,
+            rule,
+            log,
+            id,
+            &jobs,
+            &mut merged,
+            &problems,
+        );
         out.insert(rule_key(rule), rows);
     }
     out
