@@ -436,7 +436,9 @@ fn scan(
         }
     };
     let dmesg = job.kind == LogFileKind::Dmesg;
-    let mut chunks = LineChunks::new(reader);
+    // The scan counts no newlines: hits and notes keep byte offsets, and the few that are
+    // kept get their line numbers from a second, counting read (only of files that matched).
+    let mut chunks = LineChunks::new(reader).without_line_numbers();
     let mut error = None;
     let mut candidates: Vec<usize> = Vec::new();
     loop {
@@ -450,7 +452,6 @@ fn scan(
         };
         let data = chunk.data;
         let mut pos = 0;
-        let mut line_no = chunk.first_line;
         while pos < data.len() {
             let Some(m) = prefilter.scan.find(&data[pos..]) else {
                 break;
@@ -462,7 +463,7 @@ fn scan(
             let end = memchr::memchr(b'\n', &data[at..])
                 .map(|p| at + p)
                 .unwrap_or(data.len());
-            line_no += count_lines(&data[pos..start]);
+            let offset = chunk.offset + start as u64;
             let raw = &data[start..end];
             candidates.clear();
             for m in prefilter.all.find_overlapping_iter(raw) {
@@ -470,7 +471,8 @@ fn scan(
             }
             candidates.sort_unstable();
             candidates.dedup();
-            let text = decode_line(raw.strip_suffix(b"\r").unwrap_or(raw), line_no, &mut notes);
+            // Notes of odd bytes record the line's offset, turned into its number below.
+            let text = decode_line(raw.strip_suffix(b"\r").unwrap_or(raw), offset, &mut notes);
             let (time, level, message, fields) = match parse_header(&text, dmesg) {
                 Some((_, h)) => (h.time, h.level, h.message, h.fields),
                 None => {
@@ -493,13 +495,13 @@ fn scan(
                     continue;
                 }
                 let mut evidence =
-                    Evidence::at(job.file.path.as_str(), line_no.min(u32::MAX as u64) as u32)
-                        .with_excerpt(excerpt(&text));
+                    Evidence::at(job.file.path.as_str(), 0).with_excerpt(excerpt(&text));
                 if let Some(t) = time {
                     evidence = evidence.with_time(t.to_string());
                 }
+                // Offsets order hits within a file as line numbers would.
                 let hit = Hit {
-                    key: (time.map(|t| t.unix_ms).unwrap_or(i64::MAX), n, line_no),
+                    key: (time.map(|t| t.unix_ms).unwrap_or(i64::MAX), n, offset),
                     evidence,
                     message: excerpt_of(&message, MESSAGE_CHARS),
                 };
@@ -509,17 +511,81 @@ fn scan(
                     .add(hit, time, outside);
             }
             pos = end + 1;
-            line_no += 1;
         }
     }
-    let chunk_notes = chunks.notes;
-    notes.cut_lines = chunk_notes.cut_lines;
+    notes.cut_lines = chunks.notes.cut_lines;
     notes.unterminated_last_line = None;
+    // Offsets → line numbers: of the kept hits and of the first line of each note.
+    let mut wanted: Vec<u64> = tallies
+        .values()
+        .flat_map(|t| t.earliest.iter().map(|h| h.key.2))
+        .collect();
+    for slot in [
+        &notes.cut_lines,
+        &notes.nul_lines,
+        &notes.invalid_utf8_lines,
+    ] {
+        if slot.0 > 0 {
+            wanted.push(slot.1);
+        }
+    }
+    if !wanted.is_empty() {
+        match line_numbers(job.file, wanted) {
+            Ok(lines) => {
+                let line_of = |offset: u64| lines.get(&offset).copied().unwrap_or(0);
+                for tally in tallies.values_mut() {
+                    for hit in &mut tally.earliest {
+                        hit.evidence.line = line_of(hit.key.2).min(u32::MAX as u64) as u32;
+                    }
+                }
+                for slot in [
+                    &mut notes.cut_lines,
+                    &mut notes.nul_lines,
+                    &mut notes.invalid_utf8_lines,
+                ] {
+                    if slot.0 > 0 {
+                        slot.1 = line_of(slot.1);
+                    }
+                }
+            }
+            Err(e) => {
+                error.get_or_insert(format!("reading again for line numbers: {e}"));
+            }
+        }
+    }
     FileTally {
         tallies: tallies.into_iter().map(|((r, s), t)| (r, s, t)).collect(),
         notes,
         error,
     }
+}
+
+/// The 1-based line number at each byte offset of `file` (offsets of line starts, as a scan
+/// without line numbers gives them), reading the file again only as far as the last one.
+fn line_numbers(file: &DataFile, mut offsets: Vec<u64>) -> Result<BTreeMap<u64, u64>, String> {
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut out = BTreeMap::new();
+    let mut chunks = LineChunks::new(file.reader().map_err(|e| e.to_string())?);
+    let mut next = offsets.iter().copied().peekable();
+    while next.peek().is_some() {
+        let Some(chunk) = chunks.next_chunk().map_err(|e| e.to_string())? else {
+            break;
+        };
+        let end = chunk.offset + chunk.data.len() as u64;
+        while let Some(&target) = next.peek() {
+            if target >= end {
+                break;
+            }
+            let within = target.saturating_sub(chunk.offset) as usize;
+            out.insert(
+                target,
+                chunk.first_line + count_lines(&chunk.data[..within]),
+            );
+            next.next();
+        }
+    }
+    Ok(out)
 }
 
 fn instance_ref(cluster: &Cluster, index: usize) -> Option<InstanceRef> {

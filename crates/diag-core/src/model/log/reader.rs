@@ -78,8 +78,11 @@ impl ReadNotes {
 pub struct Chunk<'a> {
     /// The bytes: whole lines, each ending in `\n`, except a cut or unterminated last line.
     pub data: &'a [u8],
-    /// 1-based number of the first line in `data`.
+    /// 1-based number of the first line in `data` (0 from a reader made
+    /// [`LineChunks::without_line_numbers`]).
     pub first_line: u64,
+    /// Byte offset in the file of `data`'s first byte (skipped parts of cut lines counted).
+    pub offset: u64,
 }
 
 /// Reads any [`Read`] as chunks of whole lines with a bounded buffer. A line longer than
@@ -93,6 +96,10 @@ pub struct LineChunks<R> {
     next_line: u64,
     eof: bool,
     skipping: bool,
+    /// Whether chunks carry line numbers (counting every newline).
+    counting: bool,
+    /// File offset of `buf[start]`.
+    next_offset: u64,
     /// What was odd so far (cut lines, unterminated last line). NUL and UTF-8 notes are the
     /// [`EntryReader`]'s, which looks at every line.
     pub notes: ReadNotes,
@@ -109,8 +116,18 @@ impl<R: Read> LineChunks<R> {
             next_line: 1,
             eof: false,
             skipping: false,
+            counting: true,
+            next_offset: 0,
             notes: ReadNotes::default(),
         }
+    }
+
+    /// The same reader without line numbers: no pass over every newline. Chunks still give
+    /// their byte offset, and the first cut line is noted by its offset instead of its number;
+    /// a second, counting reader turns offsets into lines where needed.
+    pub fn without_line_numbers(mut self) -> LineChunks<R> {
+        self.counting = false;
+        self
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -151,9 +168,11 @@ impl<R: Read> LineChunks<R> {
                 match memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
                     Some(p) => {
                         self.start += p + 1;
+                        self.next_offset += p as u64 + 1;
                         self.skipping = false;
                     }
                     None => {
+                        self.next_offset += (self.end - self.start) as u64;
                         self.start = self.end;
                         if self.eof {
                             return Ok(None);
@@ -166,25 +185,37 @@ impl<R: Read> LineChunks<R> {
             let pending = &self.buf[self.start..self.end];
             if let Some(p) = memchr::memrchr(b'\n', pending) {
                 let from = self.start;
-                let lines = count_lines(&pending[..=p]);
+                let offset = self.next_offset;
+                let first_line = if self.counting {
+                    let lines = count_lines(&pending[..=p]);
+                    let first = self.next_line;
+                    self.next_line += lines;
+                    first
+                } else {
+                    0
+                };
                 self.start += p + 1;
-                let first_line = self.next_line;
-                self.next_line += lines;
+                self.next_offset += p as u64 + 1;
                 return Ok(Some(Chunk {
                     data: &self.buf[from..=from + p],
                     first_line,
+                    offset,
                 }));
             }
             if pending.len() >= MAX_LINE_BYTES {
                 let from = self.start;
-                let first_line = self.next_line;
-                ReadNotes::bump(&mut self.notes.cut_lines, first_line);
+                let offset = self.next_offset;
+                let first_line = if self.counting { self.next_line } else { 0 };
+                let noted = if self.counting { first_line } else { offset };
+                ReadNotes::bump(&mut self.notes.cut_lines, noted);
                 self.next_line += 1;
+                self.next_offset += (self.end - self.start) as u64;
                 self.start = self.end;
                 self.skipping = true;
                 return Ok(Some(Chunk {
                     data: &self.buf[from..from + MAX_LINE_BYTES],
                     first_line,
+                    offset,
                 }));
             }
             if self.eof {
@@ -192,13 +223,16 @@ impl<R: Read> LineChunks<R> {
                     return Ok(None);
                 }
                 let from = self.start;
-                let first_line = self.next_line;
+                let offset = self.next_offset;
+                let first_line = if self.counting { self.next_line } else { 0 };
                 self.notes.unterminated_last_line = Some(first_line);
                 self.next_line += 1;
+                self.next_offset += (self.end - self.start) as u64;
                 self.start = self.end;
                 return Ok(Some(Chunk {
                     data: &self.buf[from..self.end],
                     first_line,
+                    offset,
                 }));
             }
             self.fill()?;
