@@ -296,10 +296,7 @@ impl Conn {
             return;
         }
         let _ = stream.shutdown(Shutdown::Write);
-        // Unread request bytes (a refused body) make the close a reset, which can destroy the
-        // answer before the client reads it; drain a little first.
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let _ = std::io::copy(&mut (&mut stream).take(1 << 20), &mut std::io::sink());
+        drain(&mut stream);
     }
 
     /// Reads bytes into `buf` until `done` says stop, within the deadline and `cap`.
@@ -454,6 +451,25 @@ impl Conn {
             headers: head.headers,
             body,
         })
+    }
+}
+
+/// Reads and drops what the client still sends, up to 1 MiB or 1 s: unread request bytes (a
+/// refused body) make the close a reset, which can destroy the answer before the client has
+/// read it.
+fn drain(stream: &mut TcpStream) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut left = 1usize << 20;
+    let mut chunk = [0u8; 4096];
+    while left > 0 {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
     }
 }
 
