@@ -179,8 +179,17 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>, handler: &(dyn Fn(&Incoming) -> Repl
             Ok(job) => job,
             Err(_) => return,
         };
-        let reply = handler(&job.request);
-        // The client's IO thread may be gone (it timed out writing an earlier answer); fine.
+        // A panic costs its request a 500, not the pool a worker.
+        let reply =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&job.request)))
+                .unwrap_or_else(|_| {
+                    Reply::error(
+                        500,
+                        "the request failed inside the server",
+                        api::wants_json(&job.request.headers),
+                    )
+                });
+        // The client may be gone by now; its answer then goes nowhere.
         let _ = job.answer.send(reply);
     }
 }
@@ -273,17 +282,10 @@ impl Conn {
                 if self.jobs.send(Job { request, answer }).is_err() {
                     return;
                 }
-                match reply.recv() {
-                    Ok(r) => {
-                        eprintln!("{method} {url} -> {}", r.status);
-                        r
-                    }
-                    // A worker panicked on this request.
-                    Err(_) => {
-                        eprintln!("{method} {url} -> 500");
-                        Reply::error(500, "the request failed inside the server", false)
-                    }
-                }
+                // No answer: shutdown's grace ran out with the request still queued.
+                let Ok(r) = reply.recv() else { return };
+                eprintln!("{method} {url} -> {}", r.status);
+                r
             }
             Err(ReadFailure::Gone) => return,
             Err(ReadFailure::Reply(r)) => {
@@ -389,7 +391,11 @@ impl Conn {
             return Err(fail(417, "only `Expect: 100-continue` is understood"));
         }
         let continue_ = header("expect").next().is_some();
-        let chunked = match header("transfer-encoding").last() {
+        if header("transfer-encoding").next().is_some() && header("content-length").next().is_some()
+        {
+            return Err(fail(400, "both Transfer-Encoding and Content-Length"));
+        }
+        let chunked = match header("transfer-encoding").next_back() {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("chunked") => true,
             Some(v) => {

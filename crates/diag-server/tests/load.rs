@@ -91,18 +91,28 @@ fn check(server: &Server, id: &str, json: bool) -> Response {
     )
 }
 
-/// Each bundle's answers (text, JSON) to a check with nothing else running.
-fn lone_answers(server: &Server, ids: &[String]) -> Vec<[String; 2]> {
+/// Each bundle's answers (text, JSON) to a check with nothing else running, and how long
+/// each took.
+fn lone_answers(server: &Server, ids: &[String]) -> (Vec<[String; 2]>, Vec<Duration>) {
+    let mut took = Vec::new();
     let answers: Vec<[String; 2]> = ids
         .iter()
-        .map(|id| [false, true].map(|json| comparable(id, json, &check(server, id, json))))
+        .map(|id| {
+            [false, true].map(|json| {
+                let asked = Instant::now();
+                let r = check(server, id, json);
+                took.push(asked.elapsed());
+                comparable(id, json, &r)
+            })
+        })
         .collect();
     for (i, a) in answers.iter().enumerate() {
         for (j, b) in answers.iter().enumerate().skip(i + 1) {
             assert_ne!(a, b, "{} and {} answer alike", ids[i], ids[j]);
         }
     }
-    answers
+    took.sort();
+    (answers, took)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -117,7 +127,7 @@ fn run_load(bundles: usize, clients: usize, per_client: usize) {
     let (data, ids) = load_data(bundles);
     let workers = WORKERS.to_string();
     let server = Server::start(data.path(), &["--keep-reports", "0", "--workers", &workers]);
-    let lone = lone_answers(&server, &ids);
+    let (lone, lone_took) = lone_answers(&server, &ids);
     let rss_idle = server.proc_status_kib("VmHWM");
     let gate = Barrier::new(clients);
     let started = Instant::now();
@@ -161,13 +171,16 @@ fn run_load(bundles: usize, clients: usize, per_client: usize) {
     let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!(
         "load: {checks} checks of {bundles} bundles, {clients} clients at once, {} workers: \
-         wall {:.1} s, latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; server peak RSS \
-         (VmHWM) {:.1} MiB ({:.1} MiB after the lone checks); loadavg {}",
+         wall {:.1} s, latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (a lone check: p50 \
+         {:.0} ms, max {:.0} ms); server peak RSS (VmHWM) {:.1} MiB ({:.1} MiB after the lone \
+         checks); loadavg {}",
         WORKERS,
         wall.as_secs_f64(),
         ms(percentile(&latencies, 50.0)),
         ms(percentile(&latencies, 99.0)),
         ms(*latencies.last().unwrap()),
+        ms(percentile(&lone_took, 50.0)),
+        ms(*lone_took.last().unwrap()),
         mib(server.proc_status_kib("VmHWM")),
         mib(rss_idle),
         load.split(' ').take(3).collect::<Vec<_>>().join(" "),
@@ -586,4 +599,34 @@ fn sigterm_finishes_the_checks_in_flight_and_exits_within_10_s() {
     let log = server.log_lines().join("\n");
     assert!(log.contains("finishing the requests in flight"), "{log}");
     assert!(log.contains("diag-server: stopped"), "{log}");
+}
+
+#[test]
+fn a_client_expecting_100_continue_gets_it_before_sending_its_body() {
+    let data = data_dir();
+    let server = Server::start(data.path(), &[]);
+    let body = br#"{"types": ["config"]}"#;
+    let mut stream = server.connect();
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/data/mini/check HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(body).unwrap();
+    let r = answer(&mut stream);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = send_raw(
+        &server,
+        b"POST /api/v1/data/mini/check HTTP/1.1\r\nExpect: something-else\r\n\r\n",
+        b"",
+    );
+    assert_eq!(r.status, 417, "{}", r.body);
 }
