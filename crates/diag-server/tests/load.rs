@@ -577,6 +577,7 @@ fn sigterm_finishes_the_checks_in_flight_and_exits_within_10_s() {
         let exit = server.wait_exit(Duration::from_secs(10));
         let took = sent_at.elapsed();
         stop.store(true, Ordering::SeqCst);
+        eprintln!("sigterm: exited {took:?} after the signal");
         assert!(
             exit.is_some_and(|e| e.success()),
             "exit {exit:?} within 10 s (took {took:?})"
