@@ -548,6 +548,9 @@ fn a_bundle_deleted_while_being_checked_is_a_410_and_nothing_else_is_affected() 
     assert_eq!(server.post("/api/v1/data/mini/check", "").status, 200);
 }
 
+/// What the client of the SIGTERM test sends a byte every 300 ms: 12 s in all.
+const DRIPPED: &[u8] = b"GET /api/v1/data HTTP/1.1\r\nHost: x\r\n\r\n";
+
 #[test]
 fn sigterm_finishes_the_checks_in_flight_and_exits_within_10_s() {
     let data = data_dir();
@@ -557,20 +560,16 @@ fn sigterm_finishes_the_checks_in_flight_and_exits_within_10_s() {
     let server = Server::start(data.path(), &[]);
     let stop = AtomicBool::new(false);
     let slow_sent = AtomicUsize::new(0);
+    // A client still sending its request when the signal comes. It connects before the check
+    // is asked for, so it is accepted before the check starts.
+    let mut stream = server.connect();
     let (in_flight, dripping) = std::thread::scope(|s| {
-        let in_flight = s.spawn(|| server.post("/api/v1/data/slow/check", ""));
-        // A client still sending its request when the signal comes.
         let dripping = s.spawn(|| {
-            let mut stream = server.connect();
-            let (sent, _) = drip(
-                &mut stream,
-                b"GET /api/v1/data HTTP/1.1\r\nHost: x\r\n\r\n",
-                Duration::from_millis(300),
-                &stop,
-            );
+            let (sent, _) = drip(&mut stream, DRIPPED, Duration::from_millis(300), &stop);
             slow_sent.store(sent, Ordering::SeqCst);
             answer(&mut stream)
         });
+        let in_flight = s.spawn(|| server.post("/api/v1/data/slow/check", ""));
         wait_until_open(&server, &archive);
         server.signal("TERM");
         let sent_at = Instant::now();
@@ -593,6 +592,10 @@ fn sigterm_finishes_the_checks_in_flight_and_exits_within_10_s() {
     );
     assert_eq!(server.reports("slow").len(), 1);
     assert_eq!(dripping.status, 503, "{}", dripping.body);
+    assert!(
+        slow_sent.load(Ordering::SeqCst) < DRIPPED.len(),
+        "answered mid-request"
+    );
     assert!(
         TcpStream::connect(&server.addr).is_err(),
         "no longer listening"
