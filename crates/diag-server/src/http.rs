@@ -289,7 +289,7 @@ impl Conn {
             }
             Err(ReadFailure::Gone) => return,
             Err(ReadFailure::Reply(r)) => {
-                eprintln!("(unreadable request) -> {}", r.status);
+                eprintln!("(request not read) -> {}", r.status);
                 r
             }
         };
