@@ -416,7 +416,7 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
     outputs_in(&report, &mut outputs);
     assert_eq!(
         outputs.len(),
-        7,
+        8,
         "{:?}",
         outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
     );
