@@ -4,40 +4,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn diag_check(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_diag-check"));
-    for a in args {
-        cmd.arg(a.as_ref());
-    }
-    cmd.env_remove("DIAG_CHECK_REDACT_KEY")
-        .output()
-        .expect("diag-check runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+mod support;
+use support::{copy_dir, diag_check, fixture, text};
 
 /// Replaces `old` by `new` on line `line` (1-based) of `file`, failing when it is not there.
 fn edit_line(file: &Path, line: usize, old: &str, new: &str) {
