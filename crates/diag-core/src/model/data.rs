@@ -197,6 +197,20 @@ impl DataFile {
     }
 }
 
+/// Parses `bytes` as the bundle file `file` of `kind` is parsed by [`DataFile::tree`] (TOML and
+/// JSON configs, `meta.yaml`, `sysctl.conf`, `limits.conf`, `db_vars` CSV, logs and `dmesg.log`
+/// as lines, JSON documents such as `insight.json`), for callers that hold bytes rather than a
+/// bundle (the fuzz targets).
+///
+/// ```
+/// use diag_core::model::{DataKind, data::parse_file};
+/// let tree = parse_file(DataKind::Sysctl, "127.0.0.1/sysctl.conf", b"vm.swappiness = 0\n").unwrap();
+/// assert_eq!(tree.lookup("vm.swappiness").present().map(|n| n.to_text()), Some("0".into()));
+/// ```
+pub fn parse_file(kind: DataKind, file: &str, bytes: &[u8]) -> Result<ConfigTree, LoadError> {
+    parse_as(kind, file, bytes.to_vec())
+}
+
 /// Parses the bytes of a file of `kind` at `file` into a tree.
 fn parse_as(kind: DataKind, file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     match kind {
