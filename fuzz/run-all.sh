@@ -36,7 +36,11 @@ max_len_of() {
   esac
 }
 
-"${NICE[@]}" cargo +nightly fuzz build "${FLAGS[@]}" >logs.build 2>&1 || { tail -30 logs.build; echo "fuzz build failed"; exit 1; }
+# FUZZ_NO_BUILD=1 runs what fuzz/target already holds.
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+  "${NICE[@]}" cargo +nightly fuzz build "${FLAGS[@]}" >logs.build 2>&1 || { tail -30 logs.build; echo "fuzz build failed"; exit 1; }
+fi
+BIN="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 python3 seed.py >/dev/null || { echo "seeding failed"; exit 1; }
 mkdir -p logs
 printf '%-18s %12s %8s %8s %8s %s\n' target executions exec/s cov ft findings
@@ -48,7 +52,7 @@ for t in "${TARGETS[@]}"; do
   dict=$(dict_of "$t")
   args=(-max_total_time="$N" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len_of "$t")" -print_final_stats=1)
   [ -n "$dict" ] && args+=(-dict="$dict")
-  "${NICE[@]}" cargo +nightly fuzz run "${FLAGS[@]}" "$t" "corpus/$t" -- "${args[@]}" >"logs/$t.log" 2>&1
+  "${NICE[@]}" "$BIN/$t" -artifact_prefix="artifacts/$t/" "${args[@]}" "corpus/$t" >"logs/$t.log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$t.log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "logs/$t.log" | tail -1)

@@ -306,6 +306,13 @@ pub(crate) fn parse_toml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
     }
 }
 
+/// A YAML error's line, as an editor numbers lines: the YAML reader also breaks lines at a lone
+/// `\r` and reports an error at the end of input one line past the last, so the line is held
+/// to the file's `\n`-separated lines.
+pub(crate) fn yaml_line(text: &str, line: usize) -> usize {
+    line.min(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1)
+}
+
 pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     if text.trim().is_empty() {
@@ -322,7 +329,7 @@ pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
         Err(e) => {
             let (line, column) = e
                 .location()
-                .map(|l| (l.line() as u32, l.column() as u32))
+                .map(|l| (yaml_line(&text, l.line()) as u32, l.column() as u32))
                 .unwrap_or((0, 0));
             let message = e.to_string();
             let message = message

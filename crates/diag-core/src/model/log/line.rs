@@ -184,9 +184,10 @@ pub(crate) fn decode_json_string(s: &str) -> Option<(String, usize)> {
                         out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     }
                     _ => {
-                        // Not JSON; keep the text as written.
+                        // Not JSON; keep the text as written: the backslash, then whatever
+                        // follows it (which may be a multi-byte character) as ordinary text.
                         out.push('\\');
-                        out.push(esc as char);
+                        i -= 1;
                     }
                 }
                 run = i;
