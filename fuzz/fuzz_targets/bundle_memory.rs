@@ -33,13 +33,23 @@ fuzz_target!(|data: &[u8]| {
     let options = all_kinds();
     let one = check_on(1, &cluster, rules, &options);
     let three = check_on(3, &cluster, rules, &options);
-    assert_eq!(format!("{:?}", one.findings), format!("{:?}", three.findings), "thread count changes findings");
+    assert_eq!(
+        format!("{:?}", one.findings),
+        format!("{:?}", three.findings),
+        "thread count changes findings"
+    );
     let renderer = Renderer::new();
     let doc = ReportDocument::new(&cluster, &one);
-    let json = renderer.render(Format::Json, &doc).expect("the JSON report renders");
+    let json = renderer
+        .render(Format::Json, &doc)
+        .expect("the JSON report renders");
     serde_json::from_str::<serde_json::Value>(&json).expect("the JSON report parses");
-    let json3 = renderer.render(Format::Json, &ReportDocument::new(&cluster, &three)).expect("renders");
+    let json3 = renderer
+        .render(Format::Json, &ReportDocument::new(&cluster, &three))
+        .expect("renders");
     assert_eq!(json, json3, "JSON report differs with the thread count");
-    renderer.render(Format::Text, &doc).expect("the text report renders");
+    renderer
+        .render(Format::Text, &doc)
+        .expect("the text report renders");
     diag_fuzz::within_bound(start, "loading, checking and rendering a bundle");
 });

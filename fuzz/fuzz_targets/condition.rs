@@ -17,10 +17,17 @@ use diag_core::rules::RuleSet;
 use diag_fuzz::{check_on, seed_cluster};
 use libfuzzer_sys::fuzz_target;
 
-const COMPONENTS: [&str; 4] = ["TikvConfig", "PdConfig", "TidbConfig", "[TidbConfig, TikvConfig]"];
+const COMPONENTS: [&str; 4] = [
+    "TikvConfig",
+    "PdConfig",
+    "TidbConfig",
+    "[TidbConfig, TikvConfig]",
+];
 
 fn indent(text: &str, by: usize) -> String {
-    text.lines().map(|l| format!("{}{l}\n", " ".repeat(by))).collect()
+    text.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(by)))
+        .collect()
 }
 
 fn rule(component: &str, condition: &str) -> Option<RuleSet> {
@@ -51,15 +58,25 @@ fuzz_target!(|data: &[u8]| {
     let a = check_on(1, cluster, &plain, &options);
     let b = check_on(1, cluster, &negated, &options);
     let a3 = check_on(3, cluster, &plain, &options);
-    assert_eq!(format!("{:?}", a.findings), format!("{:?}", a3.findings), "thread count changes rows");
+    assert_eq!(
+        format!("{:?}", a.findings),
+        format!("{:?}", a3.findings),
+        "thread count changes rows"
+    );
     assert_eq!(a.findings.len(), b.findings.len());
     for (fa, fb) in a.findings.iter().zip(&b.findings) {
-        assert_eq!(fa.rows.len(), fb.rows.len(), "negation changes the row count");
+        assert_eq!(
+            fa.rows.len(),
+            fb.rows.len(),
+            "negation changes the row count"
+        );
         for (ra, rb) in fa.rows.iter().zip(&fb.rows) {
             assert_eq!(ra.tag, rb.tag, "negation changes the rows");
             let abnormal = |s: RowState| matches!(s, RowState::Abnormal(_));
             match (ra.state, rb.state) {
-                (x, y) if abnormal(x) => assert_eq!(y, RowState::Ok, "{}: not(abnormal) is {y:?}", ra.tag),
+                (x, y) if abnormal(x) => {
+                    assert_eq!(y, RowState::Ok, "{}: not(abnormal) is {y:?}", ra.tag)
+                }
                 (RowState::Ok, y) => assert!(abnormal(y), "{}: not(OK) is {y:?}", ra.tag),
                 (x, y) => assert_eq!(x, y, "{}: not({x:?}) is {y:?}", ra.tag),
             }

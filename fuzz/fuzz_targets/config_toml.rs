@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
     let start = Instant::now();
     let parsed = parse_file(DataKind::ConfigFile, FILE, data);
     diag_fuzz::within_bound(start, "parsing TOML");
-    let text = std::str::from_utf8(data).ok().filter(|t| !t.as_bytes().iter().take(8192).any(|&b| b == 0));
+    let text = std::str::from_utf8(data)
+        .ok()
+        .filter(|t| !t.as_bytes().iter().take(8192).any(|&b| b == 0));
     let reference = text.map(|t| t.parse::<toml::Table>());
     match (&parsed, reference) {
         (Ok(tree), Some(Ok(table))) => {
@@ -33,10 +35,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         (Err(e), Some(Err(_))) | (Err(e), None) => {
-            assert!(e.to_string().contains(FILE), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains(FILE),
+                "error does not name the file: {e}"
+            );
             if let LoadError::Syntax { line, .. } = e {
                 let lines = data.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-                assert!(*line <= lines, "error line {line} past the end ({lines} lines)");
+                assert!(
+                    *line <= lines,
+                    "error line {line} past the end ({lines} lines)"
+                );
             }
         }
         (Ok(_), None) => panic!("accepted bytes that are not text"),

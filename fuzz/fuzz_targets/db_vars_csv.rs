@@ -31,19 +31,32 @@ fuzz_target!(|data: &[u8]| {
             let mut width = None;
             for row in rows {
                 let map = row.as_map().expect("a row is a map");
-                assert!(row.line > previous && row.line <= lines, "row at line {} after {previous}", row.line);
+                assert!(
+                    row.line > previous && row.line <= lines,
+                    "row at line {} after {previous}",
+                    row.line
+                );
                 previous = row.line;
                 let w = *width.get_or_insert(map.len());
                 assert_eq!(map.len(), w, "rows of one header with different widths");
                 for v in map.values() {
-                    assert!(matches!(v.value, ConfigValue::String(_)), "a CSV value that is not a string");
+                    assert!(
+                        matches!(v.value, ConfigValue::String(_)),
+                        "a CSV value that is not a string"
+                    );
                 }
             }
         }
         Err(e) => {
-            assert!(e.to_string().contains(FILE), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains(FILE),
+                "error does not name the file: {e}"
+            );
             if let LoadError::Syntax { line, .. } = e {
-                assert!(line <= lines, "error line {line} past the end ({lines} lines)");
+                assert!(
+                    line <= lines,
+                    "error line {line} past the end ({lines} lines)"
+                );
             }
         }
     }

@@ -28,7 +28,10 @@ fn same(a: &Value, b: &Value) -> bool {
             if let (Some(i), Some(j)) = (x.as_u64(), y.as_u64()) {
                 return i == j;
             }
-            let (f, g) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (f, g) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             f == g || ((f - g).abs() <= 1e-15 * f.abs().max(g.abs()))
         }
         (Value::Array(x), Value::Array(y)) => {
@@ -42,8 +45,16 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 fn check_lines(node: &ConfigNode, parent: u32, last: u32) {
-    assert!(node.line >= 1 && node.line <= last, "line {} outside 1..={last}", node.line);
-    assert!(node.line >= parent, "child at line {} before its parent at {parent}", node.line);
+    assert!(
+        node.line >= 1 && node.line <= last,
+        "line {} outside 1..={last}",
+        node.line
+    );
+    assert!(
+        node.line >= parent,
+        "child at line {} before its parent at {parent}",
+        node.line
+    );
     match &node.value {
         ConfigValue::Array(items) => items.iter().for_each(|n| check_lines(n, node.line, last)),
         ConfigValue::Map(map) => map.values().for_each(|n| check_lines(n, node.line, last)),
@@ -60,7 +71,10 @@ fuzz_target!(|data: &[u8]| {
     match (&ours, &theirs) {
         (Ok(node), Ok(value)) => {
             let mine = serde_json::to_value(node).expect("a tree serializes");
-            assert!(same(&mine, value), "values differ:\nours   {mine}\nserde  {value}");
+            assert!(
+                same(&mine, value),
+                "values differ:\nours   {mine}\nserde  {value}"
+            );
             let lines = data.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
             check_lines(node, 1, lines);
             let text = node.to_string();

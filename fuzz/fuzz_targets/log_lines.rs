@@ -28,24 +28,45 @@ fuzz_target!(|data: &[u8]| {
     let raw: Vec<&[u8]> = lines_of(rest).collect();
     for entry in reader.by_ref() {
         let entry = entry.expect("reading from memory cannot fail");
-        assert_eq!(entry.line, next_line, "entry starts at {} where line {next_line} was next", entry.line);
-        assert!(entry.continuation.len() as u64 <= entry.extra_lines, "more kept lines than counted");
+        assert_eq!(
+            entry.line, next_line,
+            "entry starts at {} where line {next_line} was next",
+            entry.line
+        );
+        assert!(
+            entry.continuation.len() as u64 <= entry.extra_lines,
+            "more kept lines than counted"
+        );
         if entry.time.is_some() {
             let text = String::from_utf8_lossy(raw[(entry.line - 1) as usize]);
             if !text.contains('\0') && std::str::from_utf8(raw[(entry.line - 1) as usize]).is_ok() {
                 let (_, alone) = parse_header(&text, dmesg).expect("a header line parses alone");
-                assert_eq!(alone.message, entry.message, "message differs when parsed alone");
-                assert_eq!(alone.fields, entry.fields, "fields differ when parsed alone");
+                assert_eq!(
+                    alone.message, entry.message,
+                    "message differs when parsed alone"
+                );
+                assert_eq!(
+                    alone.fields, entry.fields,
+                    "fields differ when parsed alone"
+                );
             }
         }
         next_line = entry.line + 1 + entry.extra_lines;
     }
     // A last line without a newline is a line too.
     let total = count_lines(rest) + u64::from(rest.last().is_some_and(|&b| b != b'\n'));
-    assert_eq!(next_line - 1, total, "entries cover {} lines of {total}", next_line - 1);
+    assert_eq!(
+        next_line - 1,
+        total,
+        "entries cover {} lines of {total}",
+        next_line - 1
+    );
     let notes = reader.notes();
     for (count, first) in [notes.cut_lines, notes.nul_lines, notes.invalid_utf8_lines] {
-        assert!(count <= total && (count == 0 || (1..=total).contains(&first)), "a note names line {first} of {total}");
+        assert!(
+            count <= total && (count == 0 || (1..=total).contains(&first)),
+            "a note names line {first} of {total}"
+        );
     }
     if let Some(last) = notes.unterminated_last_line {
         assert_eq!(last, total, "the unterminated line is not the last");

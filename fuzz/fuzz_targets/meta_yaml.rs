@@ -27,10 +27,16 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_str::<serde_json::Value>(&json).expect("its JSON parses");
         }
         Err(e) => {
-            assert!(e.to_string().contains("meta.yaml"), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains("meta.yaml"),
+                "error does not name the file: {e}"
+            );
             if let LoadError::Syntax { line, .. } = e {
                 let lines = data.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-                assert!(line <= lines, "error line {line} past the end ({lines} lines)");
+                assert!(
+                    line <= lines,
+                    "error line {line} past the end ({lines} lines)"
+                );
             }
         }
     }

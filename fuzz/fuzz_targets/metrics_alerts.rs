@@ -35,12 +35,21 @@ fn cluster_json() -> &'static [u8] {
 }
 
 fn functions(samples: &[Point]) {
-    let values: Vec<f64> = samples.iter().map(|p| p.v).filter(|v| !v.is_nan()).collect();
+    let values: Vec<f64> = samples
+        .iter()
+        .map(|p| p.v)
+        .filter(|v| !v.is_nan())
+        .collect();
     if let (Some(lo), Some(hi)) = (metrics::min(samples), metrics::max(samples)) {
         assert!(lo.v <= hi.v, "min {} > max {}", lo.v, hi.v);
         if let Some(mean) = metrics::avg(samples).filter(|m| m.is_finite()) {
             let slack = 1e-9 * lo.v.abs().max(hi.v.abs()).max(1.0);
-            assert!(mean >= lo.v - slack && mean <= hi.v + slack, "avg {mean} outside [{}, {}]", lo.v, hi.v);
+            assert!(
+                mean >= lo.v - slack && mean <= hi.v + slack,
+                "avg {mean} outside [{}, {}]",
+                lo.v,
+                hi.v
+            );
         }
     }
     if values.iter().all(|v| v.is_finite() && *v >= 0.0)
@@ -48,23 +57,54 @@ fn functions(samples: &[Point]) {
     {
         assert!(i >= 0.0, "increase {i} of a non-negative counter");
     }
-    let _ = (metrics::last(samples), metrics::changes(samples), metrics::rate(samples), metrics::delta(samples));
-    for f in [Windowed::Increase, Windowed::Rate, Windowed::Changes, Windowed::Delta] {
+    let _ = (
+        metrics::last(samples),
+        metrics::changes(samples),
+        metrics::rate(samples),
+        metrics::delta(samples),
+    );
+    for f in [
+        Windowed::Increase,
+        Windowed::Rate,
+        Windowed::Changes,
+        Windowed::Delta,
+    ] {
         for range in [0.0, 60.0, 600.0] {
             let out = metrics::sliding(samples, range, f);
-            assert!(out.len() <= samples.len(), "sliding gave more points than samples");
-            assert!(out.iter().all(|p| samples.iter().any(|s| s.t == p.t)), "a point off the samples' times");
+            assert!(
+                out.len() <= samples.len(),
+                "sliding gave more points than samples"
+            );
+            assert!(
+                out.iter().all(|p| samples.iter().any(|s| s.t == p.t)),
+                "a point off the samples' times"
+            );
         }
         let all = metrics::sliding(samples, f64::INFINITY, f);
-        assert_eq!(all.len(), values.len().saturating_sub(1), "an unbounded window skips samples");
+        assert_eq!(
+            all.len(),
+            values.len().saturating_sub(1),
+            "an unbounded window skips samples"
+        );
     }
-    let buckets: Vec<(f64, f64)> = samples.iter().map(|p| (p.t, p.v)).chain([(f64::INFINITY, f64::MAX)]).collect();
-    let bounds: Vec<f64> = buckets.iter().map(|b| b.0).filter(|b| b.is_finite()).collect();
+    let buckets: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|p| (p.t, p.v))
+        .chain([(f64::INFINITY, f64::MAX)])
+        .collect();
+    let bounds: Vec<f64> = buckets
+        .iter()
+        .map(|b| b.0)
+        .filter(|b| b.is_finite())
+        .collect();
     for q in [0.0, 0.5, 0.99, 1.0] {
         if let Some(x) = metrics::histogram_quantile(q, &buckets).filter(|x| x.is_finite()) {
             let lo = bounds.iter().copied().fold(0.0f64, f64::min);
             let hi = bounds.iter().copied().fold(0.0f64, f64::max);
-            assert!(x >= lo && x <= hi, "quantile {q} = {x} outside [{lo}, {hi}]");
+            assert!(
+                x >= lo && x <= hi,
+                "quantile {q} = {x} outside [{lo}, {hi}]"
+            );
         }
     }
     let _ = metrics::ratio(samples, samples);
@@ -79,17 +119,24 @@ fuzz_target!(|data: &[u8]| {
     match metrics::decode(file, rest) {
         Ok(series) => {
             for s in &series {
-                assert!(s.samples.windows(2).all(|w| w[0].t < w[1].t), "samples out of time order");
+                assert!(
+                    s.samples.windows(2).all(|w| w[0].t < w[1].t),
+                    "samples out of time order"
+                );
                 functions(&s.samples);
             }
         }
-        Err(e) => assert!(e.to_string().contains(file), "error does not name the file: {e}"),
+        Err(e) => assert!(
+            e.to_string().contains(file),
+            "error does not name the file: {e}"
+        ),
     }
     let source = MemSource::new(vec![
         ("cluster.json".into(), cluster_json().to_vec()),
         (file.to_string(), rest.to_vec()),
     ]);
-    let cluster = Cluster::from_source(source.opened(), &ReadPlan::everything()).expect("the minimal bundle loads");
+    let cluster = Cluster::from_source(source.opened(), &ReadPlan::everything())
+        .expect("the minimal bundle loads");
     check_on(1, &cluster, builtin_rules(), &all_kinds());
     diag_fuzz::within_bound(start, "decoding metrics and checking them");
 });

@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let mut doc = base.clone();
     doc.cluster.name = next();
     // The first abnormal finding (it prints its rows in every format) and the first finding.
-    let pick = doc.findings.iter().position(|f| f.status == "abnormal").unwrap_or(0);
+    let pick = doc
+        .findings
+        .iter()
+        .position(|f| f.status == "abnormal")
+        .unwrap_or(0);
     let description = next();
     let row_message = next();
     let tag = next();
@@ -57,17 +61,29 @@ fuzz_target!(|data: &[u8]| {
         f.rule.source = next();
     }
     for format in Format::ALL {
-        let out = renderer.render(format, &doc).unwrap_or_else(|e| panic!("{format:?} fails to render: {e}"));
+        let out = renderer
+            .render(format, &doc)
+            .unwrap_or_else(|e| panic!("{format:?} fails to render: {e}"));
         match format {
             Format::Json => {
-                let v: serde_json::Value = serde_json::from_str(&out).expect("the JSON report parses");
-                assert_eq!(v["cluster"]["name"], serde_json::Value::String(doc.cluster.name.clone()));
+                let v: serde_json::Value =
+                    serde_json::from_str(&out).expect("the JSON report parses");
+                assert_eq!(
+                    v["cluster"]["name"],
+                    serde_json::Value::String(doc.cluster.name.clone())
+                );
                 let f = &v["findings"][pick];
                 if !f.is_null() {
-                    assert_eq!(f["rule"]["description"], serde_json::Value::String(description.clone()));
+                    assert_eq!(
+                        f["rule"]["description"],
+                        serde_json::Value::String(description.clone())
+                    );
                     if !f["rows"][0].is_null() {
                         assert_eq!(f["rows"][0]["tag"], serde_json::Value::String(tag.clone()));
-                        assert_eq!(f["rows"][0]["message"], serde_json::Value::String(row_message.clone()));
+                        assert_eq!(
+                            f["rows"][0]["message"],
+                            serde_json::Value::String(row_message.clone())
+                        );
                     }
                 }
             }
@@ -75,7 +91,10 @@ fuzz_target!(|data: &[u8]| {
                 serde_json::from_str::<serde_json::Value>(&out).expect("SARIF parses as JSON");
             }
             Format::Junit => assert_xml(&out, "the JUnit report"),
-            Format::Html => assert!(!out.contains("<fz"), "a string reached the HTML page unescaped"),
+            Format::Html => assert!(
+                !out.contains("<fz"),
+                "a string reached the HTML page unescaped"
+            ),
             Format::Text | Format::Markdown => {}
         }
     }

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let body = if mode % 2 == 0 {
-        format!("component: TikvConfig\nabnormal_when:\n  rhai: {}\n", yaml_quote(script))
+        format!(
+            "component: TikvConfig\nabnormal_when:\n  rhai: {}\n",
+            yaml_quote(script)
+        )
     } else {
         format!("rhai_script: {}\n", yaml_quote(script))
     };
@@ -44,14 +47,26 @@ fuzz_target!(|data: &[u8]| {
     let one = check_on(1, cluster, &rules, &options);
     diag_fuzz::within_bound(start, "running a Rhai script");
     for f in &one.findings {
-        assert!(f.rows.len() <= MAX_COLLECTION_SIZE + cluster.instances.len(), "{} rows", f.rows.len());
+        assert!(
+            f.rows.len() <= MAX_COLLECTION_SIZE + cluster.instances.len(),
+            "{} rows",
+            f.rows.len()
+        );
         for row in &f.rows {
             if let Some(m) = &row.message {
-                assert!(m.len() <= MAX_STRING_SIZE + 4096, "row message of {} bytes", m.len());
+                assert!(
+                    m.len() <= MAX_STRING_SIZE + 4096,
+                    "row message of {} bytes",
+                    m.len()
+                );
             }
         }
     }
     let three = check_on(3, cluster, &rules, &options);
-    assert_eq!(format!("{:?}", one.findings), format!("{:?}", three.findings), "thread count changes rows");
+    assert_eq!(
+        format!("{:?}", one.findings),
+        format!("{:?}", three.findings),
+        "thread count changes rows"
+    );
     diag_fuzz::within_bound(start, "running a Rhai script twice");
 });

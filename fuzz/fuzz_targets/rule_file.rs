@@ -24,7 +24,11 @@ fn load(text: &str) -> Result<RuleSet, Vec<String>> {
         let lines = text.lines().count().max(1) + 1;
         for e in &errors.errors {
             assert_eq!(e.file, FILE, "error names another file: {e}");
-            assert!(e.line <= lines, "error line {} past the end ({lines}): {e}", e.line);
+            assert!(
+                e.line <= lines,
+                "error line {} past the end ({lines}): {e}",
+                e.line
+            );
             assert!(!e.message.is_empty(), "empty error message");
         }
         errors.errors.iter().map(|e| e.to_string()).collect()
@@ -40,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
     let first = load(text);
     let second = load(text);
     let names = |r: &Result<RuleSet, Vec<String>>| match r {
-        Ok(set) => Ok(set.rules().iter().map(|r| r.meta.name.clone()).collect::<Vec<_>>()),
+        Ok(set) => Ok(set
+            .rules()
+            .iter()
+            .map(|r| r.meta.name.clone())
+            .collect::<Vec<_>>()),
         Err(e) => Err(e.clone()),
     };
     assert_eq!(names(&first), names(&second), "loading twice differs");
@@ -61,7 +69,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let one = check_on(1, cluster, set, &all_kinds());
         let three = check_on(3, cluster, set, &all_kinds());
-        assert_eq!(format!("{:?}", one.findings), format!("{:?}", three.findings), "thread count changes rows");
+        assert_eq!(
+            format!("{:?}", one.findings),
+            format!("{:?}", three.findings),
+            "thread count changes rows"
+        );
     }
     diag_fuzz::within_bound(start, "loading and running a rule file");
 });

@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode % 2 == 0 {
-        let packed = ruzstd::encoding::compress_to_vec(rest, ruzstd::encoding::CompressionLevel::Fastest);
+        let packed =
+            ruzstd::encoding::compress_to_vec(rest, ruzstd::encoding::CompressionLevel::Fastest);
         diag_fuzz::check_archive("tar.zst", &packed);
     } else {
         diag_fuzz::check_archive("tar.zst", rest);

@@ -55,27 +55,44 @@ fuzz_target!(|data: &[u8]| {
             DataKind::Limits => {
                 for row in tree.root.as_array().expect("limits is a list") {
                     let map = row.as_map().expect("a limits row is a map");
-                    assert_eq!(map.keys().collect::<Vec<_>>(), ["domain", "type", "item", "value"]);
+                    assert_eq!(
+                        map.keys().collect::<Vec<_>>(),
+                        ["domain", "type", "item", "value"]
+                    );
                     for v in map.values() {
                         let text = v.as_str().expect("strings");
-                        assert!(!text.is_empty() && !text.contains(char::is_whitespace), "field {text:?}");
+                        assert!(
+                            !text.is_empty() && !text.contains(char::is_whitespace),
+                            "field {text:?}"
+                        );
                     }
                 }
             }
             DataKind::Dmesg => {
                 let text = std::str::from_utf8(rest).expect("parsed text is UTF-8");
-                assert_eq!(tree.root.as_array().map(|a| a.len()), Some(text.lines().count()));
+                assert_eq!(
+                    tree.root.as_array().map(|a| a.len()),
+                    Some(text.lines().count())
+                );
             }
             _ => {
                 let json = serde_json::to_string(&tree.root).expect("serializes");
                 serde_json::from_str::<serde_json::Value>(&json).expect("insight parses back");
-                assert!(!matches!(tree.root.value, ConfigValue::Null) || rest.trim_ascii() == b"null");
+                assert!(
+                    !matches!(tree.root.value, ConfigValue::Null) || rest.trim_ascii() == b"null"
+                );
             }
         },
         Err(e) => {
-            assert!(e.to_string().contains(&file), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains(&file),
+                "error does not name the file: {e}"
+            );
             if let LoadError::Syntax { line, .. } = e {
-                assert!(line <= lines, "error line {line} past the end ({lines} lines)");
+                assert!(
+                    line <= lines,
+                    "error line {line} past the end ({lines} lines)"
+                );
             }
         }
     }
@@ -83,12 +100,18 @@ fuzz_target!(|data: &[u8]| {
         ("cluster.json".into(), cluster_json().to_vec()),
         (file.clone(), rest.to_vec()),
     ]);
-    let cluster = Cluster::from_source(source.opened(), &ReadPlan::everything()).expect("the minimal bundle loads");
+    let cluster = Cluster::from_source(source.opened(), &ReadPlan::everything())
+        .expect("the minimal bundle loads");
     let outcome = check_on(1, &cluster, builtin_rules(), &all_kinds());
     for f in &outcome.findings {
         for row in &f.rows {
             for e in row.evidence.iter().filter(|e| *e.file == *file) {
-                assert!(e.line as u64 <= lines as u64, "{}: evidence at line {} of {lines}", f.rule.name, e.line);
+                assert!(
+                    e.line as u64 <= lines as u64,
+                    "{}: evidence at line {} of {lines}",
+                    f.rule.name,
+                    e.line
+                );
             }
         }
     }

@@ -21,7 +21,10 @@ pub const TIME_BOUND: Duration = Duration::from_secs(5);
 /// Panics when `start` is more than [`TIME_BOUND`] ago: the input is a slow input.
 pub fn within_bound(start: Instant, what: &str) {
     let spent = start.elapsed();
-    assert!(spent <= TIME_BOUND, "{what} took {spent:?} (bound {TIME_BOUND:?})");
+    assert!(
+        spent <= TIME_BOUND,
+        "{what} took {spent:?} (bound {TIME_BOUND:?})"
+    );
 }
 
 /// The repository's `fixtures/` directory.
@@ -52,7 +55,12 @@ pub fn all_kinds() -> CheckOptions {
 }
 
 /// Runs `rules` over `cluster` on a rayon pool of `threads` threads.
-pub fn check_on(threads: usize, cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> CheckOutcome {
+pub fn check_on(
+    threads: usize,
+    cluster: &Cluster,
+    rules: &RuleSet,
+    options: &CheckOptions,
+) -> CheckOutcome {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -201,7 +209,9 @@ pub fn is_safe_path(path: &str) -> bool {
     !path.is_empty()
         && !path.contains('\0')
         && !path.contains('\\')
-        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// Opens an archive at `path` and checks what every source promises:
@@ -223,16 +233,25 @@ pub fn check_archive(ext: &str, bytes: &[u8]) {
     assert!(index.len() <= limits.max_entries, "index over max_entries");
     for (name, entry) in &index {
         assert!(is_safe_path(name), "unsafe path indexed: {name:?}");
-        assert!(entry.size <= limits.max_entry_bytes, "{name}: entry over max_entry_bytes");
+        assert!(
+            entry.size <= limits.max_entry_bytes,
+            "{name}: entry over max_entry_bytes"
+        );
         if let Ok(reader) = opened.source.open(name) {
             let mut out = Vec::new();
             let read = reader.take(entry.size + 1).read_to_end(&mut out);
             if read.is_ok() {
-                assert_eq!(out.len() as u64, entry.size, "{name}: read length differs from index");
+                assert_eq!(
+                    out.len() as u64,
+                    entry.size,
+                    "{name}: read length differs from index"
+                );
             }
         }
     }
-    let first = Cluster::from_source(opened, &plan).map(|c| summary(&c)).map_err(|e| e.to_string());
+    let first = Cluster::from_source(opened, &plan)
+        .map(|c| summary(&c))
+        .map_err(|e| e.to_string());
     let again = open_source(&path, &limits, &plan)
         .and_then(|o| Cluster::from_source(o, &plan))
         .map(|c| summary(&c))
@@ -245,7 +264,11 @@ pub fn check_archive(ext: &str, bytes: &[u8]) {
 pub fn summary(cluster: &Cluster) -> (String, Vec<String>, Vec<String>) {
     (
         cluster.name.clone(),
-        cluster.instances.iter().map(|i| format!("{} {}", i.tag(), i.files.len())).collect(),
+        cluster
+            .instances
+            .iter()
+            .map(|i| format!("{} {}", i.tag(), i.files.len()))
+            .collect(),
         cluster.warnings.iter().map(|w| w.to_string()).collect(),
     )
 }

@@ -1,6 +1,7 @@
 //! Every crash, hang or slow input the fuzz targets (`fuzz/`, see `fuzz/README.md`) found, as a
 //! test named after the bug. Inputs are the minimized fuzz artifacts, under
 //! `fixtures/fuzz-regressions/` (or inline when a few bytes).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,10 @@ fn meta_yaml_error_line_past_end() {
     let bytes = input("meta-yaml-error-line-past-end.yaml");
     match parse_file(DataKind::MetaYaml, "meta.yaml", &bytes) {
         Err(LoadError::Syntax { line, .. }) => {
-            assert!(line >= 1 && line as usize <= lines_of(&bytes), "line {line}")
+            assert!(
+                line >= 1 && line as usize <= lines_of(&bytes),
+                "line {line}"
+            )
         }
         other => panic!("expected a syntax error, got {other:?}"),
     }
@@ -58,7 +62,9 @@ fn log_backslash_before_multibyte() {
     assert_eq!(header.fields, vec![("k".to_string(), "\\€".to_string())]);
     // The fuzz artifact (first byte: the target's mode), read as a log file.
     let bytes = input("log-backslash-before-multibyte.log");
-    let entries: Vec<_> = EntryReader::new(&bytes[1..], false).collect::<Result<_, _>>().unwrap();
+    let entries: Vec<_> = EntryReader::new(&bytes[1..], false)
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert!(!entries.is_empty() && entries[0].line == 1);
 }
 

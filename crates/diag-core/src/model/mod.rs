@@ -454,7 +454,10 @@ impl Cluster {
 
     /// Loads a bundle from an already opened source, such as one written outside this crate
     /// (an in-memory bundle): what [`Cluster::open_with`] does after [`open_source`].
-    pub fn from_source(opened: crate::bundle::Opened, plan: &ReadPlan) -> Result<Cluster, LoadError> {
+    pub fn from_source(
+        opened: crate::bundle::Opened,
+        plan: &ReadPlan,
+    ) -> Result<Cluster, LoadError> {
         load::load(opened.source, opened.warnings, plan)
     }
 
