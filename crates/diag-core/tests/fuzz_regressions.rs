@@ -81,3 +81,64 @@ fn slow_log_statement_multibyte_prefix() {
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].sql, "aéé;");
 }
+
+/// log_lines: a line starting with an ANSI colour code followed by a multi-byte character
+/// (not TiFlash's `ESC[…m[time]`) was sliced inside that character and panicked.
+#[test]
+fn log_ansi_then_multibyte() {
+    use diag_core::model::log::{EntryReader, parse_header};
+    assert!(parse_header("\u{1b}[0m\u{e9}]x", false).is_none());
+    let bytes = input("log-ansi-then-multibyte.log");
+    let entries: Vec<_> = EntryReader::new(&bytes[1..], false)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!entries.is_empty());
+}
+
+/// db_vars_csv: a lone `\r` ends a CSV record, and it was also counted as a line, so rows and
+/// errors named lines past the end of the file.
+#[test]
+fn csv_lone_cr_line_numbers() {
+    let bytes = input("csv-lone-cr-line-numbers.csv");
+    match parse_file(DataKind::DbVars, "db_vars/x.csv", &bytes) {
+        Ok(tree) => {
+            let rows = tree.root.get("rows").and_then(|r| r.as_array()).unwrap();
+            for row in rows {
+                assert!(
+                    row.line as usize <= lines_of(&bytes),
+                    "row at line {}",
+                    row.line
+                );
+            }
+        }
+        Err(LoadError::Syntax { line, .. }) => assert!(line as usize <= lines_of(&bytes)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// render: a control character (ESC, from a cluster name, rule text or message) reached the
+/// JUnit report as is, and XML 1.0 has no way to write it: the file was not well-formed.
+#[test]
+fn junit_control_character() {
+    use diag_core::engine::CheckOutcome;
+    use diag_core::report::{Format, Renderer, ReportDocument};
+    let cluster = diag_core::Cluster::open(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/minimal"),
+    )
+    .unwrap();
+    let outcome: CheckOutcome = diag_core::engine::check(
+        &cluster,
+        &RuleSet::builtin(),
+        &diag_core::engine::CheckOptions::default(),
+    );
+    let mut doc = ReportDocument::new(&cluster, &outcome);
+    let fuzzed = String::from_utf8_lossy(&input("junit-control-character.txt")).into_owned();
+    doc.cluster.name = format!("a\u{1b}b\u{1}{fuzzed}");
+    let xml = Renderer::new().render(Format::Junit, &doc).unwrap();
+    assert!(
+        !xml.chars()
+            .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+        "a control character in the JUnit XML"
+    );
+    assert!(xml.contains("a\u{fffd}b\u{fffd}"));
+}

@@ -481,7 +481,10 @@ fn csv_record(text: &str, mut pos: usize, line: &mut u32) -> Result<(Vec<String>
                 if b == b'\r' && bytes.get(pos + 1) == Some(&b'\n') {
                     pos += 1;
                 }
-                *line += 1;
+                // A lone `\r` ends a record but not a line (editors number `\n` lines).
+                if bytes.get(pos) == Some(&b'\n') {
+                    *line += 1;
+                }
                 return Ok((fields, pos + 1));
             }
             _ => pos += 1,

@@ -35,7 +35,11 @@ pub fn parse_header(line: &str, dmesg: bool) -> Option<(LineFormat, Header)> {
         b'{' => parse_json(line).map(|h| (LineFormat::Json, h)),
         b'0'..=b'9' => parse_legacy(line),
         0x1b => {
+            // After the colour codes a TiFlash line starts with `[`; anything else is no header.
             let plain = strip_ansi(line);
+            if !plain.starts_with('[') {
+                return None;
+            }
             parse_bracketed(&plain)
         }
         _ => None,
