@@ -197,6 +197,20 @@ impl DataFile {
     }
 }
 
+/// Parses `bytes` as the bundle file `file` of `kind` is parsed by [`DataFile::tree`] (TOML and
+/// JSON configs, `meta.yaml`, `sysctl.conf`, `limits.conf`, `db_vars` CSV, logs and `dmesg.log`
+/// as lines, JSON documents such as `insight.json`), for callers that hold bytes rather than a
+/// bundle (the fuzz targets).
+///
+/// ```
+/// use diag_core::model::{DataKind, data::parse_file};
+/// let tree = parse_file(DataKind::Sysctl, "127.0.0.1/sysctl.conf", b"vm.swappiness = 0\n").unwrap();
+/// assert_eq!(tree.lookup("vm.swappiness").present().map(|n| n.to_text()), Some("0".into()));
+/// ```
+pub fn parse_file(kind: DataKind, file: &str, bytes: &[u8]) -> Result<ConfigTree, LoadError> {
+    parse_as(kind, file, bytes.to_vec())
+}
+
 /// Parses the bytes of a file of `kind` at `file` into a tree.
 fn parse_as(kind: DataKind, file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     match kind {
@@ -292,6 +306,13 @@ pub(crate) fn parse_toml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
     }
 }
 
+/// A YAML error's line, as an editor numbers lines: the YAML reader also breaks lines at a lone
+/// `\r` and reports an error at the end of input one line past the last, so the line is held
+/// to the file's `\n`-separated lines.
+pub(crate) fn yaml_line(text: &str, line: usize) -> usize {
+    line.min(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1)
+}
+
 pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     if text.trim().is_empty() {
@@ -308,7 +329,7 @@ pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
         Err(e) => {
             let (line, column) = e
                 .location()
-                .map(|l| (l.line() as u32, l.column() as u32))
+                .map(|l| (yaml_line(&text, l.line()) as u32, l.column() as u32))
                 .unwrap_or((0, 0));
             let message = e.to_string();
             let message = message
@@ -460,7 +481,10 @@ fn csv_record(text: &str, mut pos: usize, line: &mut u32) -> Result<(Vec<String>
                 if b == b'\r' && bytes.get(pos + 1) == Some(&b'\n') {
                     pos += 1;
                 }
-                *line += 1;
+                // A lone `\r` ends a record but not a line (editors number `\n` lines).
+                if bytes.get(pos) == Some(&b'\n') {
+                    *line += 1;
+                }
                 return Ok((fields, pos + 1));
             }
             _ => pos += 1,

@@ -452,6 +452,15 @@ impl Cluster {
         load::load(opened.source, opened.warnings, &options.plan)
     }
 
+    /// Loads a bundle from an already opened source, such as one written outside this crate
+    /// (an in-memory bundle): what [`Cluster::open_with`] does after [`open_source`].
+    pub fn from_source(
+        opened: crate::bundle::Opened,
+        plan: &ReadPlan,
+    ) -> Result<Cluster, LoadError> {
+        load::load(opened.source, opened.warnings, plan)
+    }
+
     /// Instances of one component, in bundle order.
     pub fn instances_of(&self, kind: ComponentKind) -> impl Iterator<Item = &Instance> {
         self.instances.iter().filter(move |i| i.component == kind)

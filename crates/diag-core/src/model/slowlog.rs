@@ -197,7 +197,9 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
             };
             let trimmed = text.trim();
             if trimmed.len() > 4
-                && trimmed[..4].eq_ignore_ascii_case("use ")
+                && trimmed
+                    .get(..4)
+                    .is_some_and(|head| head.eq_ignore_ascii_case("use "))
                 && trimmed.ends_with(';')
                 && q.sql.is_empty()
             {

@@ -50,6 +50,11 @@ pub const JSON_SCHEMA: &str = include_str!("schema/report-v1.json");
 /// The file diag writes for every rule and row.
 pub const RECORD_FILE: &str = "detailed-check-record.txt";
 
+/// Whether XML 1.0 allows `c` in a document.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {
@@ -390,6 +395,10 @@ impl Renderer {
     /// Renders one format.
     pub fn render(&self, format: Format, doc: &ReportDocument) -> Result<String, ReportError> {
         match format.template() {
+            // XML 1.0 has no escape for most control characters: they become U+FFFD.
+            Some(name) if format == Format::Junit => self
+                .render_template(name, doc)
+                .map(|xml| xml.replace(|c: char| !xml_char(c), "\u{fffd}")),
             Some(name) => self.render_template(name, doc),
             None if format == Format::Json => {
                 Ok(serde_json::to_string_pretty(doc).map_err(ReportError::Json)? + "\n")

@@ -935,7 +935,10 @@ pub(super) fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> RuleL
         Some(i) => full[..i].to_string(),
         None => full.clone(),
     };
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    let line = e
+        .location()
+        .map(|l| crate::model::data::yaml_line(text, l.line()))
+        .unwrap_or(0);
     // `abnormal_when.lt: invalid type …` — serde names the path to the bad value.
     let (mut field, mut message) = match message.split_once(": ") {
         Some((head, rest))

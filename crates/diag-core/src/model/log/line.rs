@@ -35,7 +35,11 @@ pub fn parse_header(line: &str, dmesg: bool) -> Option<(LineFormat, Header)> {
         b'{' => parse_json(line).map(|h| (LineFormat::Json, h)),
         b'0'..=b'9' => parse_legacy(line),
         0x1b => {
+            // After the colour codes a TiFlash line starts with `[`; anything else is no header.
             let plain = strip_ansi(line);
+            if !plain.starts_with('[') {
+                return None;
+            }
             parse_bracketed(&plain)
         }
         _ => None,
@@ -184,9 +188,10 @@ pub(crate) fn decode_json_string(s: &str) -> Option<(String, usize)> {
                         out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     }
                     _ => {
-                        // Not JSON; keep the text as written.
+                        // Not JSON; keep the text as written: the backslash, then whatever
+                        // follows it (which may be a multi-byte character) as ordinary text.
                         out.push('\\');
-                        out.push(esc as char);
+                        i -= 1;
                     }
                 }
                 run = i;
