@@ -246,6 +246,7 @@ pub(super) fn load(
         files,
         warnings,
         source,
+        slow_logs: std::sync::OnceLock::new(),
     })
 }
 
