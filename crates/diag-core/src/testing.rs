@@ -118,8 +118,8 @@ pub struct Case {
     pub overlay: Vec<Overlay>,
     /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
     /// `null` removes the file. Only files the bundle already holds can be replaced, except
-    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`) and `alerts.json`
-    /// files, which a case may add.
+    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`), `alerts.json`
+    /// files and an instance host's `<host>/insight.json`, which a case may add.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, Option<String>>,
     /// Log files given to instances or hosts.
@@ -813,6 +813,19 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             return Ok(());
         }
     }
+    // A host's insight.json may be added: formula defaults read the host's CPUs and memory.
+    if let (Some(host), Some(text)) = (path.strip_suffix("/insight.json"), content)
+        && cluster.instances.iter().any(|i| i.host == host)
+    {
+        let file = DataFile::in_memory(
+            Arc::clone(&cluster.source),
+            path.to_string(),
+            DataKind::Insight,
+            text.as_bytes(),
+        );
+        cluster.hosts.entry(host.to_string()).or_default().push(file);
+        return Ok(());
+    }
     // Metric and alert files may be added: a case plants the series it needs.
     let kind = if path.starts_with("monitor/metrics/") && path.ends_with(".json") {
         Some(DataKind::Metric)
@@ -834,7 +847,7 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             Ok(())
         }
         _ => Err(format!(
-            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ can be added)"
+            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ and a host's insight.json can be added)"
         )),
     }
 }

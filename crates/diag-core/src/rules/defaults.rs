@@ -28,8 +28,14 @@
 //!   are equal), a string as text. Sizes and durations compare by amount (`"10MiB"` = `10MB`,
 //!   `"1h0m0s"` = `1h`); `list` compares the elements joined by `,`.
 //! - `same_as` (with optional `times`) — the default is another key's value times a factor.
-//! - `formula` — the default depends on the host (CPU, memory); the rule gives every instance
-//!   a `nodata` row saying so rather than a false "differs".
+//! - `formula` — the default depends on the host (CPU, memory). With `expr` (Rhai over `cpus`,
+//!   the host's logical CPUs, `memory`, its bytes, both from its `insight.json`, and `cfg`, the
+//!   instance; a number or a list of numbers any of which is the default) the value is compared
+//!   with the formula evaluated for the instance's host — sizes within 1 % (`as: size`), other
+//!   numbers exactly — and an instance whose host has no usable `insight.json` gets a `nodata`
+//!   row saying so, never a false "differs". `example: {cpus, memory, value, set}` is a host
+//!   and the default there: the generated cases check the formula against it. Without `expr`
+//!   every instance gets a `nodata` row naming the formula.
 //! - A missing or `null` key is `nodata`, as everywhere.
 //!
 //! Every entry gets `name` = `<Component>.<path>` unless it says otherwise, so the entries of a
@@ -83,9 +89,34 @@ struct Entry {
     times: Option<i64>,
     #[serde(default)]
     formula: Option<String>,
+    /// The formula as a Rhai expression over `cpus`, `memory` (bytes) and `cfg`.
+    #[serde(default)]
+    expr: Option<String>,
+    /// A worked example of `expr`, from which the cases are generated.
+    #[serde(default)]
+    example: Option<Example>,
     #[serde(default)]
     note: String,
 }
+
+/// A host and the default the formula gives on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Example {
+    /// Logical CPUs (`insight.json` `sysinfo.cpu.threads`).
+    cpus: i64,
+    /// Memory, a size (`insight.json` `sysinfo.memory.size` is MiB).
+    memory: String,
+    /// Other keys the expression reads, as the runtime JSON holds them.
+    #[serde(default)]
+    set: serde_yaml::Mapping,
+    /// The default on that host.
+    value: serde_yaml::Value,
+}
+
+/// How far a size may be from the formula's value and still be the default: the runtime
+/// JSON prints sizes to 3 or 4 digits (`"1.719TiB"`) and `insight.json` counts whole MiB.
+const SIZE_TOLERANCE: f64 = 0.01;
 
 /// One rule an entry expands into: its file text and generated cases.
 #[derive(Debug)]
@@ -246,6 +277,15 @@ fn expand_entry(
     if entry.times.is_some() && entry.same_as.is_none() {
         return Err("`times` goes with `same_as`".into());
     }
+    if (entry.expr.is_some() || entry.example.is_some()) && entry.formula.is_none() {
+        return Err("`expr` and `example` go with `formula`".into());
+    }
+    if entry.expr.is_some() != entry.example.is_some() {
+        return Err("a formula's `expr` needs an `example`, and an `example` an `expr`".into());
+    }
+    if !matches!(as_type, None | Some("size" | "int" | "float")) && entry.expr.is_some() {
+        return Err("a formula compares numbers or sizes (`as: size`, `int` or `float`)".into());
+    }
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -292,6 +332,17 @@ fn expand_entry(
             ))
         );
         cases = same_as_cases(comp, path, other, times, entry);
+    } else if let (Some(expr), Some(example)) = (&entry.expr, &entry.example) {
+        let formula = entry.formula.as_deref().unwrap_or_default().trim();
+        description = format!(
+            "`{path}` differs from its default, a formula of the host ({formula}) evaluated with the CPUs and memory of the instance's host from its `insight.json`; without that file the value is not compared."
+        );
+        let size = as_type == Some("size");
+        let _ = writeln!(text, "rhai_script: |");
+        for line in formula_script(comp, path, formula, expr, size).lines() {
+            let _ = writeln!(text, "  {line}");
+        }
+        cases = formula_example_cases(comp, path, size, example, entry)?;
     } else {
         let formula = entry.formula.as_deref().unwrap_or_default().trim();
         description = format!(
@@ -536,6 +587,120 @@ fn same_as_cases(comp: &str, path: &str, other: &str, times: i64, entry: &Entry)
         &[],
     );
     out
+}
+
+/// A cluster script comparing each instance's value with `expr` on its host.
+fn formula_script(comp: &str, path: &str, formula: &str, expr: &str, size: bool) -> String {
+    let read = if size { "size" } else { "float" };
+    let show = if size {
+        "\"\" + (w / 1048576.0).round().to_int() + \"MiB\""
+    } else {
+        "if w == w.floor() { \"\" + w.to_int() } else { \"\" + w }"
+    };
+    let unfit = format!("not compared: the default is a formula ({formula}) and ");
+    let differs = format!("the formula ({formula}) gives ");
+    format!(
+        r#"fn num(x) {{ if type_of(x) == "f64" {{ x }} else {{ x.to_float() }} }}
+fn shown(w) {{ {show} }}
+let rows = [];
+for i in cluster.instances({comp:?}) {{
+  if !i.has_config || !i.has({path:?}) {{ rows.push(nodata(i, {missing:?})); continue; }}
+  let cpus = i.host_cpus;
+  let memory = i.host_memory;
+  if type_of(cpus) == "()" || type_of(memory) == "()" {{
+    rows.push(nodata(i, {unfit:?} + i.host_note));
+    continue;
+  }}
+  let cfg = i;
+  let got = ();
+  let want = ();
+  try {{
+    got = num(i.{read}({path:?}));
+    want = {{ {expr} }};
+  }} catch (e) {{
+    rows.push(nodata(i, "not compared: " + e.to_string()));
+    continue;
+  }}
+  if type_of(want) != "array" {{ want = [want]; }}
+  let near = false;
+  let texts = "";
+  for w in want {{
+    let w = num(w);
+    if (got - w).abs() <= {tolerance:?} * w.abs() {{ near = true; }}
+    if texts != "" {{ texts += " or "; }}
+    texts += shown(w);
+  }}
+  if near {{
+    rows.push(ok(i));
+  }} else {{
+    let host = "" + cpus + " CPUs and " + (memory / 1048576) + " MiB";
+    rows.push(abnormal(i, {differs:?} + texts + " on " + host));
+  }}
+}}
+rows
+"#,
+        missing = format!("`{path}` is missing or null"),
+        tolerance = if size { SIZE_TOLERANCE } else { 0.0 },
+    )
+}
+
+/// The insight.json of a host with `cpus` logical CPUs and `memory_mib` MiB.
+fn insight_json(cpus: i64, memory_mib: u64) -> String {
+    format!(
+        "{{\"sysinfo\": {{\"cpu\": {{\"threads\": {cpus}}}, \"memory\": {{\"size\": {memory_mib}}}}}}}"
+    )
+}
+
+/// At the example's default on its host → OK; changed → abnormal; no `insight.json` → nodata.
+fn formula_example_cases(
+    comp: &str,
+    path: &str,
+    size: bool,
+    example: &Example,
+    entry: &Entry,
+) -> Result<String, String> {
+    let version = case_version(&entry.version)?;
+    let memory = crate::model::units::parse_size(&example.memory)
+        .map_err(|e| format!("`example.memory`: {e}"))?;
+    let value = scalar_text(&example.value);
+    let changed = if size {
+        let bytes = crate::model::units::parse_size(&value)
+            .map_err(|e| format!("`example.value`: {e}"))?;
+        quote(&format!("{}MiB", bytes * 2 / (1024 * 1024) + 1))
+    } else {
+        let n: f64 = value
+            .parse()
+            .map_err(|_| format!("`example.value` `{value}` is not a number"))?;
+        (n * 2.0 + 1.0).to_string()
+    };
+    let value = if size { quote(&value) } else { value };
+    let mut set: Vec<(String, String)> = example
+        .set
+        .iter()
+        .map(|(k, v)| (scalar_text(k), flow(v)))
+        .collect();
+    let host = format!(
+        "{} CPUs and {}",
+        example.cpus,
+        scalar_text(&serde_yaml::Value::String(example.memory.clone()))
+    );
+    let insight = insight_json(example.cpus, memory / (1024 * 1024));
+    let mut out = header();
+    for (name, expect, v, with_insight) in [
+        (format!("{path} at the formula's default on {host}"), "ok", value.clone(), true),
+        (format!("{path} changed from the formula's default on {host}"), "abnormal", changed, true),
+        (format!("{path} not compared without insight.json"), "nodata", value, false),
+    ] {
+        set.retain(|(k, _)| k != path);
+        set.push((path.to_string(), v));
+        let pairs: Vec<(&str, String)> = set.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        case(&mut out, &name, expect, version, comp, &pairs, &[]);
+        if with_insight {
+            let _ = writeln!(out, "    files:");
+            let _ = writeln!(out, "      127.0.0.1/insight.json: {}", quote(&insight));
+        }
+    }
+    Ok(out)
 }
 
 fn formula_cases(comp: &str, entry: &Entry) -> String {
