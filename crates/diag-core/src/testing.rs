@@ -119,7 +119,8 @@ pub struct Case {
     /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
     /// `null` removes the file. Only files the bundle already holds can be replaced, except
     /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`), `alerts.json`
-    /// files and an instance host's `<host>/insight.json`, which a case may add.
+    /// files, an instance host's `<host>/insight.json` and an instance's `<dir>/conf/*.toml`,
+    /// which a case may add.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, Option<String>>,
     /// Log files given to instances or hosts.
@@ -826,6 +827,23 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
         cluster.hosts.entry(host.to_string()).or_default().push(file);
         return Ok(());
     }
+    // An instance's config file may be added: rules that read config files need one.
+    if path.ends_with(".toml")
+        && let Some(text) = content
+        && let Some(instance) = cluster
+            .instances
+            .iter_mut()
+            .find(|i| path.starts_with(&format!("{}/conf/", i.dir)))
+    {
+        let file = DataFile::in_memory(
+            Arc::clone(&cluster.source),
+            path.to_string(),
+            DataKind::ConfigFile,
+            text.as_bytes(),
+        );
+        instance.files.push(file);
+        return Ok(());
+    }
     // Metric and alert files may be added: a case plants the series it needs.
     let kind = if path.starts_with("monitor/metrics/") && path.ends_with(".json") {
         Some(DataKind::Metric)
@@ -847,7 +865,7 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             Ok(())
         }
         _ => Err(format!(
-            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ and a host's insight.json can be added)"
+            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/, a host's insight.json and an instance's conf/*.toml can be added)"
         )),
     }
 }

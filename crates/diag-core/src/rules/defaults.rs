@@ -36,6 +36,12 @@
 //!   row saying so, never a false "differs". `example: {cpus, memory, value, set}` is a host
 //!   and the default there: the generated cases check the formula against it. Without `expr`
 //!   every instance gets a `nodata` row naming the formula.
+//! - `removed` / `deprecated` / `renamed: <version>` (with optional `to:`, what replaces it) —
+//!   the key no longer works from that version: the rule reads the instance's config file
+//!   (`source: config_file`; the runtime JSON drops such keys) and a key still set there is
+//!   its own row, "set, but removed in v6.1.0". The rule is named `<Component>.<path>-removed`
+//!   (`-deprecated`, `-renamed`) so it never replaces the row's default entries, and its
+//!   version range is `>= <version>` unless `version` says otherwise.
 //! - A missing or `null` key is `nodata`, as everywhere.
 //!
 //! Every entry gets `name` = `<Component>.<path>` unless it says otherwise, so the entries of a
@@ -95,6 +101,18 @@ struct Entry {
     /// A worked example of `expr`, from which the cases are generated.
     #[serde(default)]
     example: Option<Example>,
+    /// The version that removed the key: set in a config file, it is a row of its own.
+    #[serde(default)]
+    removed: Option<String>,
+    /// The version that deprecated the key.
+    #[serde(default)]
+    deprecated: Option<String>,
+    /// The version that renamed the key (`to` is the new name).
+    #[serde(default)]
+    renamed: Option<String>,
+    /// What replaces a removed, deprecated or renamed key.
+    #[serde(default)]
+    to: Option<String>,
     #[serde(default)]
     note: String,
 }
@@ -130,10 +148,10 @@ pub(crate) struct Expanded {
 const AS_TYPES: [&str; 7] = ["int", "float", "bool", "string", "size", "duration", "list"];
 
 /// Versions the generated cases pick from: the first inside an entry's range is used.
-const CASE_VERSIONS: [&str; 22] = [
+const CASE_VERSIONS: [&str; 24] = [
     "v4.0.0", "v4.0.2", "v4.0.9", "v4.0.10", "v4.0.14", "v5.0.0", "v5.0.2", "v5.1.0", "v5.2.0",
-    "v5.3.0", "v5.4.0", "v6.1.0", "v6.2.0", "v6.5.0", "v6.6.0", "v7.1.0", "v7.5.0", "v8.1.0",
-    "v8.4.0", "v8.5.0", "v8.5.4", "v9.0.0",
+    "v5.3.0", "v5.4.0", "v6.1.0", "v6.2.0", "v6.4.0", "v6.5.0", "v6.6.0", "v7.1.0", "v7.5.0",
+    "v7.5.7", "v8.1.0", "v8.4.0", "v8.5.0", "v8.5.4", "v9.0.0",
 ];
 
 /// Expands a table into rule texts; every problem of the file is reported at once.
@@ -262,18 +280,34 @@ fn expand_entry(
     file: &str,
 ) -> Result<Expanded, String> {
     let path = row.path.trim();
-    let name = entry
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{comp}.{path}"));
     let shapes = [
         entry.value.is_some(),
         entry.same_as.is_some(),
         entry.formula.is_some(),
+        entry.removed.is_some(),
+        entry.deprecated.is_some(),
+        entry.renamed.is_some(),
     ];
     if shapes.iter().filter(|s| **s).count() != 1 {
-        return Err("an entry has exactly one of `value`, `same_as`, `formula`".into());
+        return Err("an entry has exactly one of `value`, `same_as`, `formula`, `removed`, `deprecated`, `renamed`".into());
     }
+    let change = [
+        ("removed", &entry.removed),
+        ("deprecated", &entry.deprecated),
+        ("renamed", &entry.renamed),
+    ]
+    .into_iter()
+    .find_map(|(word, v)| v.as_deref().map(|since| (word, since.trim())));
+    if entry.to.is_some() && change.is_none() {
+        return Err("`to` goes with `removed`, `deprecated` or `renamed`".into());
+    }
+    if let Some((word, since)) = change {
+        return removed_entry(comp, path, row, entry, word, since, file);
+    }
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{comp}.{path}"));
     if entry.times.is_some() && entry.same_as.is_none() {
         return Err("`times` goes with `same_as`".into());
     }
@@ -370,6 +404,123 @@ fn expand_entry(
         quote("If the change was not made on purpose, set it back to the default.")
     );
     Ok(Expanded { text, cases })
+}
+
+/// A key removed, deprecated or renamed in `since`: abnormal when a config file still sets it.
+fn removed_entry(
+    comp: &str,
+    path: &str,
+    row: &Row,
+    entry: &Entry,
+    word: &str,
+    since: &str,
+    file: &str,
+) -> Result<Expanded, String> {
+    if crate::model::version::parse_version(since).is_none() {
+        return Err(format!("`{word}: {since}` is not a version"));
+    }
+    let version = if entry.version.trim().is_empty() {
+        format!(">= {since}")
+    } else {
+        entry.version.trim().to_string()
+    };
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{comp}.{path}-{word}"));
+    let to = entry.to.as_deref().map(str::trim);
+    let mut message = format!("set, but {word} in {since}");
+    match (word, to) {
+        ("renamed", Some(to)) => message.push_str(&format!(" (now `{to}`)")),
+        (_, Some(to)) => message.push_str(&format!(" (use {to})")),
+        _ => {}
+    }
+    let mut description = format!(
+        "`{path}` is set in the config file, but it was {word} in {since}: the runtime config no longer has it and the value set takes no effect."
+    );
+    if let Some(to) = to {
+        description.push_str(&format!(" It is replaced by {to}."));
+    }
+    for n in [row.note.trim(), entry.note.trim()] {
+        if !n.is_empty() {
+            description.push(' ');
+            description.push_str(n);
+        }
+    }
+    let mut text = String::new();
+    let _ = writeln!(text, "# Expanded from {file}, row `{path}`: set after it was {word}?");
+    let _ = writeln!(text, "id: {}", entry.id);
+    let _ = writeln!(text, "name: {}", quote(&name));
+    let _ = writeln!(text, "kind: default_config");
+    let _ = writeln!(text, "component: {comp}");
+    let _ = writeln!(text, "source: config_file");
+    let _ = writeln!(text, "variation: {}", quote(&format!("{comp}.{path}")));
+    let _ = writeln!(text, "severity: info");
+    let _ = writeln!(text, "version: {}", quote(&version));
+    let _ = writeln!(
+        text,
+        "abnormal_when: {{rhai: {}}}",
+        quote(&format!("doc.has({path:?})"))
+    );
+    let _ = writeln!(text, "message: {}", quote(&message));
+    let _ = writeln!(text, "description: {}", quote(&description));
+    let suggestion = match to {
+        Some(to) => format!("Remove `{path}` from the config file; set {to} instead if the value matters."),
+        None => format!("Remove `{path}` from the config file."),
+    };
+    let _ = writeln!(text, "suggestion: {}", quote(&suggestion));
+    Ok(Expanded {
+        text,
+        cases: removed_cases(comp, path, &version)?,
+    })
+}
+
+/// The TOML of a config file that sets `path` (`[a.b]` then `c = 1`).
+fn toml_setting(path: &str) -> String {
+    match path.rsplit_once('.') {
+        Some((section, key)) => format!("[{section}]\n{key} = 1\n"),
+        None => format!("{path} = 1\n"),
+    }
+}
+
+/// Set in the config file → abnormal; a config file without it → OK; no config file → nodata;
+/// a version before the change → not selected.
+fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String> {
+    let inside = case_version(version)?;
+    let c = crate::model::version::VersionConstraint::parse(version)
+        .map_err(|e| format!("version `{version}`: {e}"))?;
+    let outside = CASE_VERSIONS
+        .iter()
+        .find(|v| !c.matches(crate::model::version::parse_version(v).as_ref()));
+    let kind = ComponentKind::from_config_struct(comp).ok_or_else(|| format!("`{comp}`"))?;
+    // The instance of the `minimal` base the cases run on.
+    let port = match kind {
+        ComponentKind::Pd => 2379,
+        ComponentKind::Tidb => 4000,
+        ComponentKind::Tikv => 20160,
+        _ => return Err(format!("`{comp}` has no instance in the `minimal` base")),
+    };
+    let key = kind.topology_key();
+    let conf = format!("127.0.0.1/tidb-deploy/{key}-{port}/conf/{key}.toml");
+    let mut out = header();
+    let cases = [
+        (format!("{path} set in the config file"), "abnormal", inside, Some(toml_setting(path))),
+        (format!("{path} not in the config file"), "ok", inside, Some("# nothing set\n".to_string())),
+        ("no config file".to_string(), "nodata", inside, None),
+    ];
+    for (name, expect, version, content) in cases {
+        case(&mut out, &name, expect, version, comp, &[], &[]);
+        if let Some(content) = content {
+            let _ = writeln!(out, "    files:");
+            let _ = writeln!(out, "      {conf}: {}", quote(&content));
+        }
+    }
+    if let Some(before) = outside {
+        case(&mut out, &format!("not checked on {before}"), "not_selected", before, comp, &[], &[]);
+        let _ = writeln!(out, "    files:");
+        let _ = writeln!(out, "      {conf}: {}", quote(&toml_setting(path)));
+    }
+    Ok(out)
 }
 
 /// The `as:` and the literal a value entry compares with.
