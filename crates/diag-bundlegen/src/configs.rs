@@ -95,7 +95,7 @@ pub const TUNED: [(&str, &str); 8] = [
 /// Builds the runtime config of one instance.
 pub fn runtime_config(knobs: &Knobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
     match knobs {
-        Knobs::Pd(k) => pd(k, ctx, rng),
+        Knobs::Pd(k) => pd(k, ctx),
         Knobs::Tikv(k) => tikv(k, ctx, rng, false),
         Knobs::Tidb(k) => tidb(k, ctx, rng),
         Knobs::Tiflash => tikv(
@@ -110,7 +110,7 @@ pub fn runtime_config(knobs: &Knobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> 
     }
 }
 
-fn pd(k: &PdKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
+fn pd(k: &PdKnobs, ctx: &ConfigContext<'_>) -> Json {
     let me = format!("{}:{}", ctx.advertise_host, ctx.port);
     let peer = format!("{}:{}", ctx.advertise_host, ctx.port + 1);
     let initial: Vec<String> = ctx
@@ -999,9 +999,9 @@ fn tikv(k: &TikvKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng, tiflash: bool) ->
                     ctx.version,
                     rng,
                 )
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             ),
         ),
         (

@@ -10,8 +10,11 @@ use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, RowState, check, select};
 use diag_core::rules::{CheckKind, RuleSet};
 
-/// `(component, path)` of the flagged rows, and of the selected rules that compare a value.
-fn flagged_and_checked(version: &str) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+/// `(component, path)` keys: `("TikvConfig", "raft-engine.enable")`.
+type Keys = BTreeSet<(String, String)>;
+
+/// The keys of the flagged rows, and of the selected rules.
+fn flagged_and_checked(version: &str) -> (Keys, Keys) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut spec = BundleSpec::with_instances(12, Layout::Tiup, 5).violation_share(0.0);
     spec.version = version.to_string();
@@ -32,11 +35,19 @@ fn flagged_and_checked(version: &str) -> (BTreeSet<(String, String)>, BTreeSet<(
         .flat_map(|r| r.meta.variation.split(',').map(|v| key(v.trim())))
         .collect();
     let outcome = check(&cluster, &rules, &options);
-    assert!(outcome.findings.len() >= 250, "{version}: {}", outcome.findings.len());
+    assert!(
+        outcome.findings.len() >= 250,
+        "{version}: {}",
+        outcome.findings.len()
+    );
     let flagged = outcome
         .findings
         .iter()
-        .filter(|f| f.rows.iter().any(|r| matches!(r.state, RowState::Abnormal(_))))
+        .filter(|f| {
+            f.rows
+                .iter()
+                .any(|r| matches!(r.state, RowState::Abnormal(_)))
+        })
         .flat_map(|f| f.rows[0].values.iter().map(|v| key(&v.variation)))
         .collect();
     (flagged, checked)
@@ -46,7 +57,7 @@ fn flagged_and_checked(version: &str) -> (BTreeSet<(String, String)>, BTreeSet<(
 fn generated_bundles_flag_exactly_the_tuned_keys_at_every_version() {
     for version in ["v5.3.0", "v5.4.0", "v6.1.0", "v7.5.0"] {
         let (flagged, checked) = flagged_and_checked(version);
-        let expected: BTreeSet<(String, String)> = TUNED
+        let expected: Keys = TUNED
             .iter()
             .map(|(c, p)| (c.to_string(), p.to_string()))
             .filter(|k| checked.contains(k))

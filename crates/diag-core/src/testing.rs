@@ -824,7 +824,11 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             DataKind::Insight,
             text.as_bytes(),
         );
-        cluster.hosts.entry(host.to_string()).or_default().push(file);
+        cluster
+            .hosts
+            .entry(host.to_string())
+            .or_default()
+            .push(file);
         return Ok(());
     }
     // An instance's config file may be added: rules that read config files need one.

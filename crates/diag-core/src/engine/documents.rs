@@ -40,9 +40,11 @@ pub(super) fn rows(
         .filter(|s| {
             rule.data != DataSource::ConfigFile
                 || rule.meta.components.is_empty()
-                || s.instances
-                    .iter()
-                    .any(|&i| rule.meta.components.contains(&cluster.instances[i].component))
+                || s.instances.iter().any(|&i| {
+                    rule.meta
+                        .components
+                        .contains(&cluster.instances[i].component)
+                })
         })
         .collect::<Vec<_>>()
         .into_par_iter()

@@ -289,7 +289,11 @@ fn requirement(op: &str, text: &str) -> Option<Requirement> {
     let (version, minor_dirty, patch_dirty) = if wild(parts[0]) {
         (Version::new(0, 0, 0), false, false)
     } else if parts.get(1).is_none_or(|p| wild(p)) {
-        (parse_version(&format!("{}.0.0{pre}", parts[0]))?, true, false)
+        (
+            parse_version(&format!("{}.0.0{pre}", parts[0]))?,
+            true,
+            false,
+        )
     } else if parts.get(2).is_some_and(|p| wild(p)) {
         (
             parse_version(&format!("{}.{}.0{pre}", parts[0], parts[1]))?,
@@ -318,8 +322,7 @@ impl Requirement {
         let pre_refused = !v.pre.is_empty() && c.pre.is_empty();
         let order = v.cmp_precedence(c);
         // `<`/`<=` with a wildcard: nothing above the wildcard's major (and minor, when set).
-        let below_wildcard =
-            || !(v.major > c.major || (v.minor > c.minor && !self.minor_dirty));
+        let below_wildcard = || !(v.major > c.major || (v.minor > c.minor && !self.minor_dirty));
         match self.op {
             Op::Ne if !self.dirty => order != Ordering::Equal,
             _ if pre_refused => false,
@@ -343,8 +346,7 @@ impl Requirement {
             return false;
         }
         // `~0.0.0` (and `*`) accept everything.
-        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty
-        {
+        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty {
             return true;
         }
         v.major == c.major && (v.minor == c.minor || self.minor_dirty)
@@ -452,7 +454,14 @@ mod tests {
             .map(|e| e.part);
         assert_eq!(err.as_deref(), Some("banana"));
         // Masterminds has no `==`, no space-separated AND, no `5.4.3.2`, no `x` inside a number.
-        for bad in ["== v5.3.0", ">= 5.0 < 6.0", "5.4.3.2", "5.4x", "v5.3.0 -", ">>5"] {
+        for bad in [
+            "== v5.3.0",
+            ">= 5.0 < 6.0",
+            "5.4.3.2",
+            "5.4x",
+            "v5.3.0 -",
+            ">>5",
+        ] {
             assert!(VersionConstraint::parse(bad).is_err(), "{bad}");
         }
     }

@@ -448,7 +448,10 @@ fn removed_entry(
         }
     }
     let mut text = String::new();
-    let _ = writeln!(text, "# Expanded from {file}, row `{path}`: set after it was {word}?");
+    let _ = writeln!(
+        text,
+        "# Expanded from {file}, row `{path}`: set after it was {word}?"
+    );
     let _ = writeln!(text, "id: {}", entry.id);
     let _ = writeln!(text, "name: {}", quote(&name));
     let _ = writeln!(text, "kind: default_config");
@@ -465,7 +468,9 @@ fn removed_entry(
     let _ = writeln!(text, "message: {}", quote(&message));
     let _ = writeln!(text, "description: {}", quote(&description));
     let suggestion = match to {
-        Some(to) => format!("Remove `{path}` from the config file; set {to} instead if the value matters."),
+        Some(to) => {
+            format!("Remove `{path}` from the config file; set {to} instead if the value matters.")
+        }
         None => format!("Remove `{path}` from the config file."),
     };
     let _ = writeln!(text, "suggestion: {}", quote(&suggestion));
@@ -504,8 +509,18 @@ fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String
     let conf = format!("127.0.0.1/tidb-deploy/{key}-{port}/conf/{key}.toml");
     let mut out = header();
     let cases = [
-        (format!("{path} set in the config file"), "abnormal", inside, Some(toml_setting(path))),
-        (format!("{path} not in the config file"), "ok", inside, Some("# nothing set\n".to_string())),
+        (
+            format!("{path} set in the config file"),
+            "abnormal",
+            inside,
+            Some(toml_setting(path)),
+        ),
+        (
+            format!("{path} not in the config file"),
+            "ok",
+            inside,
+            Some("# nothing set\n".to_string()),
+        ),
         ("no config file".to_string(), "nodata", inside, None),
     ];
     for (name, expect, version, content) in cases {
@@ -516,7 +531,15 @@ fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String
         }
     }
     if let Some(before) = outside {
-        case(&mut out, &format!("not checked on {before}"), "not_selected", before, comp, &[], &[]);
+        case(
+            &mut out,
+            &format!("not checked on {before}"),
+            "not_selected",
+            before,
+            comp,
+            &[],
+            &[],
+        );
         let _ = writeln!(out, "    files:");
         let _ = writeln!(out, "      {conf}: {}", quote(&toml_setting(path)));
     }
@@ -815,8 +838,8 @@ fn formula_example_cases(
         .map_err(|e| format!("`example.memory`: {e}"))?;
     let value = scalar_text(&example.value);
     let changed = if size {
-        let bytes = crate::model::units::parse_size(&value)
-            .map_err(|e| format!("`example.value`: {e}"))?;
+        let bytes =
+            crate::model::units::parse_size(&value).map_err(|e| format!("`example.value`: {e}"))?;
         quote(&format!("{}MiB", bytes * 2 / (1024 * 1024) + 1))
     } else {
         let n: f64 = value
@@ -838,9 +861,24 @@ fn formula_example_cases(
     let insight = insight_json(example.cpus, memory / (1024 * 1024));
     let mut out = header();
     for (name, expect, v, with_insight) in [
-        (format!("{path} at the formula's default on {host}"), "ok", value.clone(), true),
-        (format!("{path} changed from the formula's default on {host}"), "abnormal", changed, true),
-        (format!("{path} not compared without insight.json"), "nodata", value, false),
+        (
+            format!("{path} at the formula's default on {host}"),
+            "ok",
+            value.clone(),
+            true,
+        ),
+        (
+            format!("{path} changed from the formula's default on {host}"),
+            "abnormal",
+            changed,
+            true,
+        ),
+        (
+            format!("{path} not compared without insight.json"),
+            "nodata",
+            value,
+            false,
+        ),
     ] {
         set.retain(|(k, _)| k != path);
         set.push((path.to_string(), v));

@@ -76,14 +76,12 @@ impl ScriptInstance {
             None => format!("no insight.json collected for host {}", self.host),
             Some((f, Err(e))) => format!("`{}` unusable: {e}", f.path),
             Some((f, Ok(_))) => {
-                let missing: Vec<&str> = [
-                    ("sysinfo.cpu.threads", 1),
-                    ("sysinfo.memory.size", 1 << 20),
-                ]
-                .into_iter()
-                .filter(|(p, unit)| self.host_fact(p, *unit).is_unit())
-                .map(|(p, _)| p)
-                .collect();
+                let missing: Vec<&str> =
+                    [("sysinfo.cpu.threads", 1), ("sysinfo.memory.size", 1 << 20)]
+                        .into_iter()
+                        .filter(|(p, unit)| self.host_fact(p, *unit).is_unit())
+                        .map(|(p, _)| p)
+                        .collect();
                 if missing.is_empty() {
                     String::new()
                 } else {
