@@ -6,61 +6,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod support;
+use support::{bundle_copy, copy_dir, diag_check, fixture, stderr, stdout};
 
 /// The seed report (see `fixtures/reports/README.md` for its origin).
 const SEED_REPORT: &str =
     include_str!("../../../fixtures/reports/diag-fPrz0RnDxRn.check-report.txt");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name)
-}
-
-/// Copies a bundle, leaving out the report directories a run of `diag-check` wrote into it (the
-/// README's sample command writes `fixtures/diag-fPrz0RnDxRn/report-*`).
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name().to_string_lossy().starts_with("report-") {
-                continue;
-            }
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A fresh copy of a fixture bundle, named as the original.
-fn bundle_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join(name);
-    copy_dir(&fixture(name), &dir);
-    (tmp, dir)
-}
-
-fn diag_check(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_diag-check"));
-    for a in args {
-        cmd.arg(a.as_ref());
-    }
-    cmd.env_remove("NO_COLOR")
-        .output()
-        .expect("diag-check runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
 
 fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -290,7 +243,8 @@ fn every_format_is_written_and_the_first_is_printed() {
             "check-report.md",
             "check-report.sarif",
             "check-report.txt",
-            "detailed-check-record.txt"
+            "detailed-check-record.txt",
+            "timeline.html"
         ]
     );
     assert_eq!(
@@ -298,6 +252,12 @@ fn every_format_is_written_and_the_first_is_printed() {
         SEED_REPORT,
         "the same findings"
     );
+    // The HTML report links to the incident timeline written beside it.
+    let html = fs::read_to_string(dir.join("check-report.html")).unwrap();
+    assert!(html.contains("<a href=\"timeline.html\">"), "{html}");
+    let timeline = fs::read_to_string(dir.join("timeline.html")).unwrap();
+    assert!(timeline.contains("<svg") && timeline.contains("TiKV_approximate_region_size"));
+    assert_eq!(doc["timeline"], "timeline.html");
     let sarif: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("check-report.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 7);

@@ -1,17 +1,11 @@
 //! `diag-check --types log`: the Log Summary of the text report and the evidence of the other
 //! formats, from the real binary on a bundle with component logs.
 
-use std::process::Command;
+mod support;
 
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_diag-check"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, out, _) = support::run(args);
+    (code, out)
 }
 
 const LILI: &str = "../../fixtures/diag-lili-fNTnz5MGhr6";

@@ -1,18 +1,9 @@
 //! `diag-check logs` end to end: the real binary over the fixture bundles.
 
-use std::process::Command;
+mod support;
 
 fn logs(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_diag-check"))
-        .arg("logs")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run(&[&["logs"], args].concat())
 }
 
 const LILI: &str = "../../fixtures/diag-lili-fNTnz5MGhr6";

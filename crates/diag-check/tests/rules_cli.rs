@@ -4,27 +4,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
+use std::path::PathBuf;
+mod support;
+use support::diag_check_in as diag_check;
+use support::{copy_dir, repo, stderr, stdout};
 
 /// The example pack copied out of the repository: `<tmp>/pack/{rules,tests/snapshots}`.
 fn pack_copy() -> (tempfile::TempDir, PathBuf) {
@@ -36,22 +19,6 @@ fn pack_copy() -> (tempfile::TempDir, PathBuf) {
         &pack.join("tests/snapshots"),
     );
     (tmp, pack)
-}
-
-fn diag_check(dir: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_diag-check"));
-    for a in args {
-        cmd.arg(a.as_ref());
-    }
-    cmd.current_dir(dir).output().expect("diag-check runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
 }
 
 /// Issue 8: snapshots in insta's default `tests/snapshots/` were not found, and a rule without

@@ -388,13 +388,25 @@ impl State {
             .clone();
         let _held = lock(&bundle_lock);
         let reports = self.config.state_dir.join("reports").join(&entry.id);
-        let checked = check_bundle(&entry.path, &reports, &self.rules, options, &self.renderer)
-            .map_err(|e| match e {
-                CheckError::Load(e) => {
-                    ApiError::new(422, format!("cannot check `{}`: {e}", entry.id))
-                }
-                e => ApiError::new(500, format!("check of `{}` failed: {e}", entry.id)),
-            })?;
+        let checked = check_bundle(&entry.path, &reports, &self.rules, options, &self.renderer);
+        // Deleted while it was being checked: whatever was read is a partial bundle (files
+        // missing, or a load error for one), not an answer about the data set.
+        if !entry.path.exists() {
+            if let Ok(partial) = &checked {
+                let _ = std::fs::remove_dir_all(&partial.dir);
+            }
+            return Err(ApiError::new(
+                410,
+                format!(
+                    "data set `{}` was removed while it was being checked",
+                    entry.id
+                ),
+            ));
+        }
+        let checked = checked.map_err(|e| match e {
+            CheckError::Load(e) => ApiError::new(422, format!("cannot check `{}`: {e}", entry.id)),
+            e => ApiError::new(500, format!("check of `{}` failed: {e}", entry.id)),
+        })?;
         prune_reports(&reports, self.config.keep_reports);
         // diag answers "stdout:\n" + what `diag check` printed; the place is the state dir's.
         let shown = checked

@@ -1,16 +1,17 @@
 //! `diag-server`: diag's check HTTP API over a directory of bundles.
 //!
-//! Thin by design: argument parsing, HTTP IO and routing; loading, checking and rendering are
+//! Thin by design: argument parsing and signals here, HTTP IO in `http`, routing in `api`; loading, checking and rendering are
 //! diag_core's, as for `diag-check <bundle>`. The data directory is only ever read; reports go
 //! to the server's state directory.
 
 mod api;
 mod catalog;
+mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -49,6 +50,15 @@ struct Args {
     /// Requests served at once (checks of different bundles run concurrently).
     #[arg(long, value_name = "N", default_value_t = 4)]
     workers: usize,
+
+    /// Connections open at once; more wait to be accepted. Each costs a small IO thread.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections: usize,
+
+    /// Seconds a client has to send its whole request (then 408), and for each write of the
+    /// answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    timeout: f64,
 }
 
 fn main() -> ExitCode {
@@ -60,43 +70,85 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let Some(timeout) = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+    else {
+        eprintln!(
+            "diag-server: --timeout {}: not a positive number of seconds",
+            args.timeout
+        );
+        return ExitCode::from(2);
+    };
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     if let Err(e) = check_state_dir(&args.data_dir, &state_dir) {
         eprintln!("diag-server: --state-dir {}: {e}", state_dir.display());
         return ExitCode::from(2);
     }
-    let server = match tiny_http::Server::http(args.listen) {
-        Ok(s) => Arc::new(s),
+    let listener = match http::Listener::bind(args.listen) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("diag-server: listen on {}: {e}", args.listen);
             return ExitCode::from(2);
         }
     };
-    let state = Arc::new(api::State::new(api::Config {
+    if let Err(e) = stop_on_signals(listener.stop()) {
+        eprintln!("diag-server: installing the SIGTERM handler: {e}");
+        return ExitCode::from(2);
+    }
+    let state = api::State::new(api::Config {
         data_dir: args.data_dir,
         state_dir,
         token: args.token,
         keep_reports: args.keep_reports,
-    }));
-    match server.server_addr().to_ip() {
-        Some(addr) => eprintln!("diag-server listening on http://{addr}"),
-        None => eprintln!("diag-server listening"),
+    });
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("diag-server listening on http://{addr}"),
+        Err(_) => eprintln!("diag-server listening"),
     }
-    let workers: Vec<_> = (0..args.workers.max(1))
-        .map(|_| {
-            let server = server.clone();
-            let state = state.clone();
-            std::thread::spawn(move || {
-                while let Ok(request) = server.recv() {
-                    serve(&state, request);
-                }
-            })
+    let options = http::Options {
+        workers: args.workers,
+        max_connections: args.max_connections,
+        timeout,
+    };
+    let cut = listener.serve(&options, move |req| {
+        state.handle(&api::Request {
+            method: &req.method,
+            url: &req.url,
+            headers: &req.headers,
+            body: &req.body,
         })
-        .collect();
-    for w in workers {
-        let _ = w.join();
+    });
+    if cut > 0 {
+        eprintln!(
+            "diag-server: stopped; {cut} requests unfinished after {} s were cut off",
+            http::SHUTDOWN_GRACE.as_secs()
+        );
+        return ExitCode::FAILURE;
     }
+    eprintln!("diag-server: stopped");
     ExitCode::SUCCESS
+}
+
+/// SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once.
+fn stop_on_signals(stop: http::Stop) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for signal in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    eprintln!("diag-server: signal {signal} again; exiting now");
+                    std::process::exit(1);
+                }
+                eprintln!("diag-server: signal {signal}; finishing the requests in flight");
+                stop.trigger();
+            }
+        })?;
+    Ok(())
 }
 
 /// `$XDG_STATE_HOME/diag-server`, else `$HOME/.local/state/diag-server`, else the temporary
@@ -145,66 +197,4 @@ fn canonical_to_be(path: &std::path::Path) -> std::io::Result<PathBuf> {
     let mut out = existing.canonicalize()?;
     out.extend(rest.iter().rev());
     Ok(out)
-}
-
-/// Reads one request (body bounded), routes it, writes the reply.
-fn serve(state: &api::State, mut request: tiny_http::Request) {
-    let method = request.method().as_str().to_owned();
-    let url = request.url().to_owned();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_owned(),
-            )
-        })
-        .collect();
-    let json = api::wants_json(&headers);
-    let reply = match read_body(&mut request, json) {
-        Ok(body) => state.handle(&api::Request {
-            method: &method,
-            url: &url,
-            headers: &headers,
-            body: &body,
-        }),
-        Err(reply) => reply,
-    };
-    eprintln!("{method} {url} -> {}", reply.status);
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (name, value) in reply.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
-    }
-    let _ = request.respond(response);
-}
-
-fn read_body(request: &mut tiny_http::Request, json: bool) -> Result<Vec<u8>, api::Reply> {
-    use std::io::Read;
-    if request.body_length().is_some_and(|n| n > api::MAX_BODY) {
-        return Err(api::Reply::error(
-            413,
-            &format!("request body over {} bytes", api::MAX_BODY),
-            json,
-        ));
-    }
-    let mut body = Vec::new();
-    let limit = api::MAX_BODY as u64 + 1;
-    if let Err(e) = request.as_reader().take(limit).read_to_end(&mut body) {
-        return Err(api::Reply::error(
-            400,
-            &format!("reading the request body: {e}"),
-            json,
-        ));
-    }
-    if body.len() > api::MAX_BODY {
-        return Err(api::Reply::error(
-            413,
-            &format!("request body over {} bytes", api::MAX_BODY),
-            json,
-        ));
-    }
-    Ok(body)
 }
