@@ -5,10 +5,14 @@
 //!   (target ≤ 1.5).
 //! - slow-log parsing throughput ÷ reading the same bytes line by line (`BufRead::read_until`),
 //!   on a generated 64 MiB TiDB slow log in memory.
+//! - the performance rules' pass over that slow log in a bundle on disk
+//!   (`Cluster::slow_log_performance`: `DataFile::reader`, parser, accumulators) ÷ reading the
+//!   same file through `DataFile::reader` into `io::sink`.
 //!
 //! `cargo bench -p diag-bundlegen --bench default_config` (`-- --quick`: 3 rounds instead of 7).
 
 use std::io::BufRead;
+use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -138,4 +142,55 @@ fn main() {
         mib / parse,
         mib / read
     );
+
+    // The same log as a bundle's TiDB slow log, read as the performance rules read it.
+    let bundle = tmp.path().join("slowlog");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/slowlog"),
+        &bundle,
+    );
+    let slow = bundle.join("127.0.0.1/tidb-deploy/tidb-4000/log/tidb_slow_query.log");
+    std::fs::File::create(&slow)
+        .and_then(|mut f| f.write_all(&log))
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(log);
+    let (mut passed, mut copied) = (0u64, 0u64);
+    let times = alternate(
+        runs,
+        &mut [
+            Box::new(|| {
+                let cluster = Cluster::open(&bundle).unwrap_or_else(|e| panic!("{e}"));
+                passed = cluster.slow_log_performance().entries;
+            }),
+            Box::new(|| {
+                let cluster = Cluster::open(&bundle).unwrap_or_else(|e| panic!("{e}"));
+                copied = 0;
+                for file in cluster.instances.iter().flat_map(|i| &i.files) {
+                    let mut reader = file.reader().unwrap_or_else(|e| panic!("{e}"));
+                    copied += std::io::copy(&mut reader, &mut std::io::sink()).unwrap_or(0);
+                }
+            }),
+        ],
+    );
+    let (pass, read) = (times[0].as_secs_f64(), times[1].as_secs_f64());
+    let mib = copied as f64 / (1 << 20) as f64;
+    println!(
+        "| performance pass from disk ÷ reading the same bytes ({mib:.0} MiB, {passed} entries) | {:.2} | — | — | {:.0} MiB/s ÷ {:.0} MiB/s |",
+        read / pass,
+        mib / pass,
+        mib / read
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 }

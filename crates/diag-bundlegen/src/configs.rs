@@ -57,10 +57,45 @@ fn mib(n: u64) -> Json {
     s(format!("{n}MiB"))
 }
 
+/// Whether `version` (`5.4.0`, with or without `v`) is `at` or later.
+pub fn since(version: &str, at: &str) -> bool {
+    let parts = |t: &str| -> (u64, u64, u64) {
+        let mut it = t
+            .trim_start_matches('v')
+            .split(['.', '-'])
+            .map(|p| p.parse().unwrap_or(0));
+        (
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+        )
+    };
+    parts(version) >= parts(at)
+}
+
+/// Telemetry is off by default from v6.1.5 on the v6.1 line and from v6.5.1 (TiDB and PD).
+fn telemetry_default(version: &str) -> bool {
+    !(since(version, "6.5.1") || (since(version, "6.1.5") && !since(version, "6.2.0")))
+}
+
+/// Keys the generator sets away from their default on purpose, as `(component, path)`: what a
+/// correct `default_config` check flags on a healthy generated bundle (at versions whose
+/// default tables have a row for the key). Every other key holds the version's stock default.
+pub const TUNED: [(&str, &str); 8] = [
+    ("PdConfig", "log.file.max-days"),
+    ("PdConfig", "log.file.max-backups"),
+    ("TikvConfig", "raftstore.apply-pool-size"),
+    ("TikvConfig", "raftstore.store-pool-size"),
+    ("TikvConfig", "gc.enable-compaction-filter"),
+    ("TidbConfig", "mem-quota-query"),
+    ("TidbConfig", "log.file.max-days"),
+    ("TidbConfig", "log.file.max-backups"),
+];
+
 /// Builds the runtime config of one instance.
 pub fn runtime_config(knobs: &Knobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
     match knobs {
-        Knobs::Pd(k) => pd(k, ctx, rng),
+        Knobs::Pd(k) => pd(k, ctx),
         Knobs::Tikv(k) => tikv(k, ctx, rng, false),
         Knobs::Tidb(k) => tidb(k, ctx, rng),
         Knobs::Tiflash => tikv(
@@ -75,7 +110,7 @@ pub fn runtime_config(knobs: &Knobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> 
     }
 }
 
-fn pd(k: &PdKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
+fn pd(k: &PdKnobs, ctx: &ConfigContext<'_>) -> Json {
     let me = format!("{}:{}", ctx.advertise_host, ctx.port);
     let peer = format!("{}:{}", ctx.advertise_host, ctx.port + 1);
     let initial: Vec<String> = ctx
@@ -299,7 +334,7 @@ fn pd(k: &PdKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
                 ("tidb-key-path", s("")),
                 ("public-path-prefix", s("")),
                 ("internal-proxy", b(false)),
-                ("enable-telemetry", b(rng.chance(0.5))),
+                ("enable-telemetry", b(telemetry_default(ctx.version))),
                 ("enable-experimental", b(false)),
             ]),
         ),
@@ -563,7 +598,10 @@ fn tidb(k: &TidbKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
             o(vec![("engines", Json::strs(&["tikv", "tiflash", "tidb"]))]),
         ),
         ("max-server-connections", i(0)),
-        ("new_collations_enabled_on_first_bootstrap", b(false)),
+        (
+            "new_collations_enabled_on_first_bootstrap",
+            b(since(ctx.version, "6.0.0")),
+        ),
         (
             "experimental",
             o(vec![
@@ -573,7 +611,7 @@ fn tidb(k: &TidbKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
         ),
         ("enable-collect-execution-info", b(true)),
         ("skip-register-to-dashboard", b(false)),
-        ("enable-telemetry", b(true)),
+        ("enable-telemetry", b(telemetry_default(ctx.version))),
         ("labels", o(vec![])),
         ("enable-global-index", b(false)),
         ("deprecate-integer-display-length", b(false)),
@@ -585,7 +623,7 @@ fn tidb(k: &TidbKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {
 }
 
 /// One RocksDB column family; the four of TiKV's kv engine differ in a few values.
-fn column_family(cf: &str, rng: &mut Rng) -> Json {
+fn column_family(cf: &str, version: &str, rng: &mut Rng) -> Json {
     let lock = cf == "lockcf";
     let compression = if lock {
         Json::strs(&["no"; 7])
@@ -594,7 +632,14 @@ fn column_family(cf: &str, rng: &mut Rng) -> Json {
     };
     let block_cache = [0u64, 0, 256, 1024][rng.below(4) as usize];
     o(vec![
-        ("block-size", s(if lock { "16KiB" } else { "64KiB" })),
+        (
+            "block-size",
+            s(match (lock, since(version, "6.6.0")) {
+                (true, _) => "16KiB",
+                (false, true) => "32KiB",
+                (false, false) => "64KiB",
+            }),
+        ),
         ("block-cache-size", s(format!("{block_cache}MiB"))),
         ("disable-block-cache", b(false)),
         ("cache-index-and-filter-blocks", b(true)),
@@ -619,7 +664,10 @@ fn column_family(cf: &str, rng: &mut Rng) -> Json {
             i(if lock { 1 } else { 4 }),
         ),
         ("level0-slowdown-writes-trigger", i(20)),
-        ("level0-stop-writes-trigger", i(36)),
+        (
+            "level0-stop-writes-trigger",
+            i(if since(version, "6.2.0") { 20 } else { 36 }),
+        ),
         ("max-compaction-bytes", s("2GiB")),
         ("compaction-pri", i(if lock { 0 } else { 3 })),
         ("dynamic-level-bytes", b(true)),
@@ -629,7 +677,14 @@ fn column_family(cf: &str, rng: &mut Rng) -> Json {
         ("disable-auto-compactions", b(false)),
         ("disable-write-stall", b(false)),
         ("soft-pending-compaction-bytes-limit", s("192GiB")),
-        ("hard-pending-compaction-bytes-limit", s("1TiB")),
+        (
+            "hard-pending-compaction-bytes-limit",
+            s(if since(version, "6.2.0") {
+                "1TiB"
+            } else {
+                "256GiB"
+            }),
+        ),
         ("force-consistency-checks", b(false)),
         ("prop-size-index-distance", i(4194304)),
         ("prop-keys-index-distance", i(40960)),
@@ -671,7 +726,12 @@ fn column_family(cf: &str, rng: &mut Rng) -> Json {
     ])
 }
 
-fn rocksdb_db(cfs: &[&'static str], wal_dir: &str, rng: &mut Rng) -> Vec<(&'static str, Json)> {
+fn rocksdb_db(
+    cfs: &[&'static str],
+    wal_dir: &str,
+    version: &str,
+    rng: &mut Rng,
+) -> Vec<(&'static str, Json)> {
     let mut db: Vec<(&'static str, Json)> = vec![
         ("info-log-level", s("info")),
         ("wal-recovery-mode", i(2)),
@@ -700,12 +760,12 @@ fn rocksdb_db(cfs: &[&'static str], wal_dir: &str, rng: &mut Rng) -> Vec<(&'stat
         ("max-sub-compactions", i(3)),
         ("writable-file-max-buffer-size", s("1MiB")),
         ("use-direct-io-for-flush-and-compaction", b(false)),
-        ("enable-pipelined-write", b(false)),
+        ("enable-pipelined-write", b(!since(version, "6.0.0"))),
         ("enable-multi-batch-write", b(true)),
         ("enable-unordered-write", b(false)),
     ];
     for cf in cfs {
-        db.push((cf, column_family(cf, rng)));
+        db.push((cf, column_family(cf, version, rng)));
     }
     db.push((
         "titan",
@@ -933,16 +993,21 @@ fn tikv(k: &TikvKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng, tiflash: bool) ->
         (
             "rocksdb",
             Json::Obj(
-                rocksdb_db(&["defaultcf", "writecf", "lockcf", "raftcf"], "", rng)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                rocksdb_db(
+                    &["defaultcf", "writecf", "lockcf", "raftcf"],
+                    "",
+                    ctx.version,
+                    rng,
+                )
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             ),
         ),
         (
             "raftdb",
             Json::Obj(
-                rocksdb_db(&["defaultcf"], "", rng)
+                rocksdb_db(&["defaultcf"], "", ctx.version, rng)
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v))
                     .collect(),
@@ -951,7 +1016,7 @@ fn tikv(k: &TikvKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng, tiflash: bool) ->
         (
             "raft-engine",
             o(vec![
-                ("enable", b(false)),
+                ("enable", b(since(ctx.version, "6.1.0"))),
                 ("dir", s(format!("{}/raft-engine", ctx.data_dir))),
                 ("recovery-mode", s("tolerate-tail-corruption")),
                 ("bytes-per-sync", s("256KiB")),
@@ -1049,7 +1114,19 @@ fn tikv(k: &TikvKnobs, ctx: &ConfigContext<'_>, rng: &mut Rng, tiflash: bool) ->
             "resolved-ts",
             o(vec![
                 ("enable", b(true)),
-                ("advance-ts-interval", s("1s")),
+                (
+                    "advance-ts-interval",
+                    // 20s on v6.5.1+ of the v6.5 line and from v7.0; v6.6 kept 1s.
+                    s(
+                        if (since(ctx.version, "6.5.1") && !since(ctx.version, "6.6.0"))
+                            || since(ctx.version, "7.0.0")
+                        {
+                            "20s"
+                        } else {
+                            "1s"
+                        },
+                    ),
+                ),
                 ("scan-lock-pool-size", i(2)),
             ]),
         ),

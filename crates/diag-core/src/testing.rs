@@ -118,8 +118,9 @@ pub struct Case {
     pub overlay: Vec<Overlay>,
     /// Files of the bundle replaced in memory, by bundle-relative path (`172.16.7.86/sysctl.conf`);
     /// `null` removes the file. Only files the bundle already holds can be replaced, except
-    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`) and `alerts.json`
-    /// files, which a case may add.
+    /// metric files (`monitor/metrics/<prom>/<metric>-<begin>-<end>.json`), `alerts.json`
+    /// files, an instance host's `<host>/insight.json` and an instance's `<dir>/conf/*.toml`,
+    /// which a case may add.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, Option<String>>,
     /// Log files given to instances or hosts.
@@ -813,6 +814,40 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             return Ok(());
         }
     }
+    // A host's insight.json may be added: formula defaults read the host's CPUs and memory.
+    if let (Some(host), Some(text)) = (path.strip_suffix("/insight.json"), content)
+        && cluster.instances.iter().any(|i| i.host == host)
+    {
+        let file = DataFile::in_memory(
+            Arc::clone(&cluster.source),
+            path.to_string(),
+            DataKind::Insight,
+            text.as_bytes(),
+        );
+        cluster
+            .hosts
+            .entry(host.to_string())
+            .or_default()
+            .push(file);
+        return Ok(());
+    }
+    // An instance's config file may be added: rules that read config files need one.
+    if path.ends_with(".toml")
+        && let Some(text) = content
+        && let Some(instance) = cluster
+            .instances
+            .iter_mut()
+            .find(|i| path.starts_with(&format!("{}/conf/", i.dir)))
+    {
+        let file = DataFile::in_memory(
+            Arc::clone(&cluster.source),
+            path.to_string(),
+            DataKind::ConfigFile,
+            text.as_bytes(),
+        );
+        instance.files.push(file);
+        return Ok(());
+    }
     // Metric and alert files may be added: a case plants the series it needs.
     let kind = if path.starts_with("monitor/metrics/") && path.ends_with(".json") {
         Some(DataKind::Metric)
@@ -834,7 +869,7 @@ fn replace_file(cluster: &mut Cluster, path: &str, content: Option<&str>) -> Res
             Ok(())
         }
         _ => Err(format!(
-            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/ can be added)"
+            "`files`: the bundle has no indexed file `{path}` to replace (only files under monitor/metrics/ and monitor/alerts/, a host's insight.json and an instance's conf/*.toml can be added)"
         )),
     }
 }

@@ -409,3 +409,56 @@ fn sources_and_subjects_that_do_not_fit_are_load_errors_with_did_you_mean() {
         "bad.yaml:9: field `subject`: a `system` rule cannot have `subject: component`; it allows `host`"
     );
 }
+
+#[test]
+fn formula_defaults_are_compared_with_the_formula_on_each_host_from_insight_json() {
+    use diag_core::testing::{Case, Expect, apply};
+    // v7.5.1; every TiKV host has 48 CPUs and 128 GiB (its insight.json). The operator set the
+    // block cache to 48GiB / 24GiB: 45% of 128 GiB is 57.6 GiB, so each differs from the formula.
+    let mut cluster = open("diag-system-healthy");
+    let case = Case {
+        name: "the first TiKV at the formula's value".into(),
+        expect: Expect::Ok,
+        base: None,
+        version: None,
+        add: Vec::new(),
+        overlay: serde_yaml::from_str(
+            "[{component: TikvConfig, instance: 0, set: {storage.block-cache.capacity: 57.6GiB}}]",
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+        files: Default::default(),
+        logs: Vec::new(),
+        window: None,
+    };
+    apply(&mut cluster, &case).unwrap_or_else(|e| panic!("{e}"));
+    // One host without insight.json: not compared, never a false "differs".
+    if let Some(files) = cluster.hosts.get_mut("10.0.1.5") {
+        files.retain(|f| f.kind != diag_core::model::DataKind::Insight);
+    }
+    let options = CheckOptions {
+        kinds: vec![CheckKind::DefaultConfig],
+        only: vec!["2336".into()],
+        ..CheckOptions::default()
+    };
+    let outcome = check(&cluster, &RuleSet::builtin(), &options);
+    let rows: Vec<String> = rows_of(&outcome, 2336)
+        .iter()
+        .map(|r| {
+            let cited: Vec<String> = r
+                .values
+                .iter()
+                .filter_map(|v| v.evidence.as_ref())
+                .map(|e| format!("{}:{}", e.file, e.line))
+                .collect();
+            format!(
+                "{} {} {} {} {}",
+                r.tag,
+                r.values_display(),
+                r.state.as_str(),
+                r.message.as_deref().unwrap_or("-"),
+                cited.join(",")
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(rows.join("\n"));
+}

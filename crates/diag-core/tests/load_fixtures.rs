@@ -301,3 +301,35 @@ fn coercions_hold_on_older_tikv_tidb_and_tiflash_configs() {
     let tiflash = pod_config("olden-tiflash-0");
     assert!(tiflash.root.as_map().is_some_and(|m| !m.is_empty()));
 }
+
+/// A cluster imported into TiUP from TiDB Ansible: `meta.yaml` (the topology of `cluster.json`
+/// is null) keeps relative `deploy_dir`s. PD and TiKV are where diag reads them,
+/// `<host>/<deploy_dir>` as written; TiDB's `~/deploy` is at TiUP's `/home/tidb/deploy`.
+#[test]
+fn an_ansible_imported_cluster_reads_relative_deploy_dirs_where_diag_does() {
+    let c = Cluster::open(&fixture("diag-ansible-imported")).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let got: Vec<String> = c
+        .instances
+        .iter()
+        .map(|i| {
+            let files: Vec<&str> = i.files.iter().map(|f| f.path.as_str()).collect();
+            format!(
+                "{} {} config:{} {}",
+                i.tag(),
+                i.dir,
+                i.config.tree().is_some(),
+                files.join(",")
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "PdConfig_10.0.3.1:2379 10.0.3.1/deploy config:true 10.0.3.1/deploy/log/pd.log",
+            "TikvConfig_10.0.3.2:20160 10.0.3.2/deploy config:true 10.0.3.2/deploy/conf/tikv.toml,10.0.3.2/deploy/log/tikv.log",
+            "TidbConfig_10.0.3.3:4000 10.0.3.3/home/tidb/deploy config:true 10.0.3.3/home/tidb/deploy/log/tidb.log",
+        ]
+    );
+}

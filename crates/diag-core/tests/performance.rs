@@ -123,3 +123,50 @@ fn performance_rules_write_diags_csv_files_and_the_sql_performance_record() {
     assert!(record.contains("  SQLPerformance   rocksdb_delete_skipped_count:1 Digest trigger cordon,process_keys:Please check the collect csv file for specific information   info"), "{record}");
     assert_eq!(report.checked.outcome.abnormal().count(), 3);
 }
+
+#[test]
+fn slow_logs_stream_past_the_whole_file_limit_and_rotated_gz_logs_count() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bundle = tmp.path().join("diag-fSlowLog001");
+    copy_dir(Path::new("../../fixtures/slowlog"), &bundle);
+    // 64 KiB of statement per entry: the file is far past the 8 KiB read-whole limit below.
+    let long_sql = format!("select '{}';", "x".repeat(64 * 1024));
+    let mut log = String::new();
+    for i in 0..40 {
+        log.push_str(&format!(
+            "# Time: 2023-01-10T10:{:02}:00+08:00\n# Process_time: 0.2 Process_keys: 20000 Total_keys: 40000\n# Digest: dmvcc{i}\n# Plan_digest: p\n{long_sql}\n",
+            i % 60
+        ));
+    }
+    std::fs::write(bundle.join(SLOW), &log).unwrap_or_else(|e| panic!("{e}"));
+    let rotated = bundle.join(SLOW.replace(
+        "tidb_slow_query.log",
+        "tidb_slow_query-2023-01-10T10-59-00.000.log.gz",
+    ));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(
+        entry(
+            "2023-01-10T10:20:00+08:00",
+            "dtomb",
+            "p2",
+            "Process_time: 0.2 Process_keys: 20000 Rocksdb_delete_skipped_count: 20500",
+        )
+        .as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&rotated, gz.finish().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let options = diag_core::model::LoadOptions::default()
+        .limits(diag_core::bundle::Limits::default().with_max_read_bytes(8 * 1024));
+    let cluster =
+        diag_core::Cluster::open_with(&bundle, &options).unwrap_or_else(|e| panic!("{e}"));
+    let perf = cluster.slow_log_performance();
+    assert!(perf.problems.is_empty(), "{:?}", perf.problems);
+    assert_eq!((perf.files, perf.entries), (2, 41));
+    assert_eq!(perf.old_version_count.len(), 40);
+    assert_eq!(
+        perf.scan_key_skip,
+        [("dtomb".to_string(), "p2".to_string())]
+    );
+}

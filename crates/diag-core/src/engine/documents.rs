@@ -35,6 +35,18 @@ pub(super) fn rows(
     condition: &Condition,
 ) -> Vec<Row> {
     subjects(cluster, rule.data)
+        .into_iter()
+        // An instance's config file is read for the rule's components only.
+        .filter(|s| {
+            rule.data != DataSource::ConfigFile
+                || rule.meta.components.is_empty()
+                || s.instances.iter().any(|&i| {
+                    rule.meta
+                        .components
+                        .contains(&cluster.instances[i].component)
+                })
+        })
+        .collect::<Vec<_>>()
         .into_par_iter()
         .map(|subject| {
             let (state, message, tree) = match subject.file.map(DataFile::shared_tree) {

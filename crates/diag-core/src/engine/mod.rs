@@ -132,6 +132,11 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
     let view = ScriptCluster::new(cluster);
     let metrics = metrics::MetricCache::new(cluster, &selected);
     let log_rows = logs::check_logs(cluster, &selected);
+    if selected.iter().any(|r| r.data == DataSource::SlowLog) {
+        // One pass over the slow logs before the rules fan out: the performance rules (and the
+        // CSV files written after) share it.
+        cluster.slow_log_performance();
+    }
     let findings = selected
         .par_iter()
         .map(|rule| Finding {

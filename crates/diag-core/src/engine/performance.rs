@@ -1,6 +1,7 @@
 //! The checker for `source: slow_log` (diag's performance rules 300–302): every TiDB slow log
-//! of the bundle streamed through [`PerformanceAccumulator`], the GC life time from `db_vars`,
-//! and the rule's condition evaluated over the resulting document:
+//! of the bundle streamed once through [`crate::model::slowlog::PerformanceAccumulator`]
+//! ([`Cluster::slow_log_performance`], shared by the three rules and their CSV files), the GC
+//! life time from `db_vars`, and the rule's condition evaluated over the resulting document:
 //!
 //! ```yaml
 //! counts: {poor_effective_plan: 0, old_version_count: 2, scan_key_skip: 0}
@@ -8,14 +9,10 @@
 //! plan_process_time: 0 Digest trigger cordon     # diag's printed values, by variation item
 //! ```
 
-use std::io::BufRead;
-
-use jiff::Timestamp;
-
 use super::finding::{Evidence, Row, RowState, ValueRead};
 use super::undecided;
 use crate::model::data::{DataFile, DataKind, LogKind};
-use crate::model::slowlog::{Performance, PerformanceAccumulator};
+use crate::model::slowlog::Performance;
 use crate::model::units::parse_duration;
 use crate::model::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue, Lookup};
 use crate::model::{Cluster, ComponentKind};
@@ -47,8 +44,8 @@ pub(super) fn rows(cluster: &Cluster, rule: &Rule, condition: &Condition) -> Vec
             None,
         )
     } else {
-        let perf = performance(cluster, &slow_logs);
-        let tree = document(&perf, gc.as_ref().map(|(_, _, s)| *s), rule);
+        let perf = cluster.slow_log_performance();
+        let tree = document(perf, gc.as_ref().map(|(_, _, s)| *s), rule);
         let (state, message) = match condition.eval(&tree.root, &NoScripts) {
             Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
             Ok(false) => (RowState::Ok, None),
@@ -83,31 +80,6 @@ pub(super) fn rows(cluster: &Cluster, rule: &Rule, condition: &Condition) -> Vec
     );
     row.evidence = evidence;
     vec![row]
-}
-
-/// Reads every slow log in the sample window.
-pub(crate) fn performance(cluster: &Cluster, slow_logs: &[&DataFile]) -> Performance {
-    let window = match (
-        cluster.sample.begin_time.parse::<Timestamp>(),
-        cluster.sample.end_time.parse::<Timestamp>(),
-    ) {
-        (Ok(b), Ok(e)) => Some((b, e)),
-        _ => None,
-    };
-    let mut acc = PerformanceAccumulator::new(window);
-    for file in slow_logs {
-        match open(file) {
-            Ok(reader) => acc.read(&file.path, reader),
-            Err(e) => acc.feed_problem(format!("{}: {e}", file.path)),
-        }
-    }
-    acc.finish()
-}
-
-/// The one place slow logs are opened; streaming reads replace it once `DataFile` has them.
-fn open(file: &DataFile) -> Result<Box<dyn BufRead + '_>, crate::error::LoadError> {
-    let bytes = file.bytes()?;
-    Ok(Box::new(std::io::Cursor::new(bytes)))
 }
 
 /// `(file, line, seconds)` of the GC life time: `tikv_gc_life_time` (the `mysql.tidb` table of
@@ -192,13 +164,7 @@ impl ScriptHook for NoScripts {
 /// slow plan of each digest found), `old_version_count.csv` and `scan_key_skip.csv`
 /// (`Digest,Plan_digest`). Rows are sorted, so the files are the same at any thread count.
 pub fn slow_log_csv_files(cluster: &Cluster) -> Vec<(String, String)> {
-    let slow_logs: Vec<&DataFile> = cluster
-        .instances
-        .iter()
-        .filter(|i| i.component == ComponentKind::Tidb)
-        .flat_map(|i| i.files_of(DataKind::Log(LogKind::Slow)))
-        .collect();
-    let perf = performance(cluster, &slow_logs);
+    let perf = cluster.slow_log_performance();
     let mut plans = String::from("Digest,Plan_digest,avg_process_time,last_time\n");
     for p in &perf.poor_effective_plan {
         for (plan, avg, last) in [&p.fast, &p.slow] {

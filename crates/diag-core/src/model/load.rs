@@ -133,7 +133,14 @@ pub(super) fn load(
         (None, Some(meta)) => {
             let version = meta.root.get("tidb_version").map(ConfigNode::to_text);
             (
-                instances_from_meta_yaml(&meta.root, &mut warnings),
+                instances_from_meta_yaml(&meta.root, &mut warnings, &|dir: &str| {
+                    // Whether the bundle holds anything under `dir/`.
+                    let prefix = format!("{dir}/");
+                    entries
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|(k, _)| k.starts_with(&prefix))
+                }),
                 None,
                 version,
                 VersionOrigin::MetaYaml,
@@ -246,6 +253,7 @@ pub(super) fn load(
         files,
         warnings,
         source,
+        slow_logs: std::sync::OnceLock::new(),
     })
 }
 
@@ -500,7 +508,15 @@ fn instances_from_cluster_json(
     out
 }
 
-fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) -> Vec<Instance> {
+/// Instances of a TiUP `meta.yaml`. A relative `deploy_dir` (clusters imported from TiDB
+/// Ansible keep them) is read where diag reads it, `<host>/<deploy_dir>` as written (diag joins
+/// it to the host folder as is), else below `global.deploy_dir` (a TiUP topology's meaning),
+/// else at TiUP's absolute form `/home/<user>/<deploy_dir>`: the first that the bundle holds.
+fn instances_from_meta_yaml(
+    meta: &ConfigNode,
+    warnings: &mut Vec<LoadError>,
+    bundle_has_dir: &dyn Fn(&str) -> bool,
+) -> Vec<Instance> {
     let file = "meta.yaml";
     let Some(topo) = meta.get("topology") else {
         warnings.push(schema(
@@ -521,6 +537,13 @@ fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) ->
         .present()
         .map(ConfigNode::to_text)
         .unwrap_or_else(|| "/tidb-data".into());
+    let user = ["user", "topology.global.user"]
+        .iter()
+        .find_map(|p| meta.lookup(p).present().and_then(ConfigNode::as_str))
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or("tidb")
+        .trim()
+        .to_string();
     let mut out = Vec::new();
     let mut dedup = Dedup {
         file,
@@ -567,7 +590,21 @@ fn instances_from_meta_yaml(meta: &ConfigNode, warnings: &mut Vec<LoadError>) ->
                     format!("{}/{dir}", base.trim_end_matches('/'))
                 }
             };
-            let deploy = under(text("deploy_dir"), &global_deploy);
+            let deploy = match text("deploy_dir") {
+                Some(written) if !written.starts_with('/') => {
+                    let home = match written.strip_prefix("~/") {
+                        Some(rest) if user == "root" => format!("/root/{rest}"),
+                        Some(rest) => format!("/home/{user}/{rest}"),
+                        None => format!("/home/{user}/{written}"),
+                    };
+                    let expanded = under(Some(written.clone()), &global_deploy);
+                    [written.clone(), expanded.clone(), home]
+                        .into_iter()
+                        .find(|d| bundle_has_dir(&format!("{host}/{}", trim_dir(d))))
+                        .unwrap_or(expanded)
+                }
+                written => under(written, &global_deploy),
+            };
             inst.log_dir = Some(
                 text("log_dir")
                     .map(|l| {

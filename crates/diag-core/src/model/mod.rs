@@ -419,6 +419,8 @@ pub struct Cluster {
     pub warnings: Vec<LoadError>,
     /// The bundle's bytes.
     pub source: Arc<dyn Source>,
+    /// What the performance rules read of the TiDB slow logs, computed on first use.
+    pub(crate) slow_logs: std::sync::OnceLock<slowlog::Performance>,
 }
 
 impl Drop for Cluster {
@@ -469,6 +471,13 @@ impl Cluster {
     /// Cluster-wide files of one kind.
     pub fn files_of(&self, kind: DataKind) -> impl Iterator<Item = &DataFile> {
         self.files.iter().filter(move |f| f.kind == kind)
+    }
+
+    /// What the performance rules read of every TiDB slow log in the sample window: each
+    /// file streamed once on first use (the three rules and their CSV files share it), memory
+    /// bounded by what [`slowlog::PerformanceAccumulator`] keeps.
+    pub fn slow_log_performance(&self) -> &slowlog::Performance {
+        self.slow_logs.get_or_init(|| slowlog::read_cluster(self))
     }
 }
 

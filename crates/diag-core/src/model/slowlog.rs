@@ -17,6 +17,10 @@
 //! writes is kept by name; the ones the performance rules read are typed. A field that is
 //! absent stays absent — never 0. `use db;` lines before a statement belong to it.
 //!
+//! Memory is bounded whatever the file holds: a line is read up to [`MAX_LINE_BYTES`] (the
+//! rest of it is skipped), a statement keeps its first [`MAX_SQL_BYTES`] and an entry its first
+//! [`MAX_FIELDS`] header fields.
+//!
 //! ```
 //! use diag_core::model::slowlog::SlowLogReader;
 //! let log = "# Time: 2024-01-01T00:00:00+08:00\n# Process_keys: 12 Total_keys: 30\nselect 1;\n";
@@ -28,6 +32,17 @@
 use std::io::BufRead;
 
 use jiff::Timestamp;
+
+use super::Cluster;
+use super::data::{DataKind, LogKind};
+use crate::model::ComponentKind;
+
+/// Longest line read; the rest of a longer line is skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Longest statement kept in [`SlowQuery::sql`]; the rest is dropped.
+pub const MAX_SQL_BYTES: usize = 64 * 1024;
+/// Header fields kept per entry.
+pub const MAX_FIELDS: usize = 256;
 
 /// One slow query.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,7 +67,7 @@ pub struct SlowQuery {
     pub rocksdb_delete_skipped_count: Option<u64>,
     /// Every header field as written, in order (the typed ones too).
     pub fields: Vec<(String, String)>,
-    /// The statement (without `use db;` lines).
+    /// The statement (without `use db;` lines), up to [`MAX_SQL_BYTES`].
     pub sql: String,
 }
 
@@ -79,7 +94,9 @@ impl SlowQuery {
             }
             _ => {}
         }
-        self.fields.push((key.to_string(), value.to_string()));
+        if self.fields.len() < MAX_FIELDS {
+            self.fields.push((key.to_string(), value.to_string()));
+        }
     }
 }
 
@@ -145,13 +162,52 @@ fn pairs(header: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Reads one line into `buf` (its first [`MAX_LINE_BYTES`], newline dropped when cut; the rest
+/// is consumed unread). Returns the bytes consumed, 0 at the end.
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let (done, used) = {
+            let chunk = match input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(consumed);
+            }
+            let (done, used) = match memchr::memchr(b'\n', chunk) {
+                Some(at) => (true, at + 1),
+                None => (false, chunk.len()),
+            };
+            let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..used.min(room)]);
+            (done, used)
+        };
+        input.consume(used);
+        consumed += used;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for SlowLogReader<R> {
     type Item = Result<SlowQuery, SlowLogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
+            match read_line(&mut self.input, &mut self.buf) {
                 Ok(0) => {
                     self.done = true;
                     // A last entry cut off before its statement still counts.
@@ -167,9 +223,14 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
                 }
             }
             self.line += 1;
-            let Ok(text) = std::str::from_utf8(&self.buf) else {
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(text) => text,
+                // A line cut at MAX_LINE_BYTES may end inside a character.
+                Err(e) if e.error_len().is_none() => {
+                    std::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or_default()
+                }
                 // A statement with non-UTF-8 bytes: skip the line, keep the entry.
-                continue;
+                Err(_) => continue,
             };
             let text = text.trim_end_matches(['\n', '\r']);
             if let Some(header) = text.strip_prefix("# ") {
@@ -205,10 +266,13 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
             {
                 continue;
             }
-            if !q.sql.is_empty() {
-                q.sql.push('\n');
+            if q.sql.len() < MAX_SQL_BYTES {
+                if !q.sql.is_empty() {
+                    q.sql.push('\n');
+                }
+                let room = MAX_SQL_BYTES - q.sql.len();
+                q.sql.push_str(prefix(text, room));
             }
-            q.sql.push_str(text);
             if trimmed.ends_with(';') {
                 return self.current.take().map(Ok);
             }
@@ -263,6 +327,18 @@ mod tests {
             .collect();
         assert_eq!(digests, ["a", "b", "c"]);
         assert_eq!(q[2].line, 6);
+    }
+
+    #[test]
+    fn an_over_long_statement_is_kept_to_its_cap_and_reading_goes_on() {
+        let long = format!("select '{}';", "é".repeat(MAX_LINE_BYTES));
+        let text = format!(
+            "# Time: 2024-01-01T00:00:00Z\n# Digest: a\n{long}\n# Time: 2024-01-01T00:00:01Z\n# Digest: b\nselect 1;\n"
+        );
+        let q = read(&text);
+        assert_eq!(q.len(), 2);
+        assert!(q[0].sql.len() <= MAX_SQL_BYTES && q[0].sql.starts_with("select '"));
+        assert_eq!((q[1].digest.as_deref(), q[1].line), (Some("b"), 4));
     }
 }
 
@@ -326,6 +402,35 @@ pub struct PerformanceAccumulator {
     old_versions: std::collections::BTreeSet<(String, String)>,
     tombstones: std::collections::BTreeSet<(String, String)>,
     out: Performance,
+}
+
+/// Every TiDB slow log of `cluster` in the sample window, each file streamed once through
+/// [`crate::model::DataFile::reader`] (rotated `.gz` ones decompressed); a file that cannot be
+/// opened or read to its end is a problem of the result, the others still count.
+pub(crate) fn read_cluster(cluster: &Cluster) -> Performance {
+    let window = match (
+        cluster.sample.begin_time.parse::<Timestamp>(),
+        cluster.sample.end_time.parse::<Timestamp>(),
+    ) {
+        (Ok(b), Ok(e)) => Some((b, e)),
+        _ => None,
+    };
+    let mut acc = PerformanceAccumulator::new(window);
+    for file in cluster
+        .instances
+        .iter()
+        .filter(|i| i.component == ComponentKind::Tidb)
+        .flat_map(|i| i.files_of(DataKind::Log(LogKind::Slow)))
+    {
+        match file.reader() {
+            Ok(reader) => acc.read(
+                &file.path,
+                std::io::BufReader::with_capacity(64 * 1024, reader),
+            ),
+            Err(e) => acc.feed_problem(format!("{}: {e}", file.path)),
+        }
+    }
+    acc.finish()
 }
 
 impl PerformanceAccumulator {

@@ -1,8 +1,16 @@
 //! Cluster versions and the version constraints rules are written with.
 //!
-//! Constraints use diag's syntax (Masterminds/semver v1): `||` separates alternatives, `,`
-//! joins requirements that must all hold, a bare version (`v5.3.0`) means exactly that version,
-//! and a leading `v` is optional everywhere. The empty constraint matches every version.
+//! Constraints use diag's syntax, Masterminds/semver v1.5.0 as diag calls it: `||` separates
+//! alternatives, `,` joins requirements that must all hold, `a - b` is `>= a, <= b`, a leading
+//! `v` is optional everywhere and spaces around operators are allowed. Operators: `=` (or
+//! none), `!=`, `>`, `>=`/`=>`, `<`, `<=`/`=<`, `~`/`~>`, `^`. A bare version (`v5.3.0`) means
+//! exactly that version; a wildcard (`x`, `X` or `*` for a part, or a missing part after the
+//! major) makes it a range: `5.4.x` = `~5.4.0`, `5` and `5.x` = `~5`, `*` = every release.
+//! `~5.3` is `>= 5.3.0, < 5.4.0`, `^6` is `>= 6.0.0, < 7.0.0`, `>= 5.x` is `>= 5.0.0`. The
+//! corners are Masterminds' own: `< 5.x` and `<= 5.x` hold for every 5.*, `!= 5.x` for every
+//! other major, and `^*` only for 0.*. A pre-release cluster version (`v6.0.0-alpha`) only
+//! satisfies requirements that name a pre-release (except a plain `!=`), build metadata is
+//! ignored. The empty constraint matches every version, as in diag.
 
 use std::fmt;
 
@@ -147,10 +155,17 @@ pub struct VersionConstraint {
 struct Requirement {
     op: Op,
     version: Version,
+    /// A wildcard part (`5.x`, `5.4.*`, `*`, `5`): Masterminds' `dirty`.
+    dirty: bool,
+    /// The minor part is a wildcard or missing (`5`, `5.x`).
+    minor_dirty: bool,
+    /// The patch part is a wildcard (`5.4.x`).
+    patch_dirty: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
+    /// `=` or no operator: equal, or `~` when the version has a wildcard.
     Eq,
     Ne,
     Gt,
@@ -175,6 +190,14 @@ pub struct ConstraintError {
 
 impl VersionConstraint {
     /// Parses a constraint; the empty string matches everything.
+    ///
+    /// ```
+    /// use diag_core::model::version::{VersionConstraint, parse_version};
+    /// let c = VersionConstraint::parse("5.4.x || >= 6.1, < 7.x").unwrap();
+    /// assert!(c.matches(parse_version("v5.4.3").as_ref()));
+    /// assert!(!c.matches(parse_version("v5.3.0").as_ref()));
+    /// assert!(c.matches(parse_version("v6.5.0").as_ref()));
+    /// ```
     pub fn parse(text: &str) -> Result<VersionConstraint, ConstraintError> {
         let mut any_of = Vec::new();
         if !text.trim().is_empty() {
@@ -186,22 +209,22 @@ impl VersionConstraint {
                         text: text.to_string(),
                         part: part.to_string(),
                     };
+                    // `a - b` (spaces around the hyphen) is `>= a, <= b`.
+                    let tokens: Vec<&str> = part.split_whitespace().collect();
+                    if let [from, "-", to] = tokens[..] {
+                        let (from, to) = (
+                            requirement(">=", from).ok_or_else(err)?,
+                            requirement("<=", to).ok_or_else(err)?,
+                        );
+                        all_of.push(from);
+                        all_of.push(to);
+                        continue;
+                    }
                     let op_len = part
                         .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~' | '^'))
                         .unwrap_or(part.len());
-                    let op = match &part[..op_len] {
-                        "" | "=" | "==" => Op::Eq,
-                        "!=" => Op::Ne,
-                        ">" => Op::Gt,
-                        ">=" | "=>" => Op::Ge,
-                        "<" => Op::Lt,
-                        "<=" | "=<" => Op::Le,
-                        "~" | "~>" => Op::Tilde,
-                        "^" => Op::Caret,
-                        _ => return Err(err()),
-                    };
-                    let version = parse_version(&part[op_len..]).ok_or_else(err)?;
-                    all_of.push(Requirement { op, version });
+                    let r = requirement(&part[..op_len], part[op_len..].trim()).ok_or_else(err)?;
+                    all_of.push(r);
                 }
                 any_of.push(all_of);
             }
@@ -235,23 +258,98 @@ impl VersionConstraint {
     }
 }
 
+/// One requirement: an operator and a version that may hold wildcards, read as Masterminds'
+/// `parseConstraint` reads it.
+fn requirement(op: &str, text: &str) -> Option<Requirement> {
+    let op = match op {
+        "" | "=" => Op::Eq,
+        "!=" => Op::Ne,
+        ">" => Op::Gt,
+        ">=" | "=>" => Op::Ge,
+        "<" => Op::Lt,
+        "<=" | "=<" => Op::Le,
+        "~" | "~>" => Op::Tilde,
+        "^" => Op::Caret,
+        _ => return None,
+    };
+    let s = text.strip_prefix('v').unwrap_or(text);
+    let core_end = s.find(['-', '+']).unwrap_or(s.len());
+    let (core, tail) = s.split_at(core_end);
+    // The pre-release is kept when a wildcard rewrites the version; build metadata is not.
+    let pre = tail.split('+').next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let wild = |p: &str| matches!(p, "x" | "X" | "*");
+    if parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !(wild(p) || p.bytes().all(|b| b.is_ascii_digit())))
+    {
+        return None;
+    }
+    let (version, minor_dirty, patch_dirty) = if wild(parts[0]) {
+        (Version::new(0, 0, 0), false, false)
+    } else if parts.get(1).is_none_or(|p| wild(p)) {
+        (
+            parse_version(&format!("{}.0.0{pre}", parts[0]))?,
+            true,
+            false,
+        )
+    } else if parts.get(2).is_some_and(|p| wild(p)) {
+        (
+            parse_version(&format!("{}.{}.0{pre}", parts[0], parts[1]))?,
+            false,
+            true,
+        )
+    } else {
+        (parse_version(s)?, false, false)
+    };
+    let dirty = wild(parts[0]) || minor_dirty || patch_dirty;
+    Some(Requirement {
+        op,
+        version,
+        dirty,
+        minor_dirty,
+        patch_dirty,
+    })
+}
+
 impl Requirement {
     fn matches(&self, v: &Version) -> bool {
-        // Pre-releases only satisfy requirements that name a pre-release themselves.
-        if !v.pre.is_empty() && self.version.pre.is_empty() {
+        use std::cmp::Ordering;
+        let c = &self.version;
+        // Pre-releases only satisfy requirements that name a pre-release themselves (all but
+        // a plain `!=`, as in Masterminds).
+        let pre_refused = !v.pre.is_empty() && c.pre.is_empty();
+        let order = v.cmp_precedence(c);
+        // `<`/`<=` with a wildcard: nothing above the wildcard's major (and minor, when set).
+        let below_wildcard = || !(v.major > c.major || (v.minor > c.minor && !self.minor_dirty));
+        match self.op {
+            Op::Ne if !self.dirty => order != Ordering::Equal,
+            _ if pre_refused => false,
+            Op::Eq if self.dirty => self.tilde(v, order),
+            Op::Eq => order == Ordering::Equal,
+            Op::Ne => c.major != v.major || (c.minor != v.minor && !self.minor_dirty),
+            Op::Gt => order == Ordering::Greater,
+            Op::Ge => order != Ordering::Less,
+            Op::Lt if self.dirty => below_wildcard(),
+            Op::Lt => order == Ordering::Less,
+            Op::Le if self.dirty => below_wildcard(),
+            Op::Le => order != Ordering::Greater,
+            Op::Tilde => self.tilde(v, order),
+            Op::Caret => order != Ordering::Less && v.major == c.major,
+        }
+    }
+
+    fn tilde(&self, v: &Version, order: std::cmp::Ordering) -> bool {
+        let c = &self.version;
+        if order == std::cmp::Ordering::Less {
             return false;
         }
-        let c = &self.version;
-        match self.op {
-            Op::Eq => v == c,
-            Op::Ne => v != c,
-            Op::Gt => v > c,
-            Op::Ge => v >= c,
-            Op::Lt => v < c,
-            Op::Le => v <= c,
-            Op::Tilde => v >= c && v.major == c.major && v.minor == c.minor,
-            Op::Caret => v >= c && v.major == c.major,
+        // `~0.0.0` (and `*`) accept everything.
+        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty {
+            return true;
         }
+        v.major == c.major && (v.minor == c.minor || self.minor_dirty)
     }
 }
 
@@ -287,12 +385,85 @@ mod tests {
         assert!(!c.matches(v("v5.1.0").as_ref()));
     }
 
+    /// Every form of Masterminds/semver v1.5.0 that diag accepts, against its own results.
+    #[test]
+    fn masterminds_v1_syntax_wildcards_included() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("5.4.x", "v5.4.0", true),
+            ("5.4.x", "v5.4.9", true),
+            ("5.4.x", "v5.5.0", false),
+            ("v5.4.*", "v5.4.2", true),
+            ("5.X", "v5.9.1", true),
+            ("5", "v5.3.0", true),
+            ("5", "v6.0.0", false),
+            (">= 5.x", "v5.0.0", true),
+            (">= 5.x", "v4.0.16", false),
+            (">5.x", "v5.0.1", true),
+            ("<5.x", "v5.9.0", true),
+            ("<5.x", "v6.0.0", false),
+            ("<= 5.4.x", "v5.4.7", true),
+            ("<= 5.4.x", "v5.5.0", false),
+            ("!= 5.x", "v5.1.0", false),
+            ("!= 5.x", "v6.1.0", true),
+            ("!= 5.4.x", "v5.3.0", true),
+            ("~5.3", "v5.3.4", true),
+            ("~5.3", "v5.4.0", false),
+            ("~5.3", "v5.2.9", false),
+            ("~>5.3.2", "v5.3.1", false),
+            ("~5", "v5.9.0", true),
+            ("~*", "v8.5.0", true),
+            ("~0.0.0", "v7.1.0", true),
+            ("^6", "v6.5.0", true),
+            ("^6", "v7.0.0", false),
+            ("^6.1", "v6.0.0", false),
+            ("^6.1.x", "v6.9.0", true),
+            ("^*", "v0.9.0", true),
+            ("^*", "v5.0.0", false),
+            ("*", "v8.5.4", true),
+            ("*", "v6.0.0-alpha", false),
+            ("x", "v4.0.0", true),
+            ("v5.1 - v5.3.2", "v5.3.2", true),
+            ("v5.1 - v5.3.2", "v5.3.3", false),
+            ("v5.1 - v5.3.2", "v5.0.9", false),
+            ("=> v5.3", "v5.3.0", true),
+            ("=< v5.3", "v5.3.1", false),
+            ("=v5.3.0", "v5.3.0", true),
+            (">= v6.0.0-alpha", "v6.0.0-beta", true),
+            (">= v6.0.0", "v6.0.0-beta", false),
+            ("!= v6.0.0", "v6.0.0-beta", true),
+            ("v5.3.0+build", "v5.3.0", true),
+            ("5.4.x || >= 6.1, < 7.x", "v7.5.0", true),
+            ("5.4.x || >= 6.1, < 7.x", "v8.1.0", false),
+            ("5.4.x || >= 6.1, < 7.x", "v6.0.0", false),
+        ];
+        let mut wrong = Vec::new();
+        for (constraint, version, want) in cases {
+            match VersionConstraint::parse(constraint) {
+                Ok(c) if c.matches(v(version).as_ref()) == *want => {}
+                Ok(_) => wrong.push(format!("{constraint} on {version}: expected {want}")),
+                Err(e) => wrong.push(format!("{constraint}: {e}")),
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
     #[test]
     fn bad_constraints_name_the_piece() {
         let err = VersionConstraint::parse(">= v5.3.0 || banana")
             .err()
             .map(|e| e.part);
         assert_eq!(err.as_deref(), Some("banana"));
+        // Masterminds has no `==`, no space-separated AND, no `5.4.3.2`, no `x` inside a number.
+        for bad in [
+            "== v5.3.0",
+            ">= 5.0 < 6.0",
+            "5.4.3.2",
+            "5.4x",
+            "v5.3.0 -",
+            ">>5",
+        ] {
+            assert!(VersionConstraint::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

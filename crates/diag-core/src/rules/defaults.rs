@@ -28,8 +28,20 @@
 //!   are equal), a string as text. Sizes and durations compare by amount (`"10MiB"` = `10MB`,
 //!   `"1h0m0s"` = `1h`); `list` compares the elements joined by `,`.
 //! - `same_as` (with optional `times`) — the default is another key's value times a factor.
-//! - `formula` — the default depends on the host (CPU, memory); the rule gives every instance
-//!   a `nodata` row saying so rather than a false "differs".
+//! - `formula` — the default depends on the host (CPU, memory). With `expr` (Rhai over `cpus`,
+//!   the host's logical CPUs, `memory`, its bytes, both from its `insight.json`, and `cfg`, the
+//!   instance; a number or a list of numbers any of which is the default) the value is compared
+//!   with the formula evaluated for the instance's host — sizes within 1 % (`as: size`), other
+//!   numbers exactly — and an instance whose host has no usable `insight.json` gets a `nodata`
+//!   row saying so, never a false "differs". `example: {cpus, memory, value, set}` is a host
+//!   and the default there: the generated cases check the formula against it. Without `expr`
+//!   every instance gets a `nodata` row naming the formula.
+//! - `removed` / `deprecated` / `renamed: <version>` (with optional `to:`, what replaces it) —
+//!   the key no longer works from that version: the rule reads the instance's config file
+//!   (`source: config_file`; the runtime JSON drops such keys) and a key still set there is
+//!   its own row, "set, but removed in v6.1.0". The rule is named `<Component>.<path>-removed`
+//!   (`-deprecated`, `-renamed`) so it never replaces the row's default entries, and its
+//!   version range is `>= <version>` unless `version` says otherwise.
 //! - A missing or `null` key is `nodata`, as everywhere.
 //!
 //! Every entry gets `name` = `<Component>.<path>` unless it says otherwise, so the entries of a
@@ -83,9 +95,46 @@ struct Entry {
     times: Option<i64>,
     #[serde(default)]
     formula: Option<String>,
+    /// The formula as a Rhai expression over `cpus`, `memory` (bytes) and `cfg`.
+    #[serde(default)]
+    expr: Option<String>,
+    /// A worked example of `expr`, from which the cases are generated.
+    #[serde(default)]
+    example: Option<Example>,
+    /// The version that removed the key: set in a config file, it is a row of its own.
+    #[serde(default)]
+    removed: Option<String>,
+    /// The version that deprecated the key.
+    #[serde(default)]
+    deprecated: Option<String>,
+    /// The version that renamed the key (`to` is the new name).
+    #[serde(default)]
+    renamed: Option<String>,
+    /// What replaces a removed, deprecated or renamed key.
+    #[serde(default)]
+    to: Option<String>,
     #[serde(default)]
     note: String,
 }
+
+/// A host and the default the formula gives on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Example {
+    /// Logical CPUs (`insight.json` `sysinfo.cpu.threads`).
+    cpus: i64,
+    /// Memory, a size (`insight.json` `sysinfo.memory.size` is MiB).
+    memory: String,
+    /// Other keys the expression reads, as the runtime JSON holds them.
+    #[serde(default)]
+    set: serde_yaml::Mapping,
+    /// The default on that host.
+    value: serde_yaml::Value,
+}
+
+/// How far a size may be from the formula's value and still be the default: the runtime
+/// JSON prints sizes to 3 or 4 digits (`"1.719TiB"`) and `insight.json` counts whole MiB.
+const SIZE_TOLERANCE: f64 = 0.01;
 
 /// One rule an entry expands into: its file text and generated cases.
 #[derive(Debug)]
@@ -99,10 +148,10 @@ pub(crate) struct Expanded {
 const AS_TYPES: [&str; 7] = ["int", "float", "bool", "string", "size", "duration", "list"];
 
 /// Versions the generated cases pick from: the first inside an entry's range is used.
-const CASE_VERSIONS: [&str; 22] = [
+const CASE_VERSIONS: [&str; 24] = [
     "v4.0.0", "v4.0.2", "v4.0.9", "v4.0.10", "v4.0.14", "v5.0.0", "v5.0.2", "v5.1.0", "v5.2.0",
-    "v5.3.0", "v5.4.0", "v6.1.0", "v6.2.0", "v6.5.0", "v6.6.0", "v7.1.0", "v7.5.0", "v8.1.0",
-    "v8.4.0", "v8.5.0", "v8.5.4", "v9.0.0",
+    "v5.3.0", "v5.4.0", "v6.1.0", "v6.2.0", "v6.4.0", "v6.5.0", "v6.6.0", "v7.1.0", "v7.5.0",
+    "v7.5.7", "v8.1.0", "v8.4.0", "v8.5.0", "v8.5.4", "v9.0.0",
 ];
 
 /// Expands a table into rule texts; every problem of the file is reported at once.
@@ -231,20 +280,45 @@ fn expand_entry(
     file: &str,
 ) -> Result<Expanded, String> {
     let path = row.path.trim();
-    let name = entry
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{comp}.{path}"));
     let shapes = [
         entry.value.is_some(),
         entry.same_as.is_some(),
         entry.formula.is_some(),
+        entry.removed.is_some(),
+        entry.deprecated.is_some(),
+        entry.renamed.is_some(),
     ];
     if shapes.iter().filter(|s| **s).count() != 1 {
-        return Err("an entry has exactly one of `value`, `same_as`, `formula`".into());
+        return Err("an entry has exactly one of `value`, `same_as`, `formula`, `removed`, `deprecated`, `renamed`".into());
     }
+    let change = [
+        ("removed", &entry.removed),
+        ("deprecated", &entry.deprecated),
+        ("renamed", &entry.renamed),
+    ]
+    .into_iter()
+    .find_map(|(word, v)| v.as_deref().map(|since| (word, since.trim())));
+    if entry.to.is_some() && change.is_none() {
+        return Err("`to` goes with `removed`, `deprecated` or `renamed`".into());
+    }
+    if let Some((word, since)) = change {
+        return removed_entry(comp, path, row, entry, word, since, file);
+    }
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{comp}.{path}"));
     if entry.times.is_some() && entry.same_as.is_none() {
         return Err("`times` goes with `same_as`".into());
+    }
+    if (entry.expr.is_some() || entry.example.is_some()) && entry.formula.is_none() {
+        return Err("`expr` and `example` go with `formula`".into());
+    }
+    if entry.expr.is_some() != entry.example.is_some() {
+        return Err("a formula's `expr` needs an `example`, and an `example` an `expr`".into());
+    }
+    if !matches!(as_type, None | Some("size" | "int" | "float")) && entry.expr.is_some() {
+        return Err("a formula compares numbers or sizes (`as: size`, `int` or `float`)".into());
     }
     let mut text = String::new();
     let _ = writeln!(
@@ -292,6 +366,17 @@ fn expand_entry(
             ))
         );
         cases = same_as_cases(comp, path, other, times, entry);
+    } else if let (Some(expr), Some(example)) = (&entry.expr, &entry.example) {
+        let formula = entry.formula.as_deref().unwrap_or_default().trim();
+        description = format!(
+            "`{path}` differs from its default, a formula of the host ({formula}) evaluated with the CPUs and memory of the instance's host from its `insight.json`; without that file the value is not compared."
+        );
+        let size = as_type == Some("size");
+        let _ = writeln!(text, "rhai_script: |");
+        for line in formula_script(comp, path, formula, expr, size).lines() {
+            let _ = writeln!(text, "  {line}");
+        }
+        cases = formula_example_cases(comp, path, size, example, entry)?;
     } else {
         let formula = entry.formula.as_deref().unwrap_or_default().trim();
         description = format!(
@@ -319,6 +404,146 @@ fn expand_entry(
         quote("If the change was not made on purpose, set it back to the default.")
     );
     Ok(Expanded { text, cases })
+}
+
+/// A key removed, deprecated or renamed in `since`: abnormal when a config file still sets it.
+fn removed_entry(
+    comp: &str,
+    path: &str,
+    row: &Row,
+    entry: &Entry,
+    word: &str,
+    since: &str,
+    file: &str,
+) -> Result<Expanded, String> {
+    if crate::model::version::parse_version(since).is_none() {
+        return Err(format!("`{word}: {since}` is not a version"));
+    }
+    let version = if entry.version.trim().is_empty() {
+        format!(">= {since}")
+    } else {
+        entry.version.trim().to_string()
+    };
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{comp}.{path}-{word}"));
+    let to = entry.to.as_deref().map(str::trim);
+    let mut message = format!("set, but {word} in {since}");
+    match (word, to) {
+        ("renamed", Some(to)) => message.push_str(&format!(" (now `{to}`)")),
+        (_, Some(to)) => message.push_str(&format!(" (use {to})")),
+        _ => {}
+    }
+    let mut description = format!(
+        "`{path}` is set in the config file, but it was {word} in {since}: the runtime config no longer has it and the value set takes no effect."
+    );
+    if let Some(to) = to {
+        description.push_str(&format!(" It is replaced by {to}."));
+    }
+    for n in [row.note.trim(), entry.note.trim()] {
+        if !n.is_empty() {
+            description.push(' ');
+            description.push_str(n);
+        }
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "# Expanded from {file}, row `{path}`: set after it was {word}?"
+    );
+    let _ = writeln!(text, "id: {}", entry.id);
+    let _ = writeln!(text, "name: {}", quote(&name));
+    let _ = writeln!(text, "kind: default_config");
+    let _ = writeln!(text, "component: {comp}");
+    let _ = writeln!(text, "source: config_file");
+    let _ = writeln!(text, "variation: {}", quote(&format!("{comp}.{path}")));
+    let _ = writeln!(text, "severity: info");
+    let _ = writeln!(text, "version: {}", quote(&version));
+    let _ = writeln!(
+        text,
+        "abnormal_when: {{rhai: {}}}",
+        quote(&format!("doc.has({path:?})"))
+    );
+    let _ = writeln!(text, "message: {}", quote(&message));
+    let _ = writeln!(text, "description: {}", quote(&description));
+    let suggestion = match to {
+        Some(to) => {
+            format!("Remove `{path}` from the config file; set {to} instead if the value matters.")
+        }
+        None => format!("Remove `{path}` from the config file."),
+    };
+    let _ = writeln!(text, "suggestion: {}", quote(&suggestion));
+    Ok(Expanded {
+        text,
+        cases: removed_cases(comp, path, &version)?,
+    })
+}
+
+/// The TOML of a config file that sets `path` (`[a.b]` then `c = 1`).
+fn toml_setting(path: &str) -> String {
+    match path.rsplit_once('.') {
+        Some((section, key)) => format!("[{section}]\n{key} = 1\n"),
+        None => format!("{path} = 1\n"),
+    }
+}
+
+/// Set in the config file → abnormal; a config file without it → OK; no config file → nodata;
+/// a version before the change → not selected.
+fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String> {
+    let inside = case_version(version)?;
+    let c = crate::model::version::VersionConstraint::parse(version)
+        .map_err(|e| format!("version `{version}`: {e}"))?;
+    let outside = CASE_VERSIONS
+        .iter()
+        .find(|v| !c.matches(crate::model::version::parse_version(v).as_ref()));
+    let kind = ComponentKind::from_config_struct(comp).ok_or_else(|| format!("`{comp}`"))?;
+    // The instance of the `minimal` base the cases run on.
+    let port = match kind {
+        ComponentKind::Pd => 2379,
+        ComponentKind::Tidb => 4000,
+        ComponentKind::Tikv => 20160,
+        _ => return Err(format!("`{comp}` has no instance in the `minimal` base")),
+    };
+    let key = kind.topology_key();
+    let conf = format!("127.0.0.1/tidb-deploy/{key}-{port}/conf/{key}.toml");
+    let mut out = header();
+    let cases = [
+        (
+            format!("{path} set in the config file"),
+            "abnormal",
+            inside,
+            Some(toml_setting(path)),
+        ),
+        (
+            format!("{path} not in the config file"),
+            "ok",
+            inside,
+            Some("# nothing set\n".to_string()),
+        ),
+        ("no config file".to_string(), "nodata", inside, None),
+    ];
+    for (name, expect, version, content) in cases {
+        case(&mut out, &name, expect, version, comp, &[], &[]);
+        if let Some(content) = content {
+            let _ = writeln!(out, "    files:");
+            let _ = writeln!(out, "      {conf}: {}", quote(&content));
+        }
+    }
+    if let Some(before) = outside {
+        case(
+            &mut out,
+            &format!("not checked on {before}"),
+            "not_selected",
+            before,
+            comp,
+            &[],
+            &[],
+        );
+        let _ = writeln!(out, "    files:");
+        let _ = writeln!(out, "      {conf}: {}", quote(&toml_setting(path)));
+    }
+    Ok(out)
 }
 
 /// The `as:` and the literal a value entry compares with.
@@ -536,6 +761,135 @@ fn same_as_cases(comp: &str, path: &str, other: &str, times: i64, entry: &Entry)
         &[],
     );
     out
+}
+
+/// A cluster script comparing each instance's value with `expr` on its host.
+fn formula_script(comp: &str, path: &str, formula: &str, expr: &str, size: bool) -> String {
+    let read = if size { "size" } else { "float" };
+    let show = if size {
+        "\"\" + (w / 1048576.0).round().to_int() + \"MiB\""
+    } else {
+        "if w == w.floor() { \"\" + w.to_int() } else { \"\" + w }"
+    };
+    let unfit = format!("not compared: the default is a formula ({formula}) and ");
+    let differs = format!("the formula ({formula}) gives ");
+    format!(
+        r#"fn num(x) {{ if type_of(x) == "f64" {{ x }} else {{ x.to_float() }} }}
+fn shown(w) {{ {show} }}
+let rows = [];
+for i in cluster.instances({comp:?}) {{
+  if !i.has_config || !i.has({path:?}) {{ rows.push(nodata(i, {missing:?})); continue; }}
+  let cpus = i.host_cpus;
+  let memory = i.host_memory;
+  if type_of(cpus) == "()" || type_of(memory) == "()" {{
+    rows.push(nodata(i, {unfit:?} + i.host_note));
+    continue;
+  }}
+  let cfg = i;
+  let got = ();
+  let want = ();
+  try {{
+    got = num(i.{read}({path:?}));
+    want = {{ {expr} }};
+  }} catch (e) {{
+    rows.push(nodata(i, "not compared: " + e.to_string()));
+    continue;
+  }}
+  if type_of(want) != "array" {{ want = [want]; }}
+  let near = false;
+  let texts = "";
+  for w in want {{
+    let w = num(w);
+    if (got - w).abs() <= {tolerance:?} * w.abs() {{ near = true; }}
+    if texts != "" {{ texts += " or "; }}
+    texts += shown(w);
+  }}
+  if near {{
+    rows.push(ok(i));
+  }} else {{
+    let host = "" + cpus + " CPUs and " + (memory / 1048576) + " MiB";
+    rows.push(abnormal(i, {differs:?} + texts + " on " + host));
+  }}
+}}
+rows
+"#,
+        missing = format!("`{path}` is missing or null"),
+        tolerance = if size { SIZE_TOLERANCE } else { 0.0 },
+    )
+}
+
+/// The insight.json of a host with `cpus` logical CPUs and `memory_mib` MiB.
+fn insight_json(cpus: i64, memory_mib: u64) -> String {
+    format!(
+        "{{\"sysinfo\": {{\"cpu\": {{\"threads\": {cpus}}}, \"memory\": {{\"size\": {memory_mib}}}}}}}"
+    )
+}
+
+/// At the example's default on its host → OK; changed → abnormal; no `insight.json` → nodata.
+fn formula_example_cases(
+    comp: &str,
+    path: &str,
+    size: bool,
+    example: &Example,
+    entry: &Entry,
+) -> Result<String, String> {
+    let version = case_version(&entry.version)?;
+    let memory = crate::model::units::parse_size(&example.memory)
+        .map_err(|e| format!("`example.memory`: {e}"))?;
+    let value = scalar_text(&example.value);
+    let changed = if size {
+        let bytes =
+            crate::model::units::parse_size(&value).map_err(|e| format!("`example.value`: {e}"))?;
+        quote(&format!("{}MiB", bytes * 2 / (1024 * 1024) + 1))
+    } else {
+        let n: f64 = value
+            .parse()
+            .map_err(|_| format!("`example.value` `{value}` is not a number"))?;
+        (n * 2.0 + 1.0).to_string()
+    };
+    let value = if size { quote(&value) } else { value };
+    let mut set: Vec<(String, String)> = example
+        .set
+        .iter()
+        .map(|(k, v)| (scalar_text(k), flow(v)))
+        .collect();
+    let host = format!(
+        "{} CPUs and {}",
+        example.cpus,
+        scalar_text(&serde_yaml::Value::String(example.memory.clone()))
+    );
+    let insight = insight_json(example.cpus, memory / (1024 * 1024));
+    let mut out = header();
+    for (name, expect, v, with_insight) in [
+        (
+            format!("{path} at the formula's default on {host}"),
+            "ok",
+            value.clone(),
+            true,
+        ),
+        (
+            format!("{path} changed from the formula's default on {host}"),
+            "abnormal",
+            changed,
+            true,
+        ),
+        (
+            format!("{path} not compared without insight.json"),
+            "nodata",
+            value,
+            false,
+        ),
+    ] {
+        set.retain(|(k, _)| k != path);
+        set.push((path.to_string(), v));
+        let pairs: Vec<(&str, String)> = set.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        case(&mut out, &name, expect, version, comp, &pairs, &[]);
+        if with_insight {
+            let _ = writeln!(out, "    files:");
+            let _ = writeln!(out, "      127.0.0.1/insight.json: {}", quote(&insight));
+        }
+    }
+    Ok(out)
 }
 
 fn formula_cases(comp: &str, entry: &Entry) -> String {

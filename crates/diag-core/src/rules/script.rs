@@ -10,7 +10,8 @@
 //! - `cfg` — the instance being checked (expressions, `abnormal_when: {rhai: …}`), `cfgs` — the
 //!   tuple for multi-component rules, and `cluster` — the whole cluster (both forms).
 //! - An instance has `tag`, `component` (`PdConfig`, …), `host`, `port`, `index`, `has_config`,
-//!   and readers that coerce like the declarative language: `int(path)`, `float(path)`,
+//!   `host_cpus` (logical CPUs) and `host_memory` (bytes) from its host's `insight.json` (`()`
+//!   when unknown; `host_note` says why), and readers that coerce like the declarative language: `int(path)`, `float(path)`,
 //!   `bool(path)`, `text(path)`, `size(path)` (bytes), `duration(path)` (seconds, float),
 //!   `get(path)` (the raw value: map, array, number, string, bool), `has(path)`, `keys(path)`.
 //!   A reader on a missing or null path stops the evaluation and makes the row `nodata`.
@@ -27,7 +28,7 @@ use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Pos
 use super::condition::Undecided;
 use crate::model::value::{ConfigNode, ConfigTree, ConfigValue, Lookup};
 use crate::model::version::VersionConstraint;
-use crate::model::{Cluster, InstanceConfig};
+use crate::model::{Cluster, DataFile, DataKind, InstanceConfig};
 
 /// Operations one evaluation may run before it is stopped.
 pub const MAX_OPERATIONS: u64 = 200_000;
@@ -47,12 +48,47 @@ pub struct ScriptInstance {
     host: ImmutableString,
     port: i64,
     config: Option<Arc<ConfigTree>>,
+    /// The host's `insight.json`, parsed on first use (shared by every instance of the host).
+    insight: Option<DataFile>,
 }
 
 impl ScriptInstance {
     /// Index of the instance in [`Cluster::instances`].
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// A positive number of the host's `insight.json` times `unit`, or `()` when the host has
+    /// no usable insight (see [`ScriptInstance::host_note`]).
+    fn host_fact(&self, path: &str, unit: i64) -> Dynamic {
+        let Some(Ok(tree)) = self.insight.as_ref().map(DataFile::shared_tree) else {
+            return Dynamic::UNIT;
+        };
+        match tree.lookup(path).present().and_then(|n| n.to_int().ok()) {
+            Some(n) if n > 0 => n.checked_mul(unit).map_or(Dynamic::UNIT, Dynamic::from),
+            _ => Dynamic::UNIT,
+        }
+    }
+
+    /// Why the host's CPU count or memory is unknown; empty when both are known.
+    fn host_note(&self) -> String {
+        match self.insight.as_ref().map(|f| (f, f.shared_tree())) {
+            None => format!("no insight.json collected for host {}", self.host),
+            Some((f, Err(e))) => format!("`{}` unusable: {e}", f.path),
+            Some((f, Ok(_))) => {
+                let missing: Vec<&str> =
+                    [("sysinfo.cpu.threads", 1), ("sysinfo.memory.size", 1 << 20)]
+                        .into_iter()
+                        .filter(|(p, unit)| self.host_fact(p, *unit).is_unit())
+                        .map(|(p, _)| p)
+                        .collect();
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("`{}` has no positive {}", f.path, missing.join(" or "))
+                }
+            }
+        }
     }
 }
 
@@ -81,6 +117,11 @@ impl ScriptCluster {
                     InstanceConfig::Loaded(t) => Some(Arc::clone(t)),
                     _ => None,
                 },
+                insight: cluster
+                    .hosts
+                    .get(&i.host)
+                    .and_then(|files| files.iter().find(|f| f.kind == DataKind::Insight))
+                    .cloned(),
             })
             .collect();
         ScriptCluster {
@@ -129,6 +170,15 @@ fn build_engine() -> Engine {
         .register_get("port", |i: &mut ScriptInstance| i.port)
         .register_get("index", |i: &mut ScriptInstance| i.index as i64)
         .register_get("has_config", |i: &mut ScriptInstance| i.config.is_some())
+        .register_get("host_cpus", |i: &mut ScriptInstance| {
+            i.host_fact("sysinfo.cpu.threads", 1)
+        })
+        .register_get("host_memory", |i: &mut ScriptInstance| {
+            i.host_fact("sysinfo.memory.size", 1 << 20)
+        })
+        .register_get("host_note", |i: &mut ScriptInstance| {
+            ImmutableString::from(i.host_note())
+        })
         .register_fn("int", |i: &mut ScriptInstance, p: &str| {
             read(i, p, |n| n.to_int().map_err(|e| e.to_string()))
         })
@@ -363,6 +413,7 @@ pub(crate) fn eval_document_expression(
         host: ImmutableString::new(),
         port: 0,
         config: Some(doc),
+        insight: None,
     };
     scope.push("doc", view);
     let value: Dynamic = ENGINE

@@ -1,0 +1,68 @@
+//! Generated bundles at v5.3, v5.4, v6.1 and v7.5 hold each version's stock runtime configs
+//! except the keys the generator tunes on purpose (`configs::TUNED`): `--types default_config`
+//! flags exactly those, and nothing else.
+
+use std::collections::BTreeSet;
+
+use diag_bundlegen::configs::TUNED;
+use diag_bundlegen::{BundleSpec, Format, Layout, write_bundle};
+use diag_core::Cluster;
+use diag_core::engine::{CheckOptions, RowState, check, select};
+use diag_core::rules::{CheckKind, RuleSet};
+
+/// `(component, path)` keys: `("TikvConfig", "raft-engine.enable")`.
+type Keys = BTreeSet<(String, String)>;
+
+/// The keys of the flagged rows, and of the selected rules.
+fn flagged_and_checked(version: &str) -> (Keys, Keys) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut spec = BundleSpec::with_instances(12, Layout::Tiup, 5).violation_share(0.0);
+    spec.version = version.to_string();
+    let written = write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cluster.version.text, version);
+    let options = CheckOptions {
+        kinds: vec![CheckKind::DefaultConfig],
+        ..CheckOptions::default()
+    };
+    let rules = RuleSet::builtin();
+    let key = |text: &str| {
+        let (component, path) = text.split_once('.').unwrap_or((text, ""));
+        (component.to_string(), path.to_string())
+    };
+    let checked = select(&cluster, &rules, &options)
+        .iter()
+        .flat_map(|r| r.meta.variation.split(',').map(|v| key(v.trim())))
+        .collect();
+    let outcome = check(&cluster, &rules, &options);
+    assert!(
+        outcome.findings.len() >= 250,
+        "{version}: {}",
+        outcome.findings.len()
+    );
+    let flagged = outcome
+        .findings
+        .iter()
+        .filter(|f| {
+            f.rows
+                .iter()
+                .any(|r| matches!(r.state, RowState::Abnormal(_)))
+        })
+        .flat_map(|f| f.rows[0].values.iter().map(|v| key(&v.variation)))
+        .collect();
+    (flagged, checked)
+}
+
+#[test]
+fn generated_bundles_flag_exactly_the_tuned_keys_at_every_version() {
+    for version in ["v5.3.0", "v5.4.0", "v6.1.0", "v7.5.0"] {
+        let (flagged, checked) = flagged_and_checked(version);
+        let expected: Keys = TUNED
+            .iter()
+            .map(|(c, p)| (c.to_string(), p.to_string()))
+            .filter(|k| checked.contains(k))
+            .collect();
+        assert!(expected.len() >= 6, "{version}: {expected:?}");
+        assert_eq!(flagged, expected, "{version}");
+    }
+}
