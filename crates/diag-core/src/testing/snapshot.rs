@@ -168,13 +168,13 @@ mod tests {
         };
         let nested = b.path().join("deep");
         let _ = std::fs::create_dir_all(&nested);
-        let _ = std::fs::write(nested.join("x__r.snap"), "---\n---\nfrom b\n");
+        let _ = std::fs::write(nested.join("x__r.snap"), "---\nsource: b\n---\nfrom b\n");
         let roots = [a.path().to_path_buf(), b.path().to_path_buf()];
         assert_eq!(
             find(&roots, "r").map(|(_, t)| t).as_deref(),
             Some("from b\n")
         );
-        let _ = std::fs::write(a.path().join("y__r.snap"), "---\n---\nfrom a\n");
+        let _ = std::fs::write(a.path().join("y__r.snap"), "---\nsource: a\n---\nfrom a\n");
         assert_eq!(
             find(&roots, "r").map(|(_, t)| t).as_deref(),
             Some("from a\n")
