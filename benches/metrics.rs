@@ -120,7 +120,11 @@ fn main() {
         "peak RSS of one check: {:.1} MiB ({:.1} MiB before it{}); the samples of every metric decoded take {:.1} MiB, the JSON {:.1} MiB",
         peak as f64 / 1024.0,
         before as f64 / 1024.0,
-        if reset { "" } else { "; VmHWM could not be reset: the figure includes generating the bundle" },
+        if reset {
+            ""
+        } else {
+            "; VmHWM could not be reset: the figure includes generating the bundle"
+        },
         series_bytes as f64 / (1 << 20) as f64,
         written.json_bytes as f64 / (1 << 20) as f64
     );

@@ -198,7 +198,10 @@ mod tests {
         let mut bad = ZSTD_MAGIC.to_vec();
         bad.extend([0xFF; 16]);
         let read = decompressing(bad.as_slice()).and_then(|mut r| r.read_to_end(&mut out));
-        assert!(read.as_ref().is_err_and(|e| e.to_string().contains("zstd")), "{read:?}");
+        assert!(
+            read.as_ref().is_err_and(|e| e.to_string().contains("zstd")),
+            "{read:?}"
+        );
     }
 
     #[test]

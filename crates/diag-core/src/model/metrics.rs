@@ -1124,15 +1124,20 @@ mod tests {
                 .into_iter()
                 .map(|(l, s)| finish(&path, l, s))
                 .collect();
-            let slow = decode_serde("f.json", &path, doc.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            let slow =
+                decode_serde("f.json", &path, doc.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(fast.len(), slow.len(), "{doc}");
             for (a, b) in fast.iter().zip(&slow) {
                 assert_eq!((&a.metric, &a.labels), (&b.metric, &b.labels), "{doc}");
                 assert_eq!(a.samples.len(), b.samples.len(), "{doc}");
                 for (p, q) in a.samples.iter().zip(&b.samples) {
                     // serde_json's float parse may be one ulp off the correctly rounded one.
-                    let close = |x: f64, y: f64| x == y || (x - y).abs() <= x.abs() * 4.0 * f64::EPSILON;
-                    assert!(close(p.t, q.t) && (close(p.v, q.v) || p.v.is_nan() && q.v.is_nan()), "{doc}: {p:?} vs {q:?}");
+                    let close =
+                        |x: f64, y: f64| x == y || (x - y).abs() <= x.abs() * 4.0 * f64::EPSILON;
+                    assert!(
+                        close(p.t, q.t) && (close(p.v, q.v) || p.v.is_nan() && q.v.is_nan()),
+                        "{doc}: {p:?} vs {q:?}"
+                    );
                 }
             }
         }
@@ -1148,11 +1153,32 @@ mod tests {
             r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_string(),
             r#"{"status":"success","data":{"resultType":"matrix","result":[]}} x"#.to_string(),
         ] {
-            assert!(fast::matrix(doc.as_bytes()).is_none(), "fast path took {doc}");
+            assert!(
+                fast::matrix(doc.as_bytes()).is_none(),
+                "fast path took {doc}"
+            );
         }
-        assert!(decode("f.json", matrix("x", r#""a":"b\"c""#, r#"[0,"1"]"#).as_bytes()).is_ok_and(|s| s[0].label("a") == Some("b\"c")));
-        assert!(decode("f.json", matrix("x", r#""a":"b""#, r#"[01,"1"]"#).as_bytes()).is_err());
-        assert!(decode("f.json", br#"{"data":{"resultType":"matrix","result":[]},"status":"success"}"#).is_ok());
+        assert!(
+            decode(
+                "f.json",
+                matrix("x", r#""a":"b\"c""#, r#"[0,"1"]"#).as_bytes()
+            )
+            .is_ok_and(|s| s[0].label("a") == Some("b\"c"))
+        );
+        assert!(
+            decode(
+                "f.json",
+                matrix("x", r#""a":"b""#, r#"[01,"1"]"#).as_bytes()
+            )
+            .is_err()
+        );
+        assert!(
+            decode(
+                "f.json",
+                br#"{"data":{"resultType":"matrix","result":[]},"status":"success"}"#
+            )
+            .is_ok()
+        );
     }
 
     #[test]
