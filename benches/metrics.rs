@@ -15,6 +15,16 @@ use diag_core::engine::{CheckOptions, check};
 use diag_core::model::DataKind;
 use diag_core::rules::{CheckKind, RuleSet};
 
+/// A `/proc/self/status` figure in KiB (0 where there is none).
+fn vm_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -87,6 +97,37 @@ fn main() {
         }
         start.elapsed()
     };
+    // Peak memory of one check alone: the generator's peak is cleared first (Linux: writing 5
+    // to clear_refs resets VmHWM), and the cache of decoded metrics goes with the check.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = vm_kib("VmRSS");
+    ours();
+    let peak = vm_kib("VmHWM");
+    let series_bytes: usize = names
+        .iter()
+        .map(|name| {
+            let data = diag_core::model::metrics::MetricData::load(
+                name,
+                cluster.files_of(DataKind::Metric),
+            );
+            data.series
+                .iter()
+                .map(|s| s.samples.len() * std::mem::size_of::<diag_core::model::metrics::Point>())
+                .sum::<usize>()
+        })
+        .sum();
+    println!(
+        "peak RSS of one check: {:.1} MiB ({:.1} MiB before it{}); the samples of every metric decoded take {:.1} MiB, the JSON {:.1} MiB",
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0,
+        if reset {
+            ""
+        } else {
+            "; VmHWM could not be reset: the figure includes generating the bundle"
+        },
+        series_bytes as f64 / (1 << 20) as f64,
+        written.json_bytes as f64 / (1 << 20) as f64
+    );
     let (mut floor, mut mine) = (Vec::new(), Vec::new());
     zstd();
     ours();

@@ -348,10 +348,8 @@ fn put(
 
 fn stored(json: Vec<u8>, compress: bool) -> Vec<u8> {
     if compress {
-        ruzstd::encoding::compress_to_vec(
-            json.as_slice(),
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )
+        // Level 1: fast; compressing a slice does not fail (the API returns a Result all the same).
+        zstd::bulk::compress(&json, 1).unwrap_or(json)
     } else {
         json
     }

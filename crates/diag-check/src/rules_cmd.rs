@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use diag_core::rules::{Rule, RuleSet};
 use diag_core::testing;
+use diag_core::testing::snapshot::{self, SnapshotCompare};
 
 /// Arguments of `rules`.
 #[derive(Debug, clap::Args)]
@@ -202,16 +203,13 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
     let results = testing::run_dir(dir)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading rules from {}", dir.display()))?;
-    let roots = snapshot_roots(dir, snapshots);
+    let roots = snapshot::roots(dir, snapshots);
     let mut failed = 0;
     for rule in &results {
         let text = rule.snapshot();
-        let stored = find_snapshot(&roots, &rule.snapshot_name);
-        let snapshot_diff = stored
-            .as_ref()
-            .and_then(|(_, old)| (old.trim_end() != text.trim_end()).then(|| diff(old, &text)));
+        let compared = snapshot::compare(&roots, &rule.snapshot_name, &text);
         let cases = rule.results.len();
-        if rule.passed() && stored.is_some() && snapshot_diff.is_none() {
+        if rule.passed() && matches!(compared, SnapshotCompare::Matches { .. }) {
             say!(o, "ok    {} ({cases} cases)", rule.snapshot_name);
             continue;
         }
@@ -220,29 +218,32 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
         for p in &rule.problems {
             say!(o, "      {p}");
         }
-        if stored.is_none() {
-            // A case nobody has looked at is not a pass: show what the snapshot would hold.
-            let looked: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-            say!(
-                o,
-                "      no snapshot for {} (`*__{}.snap`; looked in {}); accept one with `cargo insta test --review`, or pass --snapshots DIR. It would read:",
-                rule.snapshot_name,
-                rule.snapshot_name,
-                looked.join(", ")
-            );
-            for line in text.trim_end().lines() {
-                say!(o, "      + {line}");
+        match compared {
+            SnapshotCompare::Missing => {
+                // A case nobody has looked at is not a pass: show what the snapshot would hold.
+                let looked: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+                say!(
+                    o,
+                    "      no snapshot for {} (`*__{}.snap`; looked in {}); accept one with `cargo insta test --review`, or pass --snapshots DIR. It would read:",
+                    rule.snapshot_name,
+                    rule.snapshot_name,
+                    looked.join(", ")
+                );
+                for line in text.trim_end().lines() {
+                    say!(o, "      + {line}");
+                }
             }
-        }
-        if let (Some(d), Some((path, _))) = (snapshot_diff, &stored) {
-            say!(
-                o,
-                "      snapshot {} differs (- stored, + now):",
-                path.display()
-            );
-            for line in d {
-                say!(o, "      {line}");
+            SnapshotCompare::Differs { path, diff } => {
+                say!(
+                    o,
+                    "      snapshot {} differs (- stored, + now):",
+                    path.display()
+                );
+                for line in diff {
+                    say!(o, "      {line}");
+                }
             }
+            _ => {}
         }
     }
     say!(
@@ -256,110 +257,4 @@ fn test(o: &mut String, dir: &Path, snapshots: Option<&Path>) -> anyhow::Result<
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Where snapshots are looked for: `--snapshots DIR` alone, else DIR itself and insta's default
-/// `tests/snapshots/` in DIR's parent folders, nearest first (a rule pack's crate is the parent
-/// of its `rules/`; this repository's shipped rules have theirs in `crates/diag-core/tests/`).
-fn snapshot_roots(dir: &Path, explicit: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(p) = explicit {
-        return vec![p.to_path_buf()];
-    }
-    let mut roots = vec![dir.to_path_buf()];
-    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    for ancestor in absolute.ancestors().skip(1) {
-        for candidate in [
-            ancestor.join("tests/snapshots"),
-            ancestor.join("crates/diag-core/tests/snapshots"),
-        ] {
-            if candidate.is_dir() {
-                roots.push(candidate);
-            }
-        }
-    }
-    roots
-}
-
-/// The stored insta snapshot `*__<name>.snap`: its path and body (after the `---` header).
-fn find_snapshot(roots: &[PathBuf], name: &str) -> Option<(PathBuf, String)> {
-    let suffix = format!("__{name}.snap");
-    for root in roots {
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-            entries.sort();
-            for p in entries {
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
-                    && let Ok(text) = std::fs::read_to_string(&p)
-                {
-                    return Some((p, snapshot_body(&text)));
-                }
-            }
-        }
-    }
-    None
-}
-
-fn snapshot_body(text: &str) -> String {
-    // insta files: `---\n<yaml header>\n---\n<body>`.
-    match text
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.split_once("\n---\n"))
-    {
-        Some((_, body)) => body.to_string(),
-        None => text.to_string(),
-    }
-}
-
-/// A line diff (longest common subsequence), `-` old, `+` new, ` ` both.
-fn diff(old: &str, new: &str) -> Vec<String> {
-    let a: Vec<&str> = old.trim_end().lines().collect();
-    let b: Vec<&str> = new.trim_end().lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push(format!("  {}", a[i]));
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(format!("+ {}", b[j]));
-            j += 1;
-        } else {
-            out.push(format!("- {}", a[i]));
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn diff_marks_changed_lines() {
-        assert_eq!(diff("a\nb\nc\n", "a\nB\nc\n"), ["  a", "+ B", "- b", "  c"]);
-    }
-
-    #[test]
-    fn snapshot_body_drops_the_insta_header() {
-        assert_eq!(snapshot_body("---\nsource: x\n---\nrule 1\n"), "rule 1\n");
-    }
 }

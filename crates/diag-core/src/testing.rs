@@ -57,6 +57,8 @@ use crate::model::version::{ClusterVersion, VersionOrigin};
 use crate::model::{ComponentKind, DataFile, DataKind, Instance, InstanceConfig};
 use crate::rules::{CheckKind, Rule, RuleLoadErrors, RuleMeta, RuleSet};
 
+pub mod snapshot;
+
 /// What a case expects of the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -101,10 +101,7 @@ fn forms(tmp: &Path) -> Vec<(SourceKind, PathBuf)> {
     let _ = gz.write_all(&tar);
     std::fs::write(tmp.join("b.tar.gz"), gz.finish().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
-    let zst = ruzstd::encoding::compress_to_vec(
-        tar.as_slice(),
-        ruzstd::encoding::CompressionLevel::Fastest,
-    );
+    let zst = zstd::bulk::compress(&tar, 1).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(tmp.join("b.tar.zst"), zst).unwrap_or_else(|e| panic!("{e}"));
 
     let file = std::fs::File::create(tmp.join("b.zip")).unwrap_or_else(|e| panic!("{e}"));

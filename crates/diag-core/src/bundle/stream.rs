@@ -59,65 +59,47 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 }
 
 /// Concatenated zstd frames (as `zstd` writes for large or multi-threaded input, and as `cat
-/// a.zst b.zst` gives), skippable frames skipped.
+/// a.zst b.zst` gives), skippable frames skipped: libzstd's streaming decoder, which reads on
+/// past the end of a frame. The decoder is made on the first read, so making this never fails.
 pub(crate) struct ZstdFrames<R: BufRead> {
-    state: Option<ZstdState<R>>,
+    state: ZstdState<R>,
 }
 
 enum ZstdState<R: BufRead> {
-    /// Between frames (or before the first).
-    Idle(R),
-    /// Inside a frame.
-    Frame(Box<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>),
+    /// Before the first read.
+    Pending(R),
+    /// Decoding.
+    Decoding(zstd::stream::read::Decoder<'static, R>),
+    /// The decoder could not be made (its error was returned once).
+    Failed,
 }
 
 impl<R: BufRead> ZstdFrames<R> {
     pub(crate) fn new(inner: R) -> ZstdFrames<R> {
         ZstdFrames {
-            state: Some(ZstdState::Idle(inner)),
+            state: ZstdState::Pending(inner),
         }
     }
 }
 
 impl<R: BufRead> Read for ZstdFrames<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.state.take() {
-                None => return Ok(0),
-                Some(ZstdState::Frame(mut decoder)) => {
-                    let n = decoder.read(buf)?;
-                    if n > 0 || buf.is_empty() {
-                        self.state = Some(ZstdState::Frame(decoder));
-                        return Ok(n);
-                    }
-                    self.state = Some(ZstdState::Idle((*decoder).into_inner()));
+        if let ZstdState::Pending(_) = self.state {
+            let ZstdState::Pending(inner) = std::mem::replace(&mut self.state, ZstdState::Failed)
+            else {
+                return Ok(0);
+            };
+            self.state = ZstdState::Decoding(zstd::stream::read::Decoder::with_buffer(inner)?);
+        }
+        match &mut self.state {
+            ZstdState::Decoding(decoder) => decoder.read(buf).map_err(|e| {
+                if e.kind() == io::ErrorKind::Other && !is_cap_exceeded(&e) {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}"))
+                } else {
+                    e
                 }
-                Some(ZstdState::Idle(mut inner)) => {
-                    let head = inner.fill_buf()?;
-                    if head.is_empty() {
-                        return Ok(0);
-                    }
-                    if head.len() >= 4
-                        && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) & 0xFFFF_FFF0
-                            == 0x184D_2A50
-                    {
-                        let mut header = [0u8; 8];
-                        inner.read_exact(&mut header)?;
-                        let length =
-                            u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-                        io::copy(&mut inner.by_ref().take(u64::from(length)), &mut io::sink())?;
-                        self.state = Some(ZstdState::Idle(inner));
-                        continue;
-                    }
-                    let decoder = ruzstd::decoding::StreamingDecoder::new(inner).map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("zstd frame header: {e}"),
-                        )
-                    })?;
-                    self.state = Some(ZstdState::Frame(Box::new(decoder)));
-                }
-            }
+            }),
+            _ => Ok(0),
         }
     }
 }
@@ -196,6 +178,31 @@ pub(crate) fn is_cap_exceeded(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concatenated_zstd_frames_and_skippable_frames_read_through() {
+        let mut all = zstd::bulk::compress(b"hello ", 1).unwrap_or_default();
+        // A skippable frame: magic 0x184D2A5?, length, payload.
+        all.extend([0x50, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+        all.extend(zstd::bulk::compress(b"world", 19).unwrap_or_default());
+        let mut out = String::new();
+        let read = decompressing(all.as_slice()).and_then(|mut r| r.read_to_string(&mut out));
+        assert!(read.is_ok(), "{read:?}");
+        assert_eq!(out, "hello world");
+        // A frame cut short is an error, not a short read.
+        let cut = &all[..all.len() - 4];
+        let mut out = Vec::new();
+        let read = decompressing(cut).and_then(|mut r| r.read_to_end(&mut out));
+        assert!(read.is_err(), "{read:?}");
+        // Garbage after the magic is an error naming zstd.
+        let mut bad = ZSTD_MAGIC.to_vec();
+        bad.extend([0xFF; 16]);
+        let read = decompressing(bad.as_slice()).and_then(|mut r| r.read_to_end(&mut out));
+        assert!(
+            read.as_ref().is_err_and(|e| e.to_string().contains("zstd")),
+            "{read:?}"
+        );
+    }
 
     #[test]
     fn concatenated_gzip_members_and_plain_text_read_through() {

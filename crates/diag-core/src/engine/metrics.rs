@@ -145,6 +145,7 @@ pub(super) fn metric_rows(
     };
 
     let mut evaluated = Vec::new();
+    let mut idle = 0;
     match spec.function {
         Function::Quantile(q) => {
             // One histogram per label set without `le`.
@@ -180,7 +181,7 @@ pub(super) fn metric_rows(
         }
         _ => {
             for s in data.select(&spec.series) {
-                let samples = match (&spec.divide_by, &den) {
+                let (samples, value) = match (&spec.divide_by, &den) {
                     (Some(selector), Some(den)) => {
                         let on = join_labels(spec, s);
                         let Some(d) = den
@@ -189,11 +190,30 @@ pub(super) fn metric_rows(
                         else {
                             continue;
                         };
-                        metrics::ratio(&window(s), &window(d))
+                        match counter_function(spec.function) {
+                            Some(f) => {
+                                let points = counter_ratio(&window(s), &window(d), spec.range, f);
+                                if points.is_empty() {
+                                    // The denominator never grew (an idle disk): nothing to rate.
+                                    idle += 1;
+                                    continue;
+                                }
+                                let value = worst_point(&points, &spec.abnormal);
+                                (points, value)
+                            }
+                            None => {
+                                let samples = metrics::ratio(&window(s), &window(d));
+                                let value = evaluate(spec, &samples);
+                                (samples, value)
+                            }
+                        }
                     }
-                    _ => window(s),
+                    _ => {
+                        let samples = window(s);
+                        let value = evaluate(spec, &samples);
+                        (samples, value)
+                    }
                 };
-                let value = evaluate(spec, &samples);
                 evaluated.push(Evaluated {
                     series: s,
                     labels: s.labels.clone(),
@@ -209,10 +229,14 @@ pub(super) fn metric_rows(
             Some(d) => format!("`{}` with a matching `{}`", spec.series, d),
             None => format!("`{}`", spec.series),
         };
+        let idle = match (idle, &spec.divide_by) {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(d)) => format!(" ({n} series whose `{}` never grew)", d.metric),
+        };
         rows.push(cluster_row(
             rule,
             RowState::NoData,
-            format!("no series {what} in {} file(s)", data.files.len()),
+            format!("no series {what} in {} file(s){idle}", data.files.len()),
         ));
         return rows;
     }
@@ -422,6 +446,38 @@ fn worst_point(points: &[Point], threshold: &Threshold) -> Option<Point> {
         .filter(|p| !p.v.is_nan())
         .copied()
         .reduce(|a, b| if threshold.worse(b.v, a.v) { b } else { a })
+}
+
+/// `rate` and `increase` of a ratio apply to each side: `rate(num[range]) / rate(den[range])`, as
+/// PromQL writes a cost per operation (disk time per completed IO).
+fn counter_function(f: Function) -> Option<Windowed> {
+    match f {
+        Function::Rate => Some(Windowed::Rate),
+        Function::Increase => Some(Windowed::Increase),
+        _ => None,
+    }
+}
+
+/// The counter function of `num` over that of `den`, per window of `range` seconds ending at a
+/// sample (one point over the whole window without a range); windows where `den` did not grow
+/// are skipped (an idle disk has no latency).
+fn counter_ratio(num: &[Point], den: &[Point], range: Option<f64>, f: Windowed) -> Vec<Point> {
+    match range {
+        Some(range) => metrics::ratio(
+            &metrics::sliding(num, range, f),
+            &metrics::sliding(den, range, f),
+        ),
+        None => {
+            let whole = |s: &[Point]| match f {
+                Windowed::Rate => metrics::rate(s),
+                _ => metrics::increase(s),
+            };
+            match (whole(num), whole(den), metrics::last(num)) {
+                (Some(n), Some(d), Some(at)) if d != 0.0 => vec![Point::new(at.t, n / d)],
+                _ => Vec::new(),
+            }
+        }
+    }
 }
 
 /// The mean of every window of `range` seconds ending at a sample.

@@ -196,6 +196,18 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Vec<Series>, LoadError> {
             expected: "a Prometheus query response".into(),
         });
     }
+    let path: Arc<str> = Arc::from(file);
+    if let Some(series) = fast::matrix(bytes) {
+        return Ok(series
+            .into_iter()
+            .map(|(labels, samples)| finish(&path, labels, samples))
+            .collect());
+    }
+    decode_serde(file, &path, bytes)
+}
+
+/// [`decode`] through serde_json: any response shape, and the error messages.
+fn decode_serde(file: &str, path: &Arc<str>, bytes: &[u8]) -> Result<Vec<Series>, LoadError> {
     let response: Response = serde_json::from_slice(bytes).map_err(|e| LoadError::Syntax {
         file: file.to_string(),
         format: Format::Json,
@@ -239,27 +251,212 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Vec<Series>, LoadError> {
             format!("`{}`", data.result_type),
         ));
     }
-    let path: Arc<str> = Arc::from(file);
     let mut out = Vec::with_capacity(data.result.len());
     for raw in data.result {
-        let mut labels = raw.metric;
-        let metric: Arc<str> = Arc::from(labels.remove("__name__").unwrap_or_default());
         let mut samples = raw.values.0;
         if let Some(one) = raw.value {
             samples.push(one);
         }
-        if !samples.windows(2).all(|w| w[0].t < w[1].t) {
-            samples.sort_by(|a, b| a.t.total_cmp(&b.t));
-            samples.dedup_by(|b, a| a.t == b.t);
-        }
-        out.push(Series {
-            metric,
-            labels,
-            samples,
-            files: vec![(0, path.clone())],
-        });
+        out.push(finish(path, raw.metric, samples));
     }
     Ok(out)
+}
+
+/// One decoded series: `__name__` taken out of the labels, samples in time order.
+fn finish(path: &Arc<str>, mut labels: Labels, mut samples: Vec<Point>) -> Series {
+    let metric: Arc<str> = Arc::from(labels.remove("__name__").unwrap_or_default());
+    if !samples.windows(2).all(|w| w[0].t < w[1].t) {
+        samples.sort_by(|a, b| a.t.total_cmp(&b.t));
+        samples.dedup_by(|b, a| a.t == b.t);
+    }
+    Series {
+        metric,
+        labels,
+        samples,
+        files: vec![(0, path.clone())],
+    }
+}
+
+/// The shape Prometheus writes a range query in, read without a JSON value tree:
+/// `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{…},"values":[[t,"v"],…]},…]}}`
+/// (any whitespace). Whatever else a file holds — other keys or key orders, escapes in strings,
+/// a failure status, bad syntax — gives `None`, and [`decode`] reads it with serde_json, which
+/// also words the errors. What this accepts is valid JSON that serde_json reads the same way.
+mod fast {
+    use super::{Labels, Point, parse_value};
+
+    struct Cursor<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn ws(&mut self) {
+            while let Some(c) = self.b.get(self.i) {
+                if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                    self.i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+
+        /// Skips whitespace, then takes `c`.
+        fn eat(&mut self, c: u8) -> Option<()> {
+            self.ws();
+            (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+        }
+
+        /// Skips whitespace; takes `c` if it is next.
+        fn take(&mut self, c: u8) -> bool {
+            self.eat(c).is_some()
+        }
+
+        /// A string without escapes or control characters.
+        fn string(&mut self) -> Option<&'a str> {
+            self.eat(b'"')?;
+            let start = self.i;
+            let len = memchr::memchr(b'"', &self.b[start..])?;
+            let raw = &self.b[start..start + len];
+            if raw.iter().any(|&c| c == b'\\' || c < 0x20) {
+                return None;
+            }
+            self.i = start + len + 1;
+            std::str::from_utf8(raw).ok()
+        }
+
+        fn key(&mut self, name: &str) -> Option<()> {
+            (self.string()? == name).then_some(())?;
+            self.eat(b':')
+        }
+
+        /// A JSON number (strict grammar) as f64: integers of up to 15 digits exactly, others
+        /// by the standard library's correctly rounded parse.
+        fn number(&mut self) -> Option<f64> {
+            self.ws();
+            let b = self.b;
+            let start = self.i;
+            let mut i = start;
+            if b.get(i) == Some(&b'-') {
+                i += 1;
+            }
+            let int_start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            let digits = i - int_start;
+            if digits == 0 || (digits > 1 && b[int_start] == b'0') {
+                return None;
+            }
+            let mut plain = true;
+            if b.get(i) == Some(&b'.') {
+                plain = false;
+                i += 1;
+                let frac = i;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                if i == frac {
+                    return None;
+                }
+            }
+            if matches!(b.get(i), Some(b'e' | b'E')) {
+                plain = false;
+                i += 1;
+                if matches!(b.get(i), Some(b'+' | b'-')) {
+                    i += 1;
+                }
+                let exp = i;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                if i == exp {
+                    return None;
+                }
+            }
+            self.i = i;
+            let text = &b[start..i];
+            if plain && digits <= 15 {
+                let n = b[int_start..i]
+                    .iter()
+                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+                let v = n as f64;
+                return Some(if int_start > start { -v } else { v });
+            }
+            std::str::from_utf8(text).ok()?.parse().ok()
+        }
+    }
+
+    /// The series of a canonical matrix response: labels (with `__name__`) and samples.
+    pub(super) fn matrix(bytes: &[u8]) -> Option<Vec<(Labels, Vec<Point>)>> {
+        let mut c = Cursor { b: bytes, i: 0 };
+        c.eat(b'{')?;
+        c.key("status")?;
+        (c.string()? == "success").then_some(())?;
+        c.eat(b',')?;
+        c.key("data")?;
+        c.eat(b'{')?;
+        c.key("resultType")?;
+        (c.string()? == "matrix").then_some(())?;
+        c.eat(b',')?;
+        c.key("result")?;
+        c.eat(b'[')?;
+        let mut out = Vec::new();
+        if !c.take(b']') {
+            loop {
+                out.push(series(&mut c)?);
+                if c.take(b']') {
+                    break;
+                }
+                c.eat(b',')?;
+            }
+        }
+        c.eat(b'}')?;
+        c.eat(b'}')?;
+        c.ws();
+        (c.i == bytes.len()).then_some(out)
+    }
+
+    fn series(c: &mut Cursor<'_>) -> Option<(Labels, Vec<Point>)> {
+        c.eat(b'{')?;
+        c.key("metric")?;
+        c.eat(b'{')?;
+        let mut labels = Labels::new();
+        if !c.take(b'}') {
+            loop {
+                let k = c.string()?;
+                c.eat(b':')?;
+                let v = c.string()?;
+                if labels.insert(k.to_string(), v.to_string()).is_some() {
+                    return None;
+                }
+                if c.take(b'}') {
+                    break;
+                }
+                c.eat(b',')?;
+            }
+        }
+        c.eat(b',')?;
+        c.key("values")?;
+        c.eat(b'[')?;
+        let mut samples = Vec::with_capacity(256);
+        if !c.take(b']') {
+            loop {
+                c.eat(b'[')?;
+                let t = c.number()?;
+                c.eat(b',')?;
+                let v = parse_value(c.string()?)?;
+                c.eat(b']')?;
+                samples.push(Point { t, v });
+                if c.take(b']') {
+                    break;
+                }
+                c.eat(b',')?;
+            }
+        }
+        c.eat(b'}')?;
+        Some((labels, samples))
+    }
 }
 
 #[derive(Deserialize)]
@@ -905,6 +1102,83 @@ mod tests {
         assert_eq!(s.file_of(0).map(|f| &**f), Some("m/p/x-1.json"));
         assert_eq!(s.file_of(3).map(|f| &**f), Some("m/p/x-2.json"));
         assert_eq!(s.selector(), r#"x{instance="a"}"#);
+    }
+
+    #[test]
+    fn the_fast_matrix_reader_agrees_with_serde_json() {
+        // Canonical and spaced-out documents, decimals, exponents, NaN/±Inf, negative and
+        // large numbers, empty results and empty label sets.
+        let docs = [
+            matrix("x", r#""instance":"a","job":"tikv""#, r#"[0,"1"],[15.5,"2.25"],[30,"NaN"],[45,"+Inf"],[60,"-Inf"],[75,"1e3"]"#),
+            matrix("x", r#""a":"b""#, r#"[1642980867.123,"-0.5"],[1642980868.9,"12345678901234567890"]"#),
+            matrix("x", r#""a":"ü""#, r#"[1e9,"3"],[-5,"4"],[1234567890123456789,"5"]"#),
+            r#" { "status" : "success" , "data" : { "resultType" : "matrix" , "result" : [ { "metric" : { } , "values" : [ ] } , { "metric" : { "__name__" : "y" } , "values" : [ [ 1 , "2" ] ] } ] } } "#.to_string(),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#.to_string(),
+        ];
+        for doc in &docs {
+            let fast = fast::matrix(doc.as_bytes());
+            assert!(fast.is_some(), "fast path refused {doc}");
+            let path: Arc<str> = Arc::from("f.json");
+            let fast: Vec<Series> = fast
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(l, s)| finish(&path, l, s))
+                .collect();
+            let slow =
+                decode_serde("f.json", &path, doc.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(fast.len(), slow.len(), "{doc}");
+            for (a, b) in fast.iter().zip(&slow) {
+                assert_eq!((&a.metric, &a.labels), (&b.metric, &b.labels), "{doc}");
+                assert_eq!(a.samples.len(), b.samples.len(), "{doc}");
+                for (p, q) in a.samples.iter().zip(&b.samples) {
+                    // serde_json's float parse may be one ulp off the correctly rounded one.
+                    let close =
+                        |x: f64, y: f64| x == y || (x - y).abs() <= x.abs() * 4.0 * f64::EPSILON;
+                    assert!(
+                        close(p.t, q.t) && (close(p.v, q.v) || p.v.is_nan() && q.v.is_nan()),
+                        "{doc}: {p:?} vs {q:?}"
+                    );
+                }
+            }
+        }
+        // What the fast path leaves to serde_json: escapes, other shapes, bad syntax; each of
+        // these still decodes or fails exactly as before.
+        for doc in [
+            matrix("x", r#""a":"b\"c""#, r#"[0,"1"]"#),
+            matrix("x", r#""a":"b""#, r#"[01,"1"]"#),
+            matrix("x", r#""a":"b""#, r#"[1.,"1"]"#),
+            matrix("x", r#""a":"b""#, r#"[0,"1"],"#),
+            matrix("x", r#""a":"b","a":"c""#, r#"[0,"1"]"#),
+            r#"{"data":{"resultType":"matrix","result":[]},"status":"success"}"#.to_string(),
+            r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_string(),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}} x"#.to_string(),
+        ] {
+            assert!(
+                fast::matrix(doc.as_bytes()).is_none(),
+                "fast path took {doc}"
+            );
+        }
+        assert!(
+            decode(
+                "f.json",
+                matrix("x", r#""a":"b\"c""#, r#"[0,"1"]"#).as_bytes()
+            )
+            .is_ok_and(|s| s[0].label("a") == Some("b\"c"))
+        );
+        assert!(
+            decode(
+                "f.json",
+                matrix("x", r#""a":"b""#, r#"[01,"1"]"#).as_bytes()
+            )
+            .is_err()
+        );
+        assert!(
+            decode(
+                "f.json",
+                br#"{"data":{"resultType":"matrix","result":[]},"status":"success"}"#
+            )
+            .is_ok()
+        );
     }
 
     #[test]

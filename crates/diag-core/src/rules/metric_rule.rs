@@ -251,8 +251,21 @@ impl MetricRule {
         out
     }
 
-    /// `min(tikv_store_size_bytes{type="available"} / tikv_store_size_bytes{type="capacity"})`
+    /// `min(tikv_store_size_bytes{type="available"} / tikv_store_size_bytes{type="capacity"})`;
+    /// a ratio of counters is the ratio of their rates (or increases):
+    /// `rate(a[5m]) / rate(b[5m])`.
     pub fn describe(&self) -> String {
+        if let (Some(d), Function::Rate | Function::Increase) = (&self.divide_by, self.function) {
+            let range = self
+                .range
+                .map(|r| format!("[{}]", duration_text(r)))
+                .unwrap_or_default();
+            return format!(
+                "{f}({}{range}) / {f}({d}{range})",
+                self.series,
+                f = self.function
+            );
+        }
         let inner = match &self.divide_by {
             Some(d) => format!("{} / {}", self.series, d),
             None => self.series.to_string(),
