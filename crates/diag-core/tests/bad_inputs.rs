@@ -16,7 +16,8 @@ use std::path::Path;
 use diag_core::Cluster;
 use diag_core::bundle::Limits;
 use diag_core::engine::{self, CheckOptions, CheckOutcome, RowState};
-use diag_core::model::{InstanceConfig, LoadOptions};
+use diag_core::model::slowlog::PerformanceAccumulator;
+use diag_core::model::{DataKind, InstanceConfig, LoadOptions, LogKind};
 use diag_core::rules::{CheckKind, RuleSet};
 use diag_core::testing::render_row;
 use diag_core::waivers::WaiverSet;
@@ -63,7 +64,12 @@ fn probe(name: &str) -> Probe {
     match prefix {
         "log" | "dmesg" => Probe::Check(
             vec![CheckKind::Log],
-            strs(&["fatal-log-line", "go-panic", "rust-panic", "kernel-oom-kill"]),
+            strs(&[
+                "fatal-log-line",
+                "go-panic",
+                "rust-panic",
+                "kernel-oom-kill",
+            ]),
         ),
         "slowlog" => Probe::Check(vec![CheckKind::Performance], Vec::new()),
         "metric" => Probe::Check(
@@ -121,17 +127,11 @@ fn tidy(text: &str, tmp: Option<&Path>) -> String {
 /// The outcome of the case at `path`, read as its name says.
 fn outcome(name: &str, path: &Path, tmp: Option<&Path>) -> String {
     let text = match probe(name) {
-        Probe::Load => load_outcome(path, None).0,
+        Probe::Load => load_outcome(path, None, true).0,
         Probe::Check(kinds, only) => {
-            let (mut out, cluster) = load_outcome(path, None);
+            let (mut out, cluster) = load_outcome(path, None, true);
             if let Some(cluster) = cluster {
-                let options = CheckOptions {
-                    kinds,
-                    only,
-                    ..CheckOptions::default()
-                };
-                let outcome = engine::check(&cluster, builtin(), &options);
-                out.push_str(&render_outcome(&outcome));
+                out.push_str(&check_outcome(&cluster, kinds, only));
             }
             out
         }
@@ -143,7 +143,7 @@ fn outcome(name: &str, path: &Path, tmp: Option<&Path>) -> String {
 
 /// Renders what loading a bundle gives: the hard error, or the model summary, the warnings,
 /// and the errors of every lazily parsed file.
-fn load_outcome(path: &Path, load: Option<&LoadOptions>) -> (String, Option<Cluster>) {
+fn load_outcome(path: &Path, load: Option<&LoadOptions>, lazy: bool) -> (String, Option<Cluster>) {
     let mut out = String::new();
     let cluster = match Cluster::open_with(path, load.unwrap_or(&options())) {
         Ok(c) => c,
@@ -176,20 +176,55 @@ fn load_outcome(path: &Path, load: Option<&LoadOptions>) -> (String, Option<Clus
         .flat_map(|i| &i.files)
         .chain(cluster.hosts.values().flatten())
         .chain(&cluster.files);
-    let mut lazy = Vec::new();
-    for f in files {
+    let mut errors = Vec::new();
+    for f in files.filter(|_| lazy) {
         if let Err(e) = f.tree() {
-            lazy.push(format!("  ({}) {e}", e.kind()));
+            errors.push(format!("  ({}) {e}", e.kind()));
         }
     }
-    lazy.sort();
-    if !lazy.is_empty() {
-        let _ = writeln!(out, "lazy parse errors: {}", lazy.len());
-        for l in lazy {
+    errors.sort();
+    if !errors.is_empty() {
+        let _ = writeln!(out, "lazy parse errors: {}", errors.len());
+        for l in errors {
             let _ = writeln!(out, "{l}");
         }
     }
     (out, Some(cluster))
+}
+
+/// The check of `kinds` (restricted to `only`) over `cluster`, rendered; for the performance
+/// rules, first what each slow log gave on its own.
+fn check_outcome(cluster: &Cluster, kinds: Vec<CheckKind>, only: Vec<String>) -> String {
+    let mut out = String::new();
+    if kinds.contains(&CheckKind::Performance) {
+        for f in cluster
+            .instances
+            .iter()
+            .flat_map(|i| i.files_of(DataKind::Log(LogKind::Slow)))
+        {
+            let mut acc = PerformanceAccumulator::new(None);
+            match f.reader() {
+                Ok(r) => acc.read(&f.path, std::io::BufReader::new(r)),
+                Err(e) => acc.feed_problem(e.to_string()),
+            }
+            let p = acc.finish();
+            let _ = writeln!(out, "slow log {}: {} entries", f.path, p.entries);
+            for problem in &p.problems {
+                let _ = writeln!(out, "  problem: {problem}");
+            }
+        }
+    }
+    let options = CheckOptions {
+        kinds,
+        only,
+        ..CheckOptions::default()
+    };
+    out.push_str(&render_outcome(&engine::check(
+        cluster,
+        builtin(),
+        &options,
+    )));
+    out
 }
 
 /// Every row of every finding, as the report prints it, with where an abnormal row's first
@@ -231,7 +266,11 @@ fn waivers_outcome(path: &Path) -> String {
         let _ = writeln!(out, "notice: {n}");
     }
     for f in &outcome.findings {
-        for r in f.rows.iter().filter(|r| matches!(r.state, RowState::Waived(_))) {
+        for r in f
+            .rows
+            .iter()
+            .filter(|r| matches!(r.state, RowState::Waived(_)))
+        {
             let _ = writeln!(out, "waived: {} {}", f.rule.name, r.tag);
         }
     }
@@ -306,9 +345,344 @@ fn walkdir(dir: &Path) -> Vec<(String, u64)> {
     out
 }
 
-/// Cases too big to commit, built into a temporary directory at run time from the minimal
-/// bundle. Each snapshot is named `generated-<case>`.
+/// Cases too big to commit, built into a temporary directory at run time from the minimal (or
+/// slowlog) bundle. Each snapshot is named `generated-<case>`; sizes are asserted by counting.
 mod generated {
+    use std::io::Write as _;
+    use std::path::{Path, PathBuf};
+
+    use diag_core::Cluster;
+    use diag_core::model::metrics::MetricData;
+    use diag_core::model::{DataKind, LoadOptions};
+    use diag_core::rules::CheckKind;
+
+    use super::{check_outcome, limits, load_outcome, options, tidy};
+
     /// How many generated cases there are (the corpus count includes them).
-    pub const CASES: usize = 0;
+    pub const CASES: usize = 9;
+
+    const PD_LOG: &str = "127.0.0.1/tidb-deploy/pd-2379/log/pd.log";
+    const TIDB_LOG: &str = "127.0.0.1/tidb-deploy/tidb-4000/log/tidb.log";
+    const HEALTHY_PD: &str = "[2023/01/10 11:00:00.000 +08:00] [FATAL] [server.go:2] [\"run server failed\"] [error=\"bind: address already in use\"]\n";
+    const METRICS: &str = "monitor/metrics/127.0.0.1_9090";
+    const SPAN: &str = "-2023-01-10T10:00:00+08:00-2023-01-10T12:00:00+08:00.json";
+    /// 2023-01-10T10:00:00+08:00, the minimal bundle's window start.
+    const BEGIN: u64 = 1_673_316_000;
+
+    fn log_rules() -> (Vec<CheckKind>, Vec<String>) {
+        match super::probe("log-") {
+            super::Probe::Check(kinds, only) => (kinds, only),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// A copy of a committed bundle in a fresh temporary directory.
+    fn copy_of(base: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures")
+            .join(base);
+        let to = tmp.path().join("bundle");
+        copy_dir(&from, &to);
+        (tmp, to)
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+        for e in std::fs::read_dir(from)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+        {
+            let target = to.join(e.file_name());
+            if e.path().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+
+    fn create(bundle: &Path, rel: &str) -> std::io::BufWriter<std::fs::File> {
+        let path = bundle.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::io::BufWriter::new(std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn write(bundle: &Path, rel: &str, data: &[u8]) {
+        create(bundle, rel)
+            .write_all(data)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Loads `bundle` (no lazy parse of every file: some are too big to parse twice) and checks
+    /// it with `rules`.
+    fn run(
+        bundle: &Path,
+        tmp: &Path,
+        load: &LoadOptions,
+        rules: Option<(Vec<CheckKind>, Vec<String>)>,
+    ) -> String {
+        let (mut out, cluster) = load_outcome(bundle, Some(load), false);
+        if let (Some(cluster), Some((kinds, only))) = (cluster, rules) {
+            out.push_str(&check_outcome(&cluster, kinds, only));
+        }
+        tidy(&out, Some(tmp))
+    }
+
+    #[test]
+    fn a_300_mb_log_line_without_newline_is_cut_and_costs_only_its_file() {
+        let (tmp, bundle) = copy_of("minimal");
+        write(&bundle, PD_LOG, HEALTHY_PD.as_bytes());
+        let mut log = create(&bundle, TIDB_LOG);
+        let chunk = vec![b'x'; 1 << 20];
+        let _ =
+            log.write_all(b"[2023/01/10 11:00:00.000 +08:00] [FATAL] [x.go:1] [\"critical error ");
+        for _ in 0..300 {
+            log.write_all(&chunk).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(log);
+        let out = run(
+            &bundle,
+            tmp.path(),
+            &LoadOptions::default(),
+            Some(log_rules()),
+        );
+        assert!(
+            out.contains("longer than 1048576 bytes, cut there"),
+            "{out}"
+        );
+        insta::assert_snapshot!("log-300-mb-line", out);
+    }
+
+    #[test]
+    fn a_log_with_50_000_matches_keeps_a_count_and_five_examples() {
+        let (tmp, bundle) = copy_of("minimal");
+        write(&bundle, PD_LOG, HEALTHY_PD.as_bytes());
+        let mut log = create(&bundle, TIDB_LOG);
+        for i in 0..50_000u32 {
+            let (m, s) = (i / 60 % 60, i % 60);
+            let _ = writeln!(
+                log,
+                "[2023/01/10 11:{m:02}:{s:02}.000 +08:00] [FATAL] [x.go:1] [\"critical error\"] [n={i}]"
+            );
+        }
+        drop(log);
+        let cluster = Cluster::open(&bundle).unwrap_or_else(|e| panic!("{e}"));
+        let (kinds, only) = log_rules();
+        let check = diag_core::engine::CheckOptions {
+            kinds,
+            only,
+            ..Default::default()
+        };
+        let outcome = diag_core::engine::check(&cluster, super::builtin(), &check);
+        let row = outcome
+            .findings
+            .iter()
+            .flat_map(|f| &f.rows)
+            .find(|r| r.key.contains("fatal-log-line/TidbConfig"))
+            .unwrap_or_else(|| panic!("no TiDB fatal-log-line row"));
+        let aggregate = row
+            .aggregate
+            .as_ref()
+            .unwrap_or_else(|| panic!("no aggregate"));
+        assert_eq!(aggregate.count, 50_000);
+        assert_eq!(
+            aggregate.examples.len(),
+            diag_core::engine::Aggregate::MAX_EXAMPLES
+        );
+        assert_eq!(
+            row.evidence.len(),
+            diag_core::engine::Aggregate::MAX_EXAMPLES
+        );
+        let out = tidy(&super::render_outcome(&outcome), Some(tmp.path()));
+        insta::assert_snapshot!("log-50k-matches", out);
+    }
+
+    /// `[[t, "v"], …]` of `n` samples a second apart from the window's start.
+    fn samples(n: usize, value: &str) -> String {
+        let mut out = String::with_capacity(n * 24);
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("[{},\"{value}\"]", BEGIN + i as u64));
+        }
+        out
+    }
+
+    #[test]
+    fn a_million_metric_samples_decode_and_check() {
+        let (tmp, bundle) = copy_of("minimal");
+        let series = |kind: &str, value: &str| {
+            format!(
+                "{{\"metric\":{{\"__name__\":\"tikv_store_size_bytes\",\"instance\":\"127.0.0.1:20180\",\"job\":\"tikv\",\"type\":\"{kind}\"}},\"values\":[{}]}}",
+                samples(500_000, value)
+            )
+        };
+        let body = format!(
+            "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{},{}]}}}}",
+            series("available", "5"),
+            series("capacity", "100")
+        );
+        write(
+            &bundle,
+            &format!("{METRICS}/tikv_store_size_bytes{SPAN}"),
+            body.as_bytes(),
+        );
+        let cluster = Cluster::open(&bundle).unwrap_or_else(|e| panic!("{e}"));
+        let data = MetricData::load("tikv_store_size_bytes", cluster.files_of(DataKind::Metric));
+        let total: usize = data.series.iter().map(|s| s.samples.len()).sum();
+        assert_eq!(total, 1_000_000);
+        let rules = (
+            vec![CheckKind::Metric],
+            vec!["tikv-store-space".to_string()],
+        );
+        let out = run(&bundle, tmp.path(), &LoadOptions::default(), Some(rules));
+        insta::assert_snapshot!("metric-million-samples", out);
+    }
+
+    #[test]
+    fn many_tiny_files_load_below_the_entry_cap_and_trip_it_above() {
+        let (tmp, bundle) = copy_of("minimal");
+        let load = LoadOptions::default().limits(limits().with_max_entries(3_000));
+        for i in 0..2_996 {
+            write(
+                &bundle,
+                &format!("127.0.0.1/junk/{:02}/{i}.txt", i % 60),
+                b"x",
+            );
+        }
+        let below = run(&bundle, tmp.path(), &load, None);
+        write(&bundle, "127.0.0.1/junk/one-too-many.txt", b"x");
+        let above = run(&bundle, tmp.path(), &load, None);
+        assert!(above.contains("max_entries"), "{above}");
+        insta::assert_snapshot!(
+            "many-tiny-files",
+            format!("3,000 files, max_entries 3,000:\n{below}\n3,001 files:\n{above}")
+        );
+    }
+
+    #[test]
+    fn a_tar_gz_of_20_000_entries_trips_the_entry_cap_by_name() {
+        let (tmp, bundle) = copy_of("minimal");
+        let archive = tmp.path().join("many.tar.gz");
+        let file = std::fs::File::create(&archive).unwrap_or_else(|e| panic!("{e}"));
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        tar.append_dir_all("diag-many", &bundle)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..20_000 {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, format!("diag-many/junk/{i}"), &b""[..])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        tar.into_inner()
+            .and_then(|gz| gz.finish())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = run(&archive, tmp.path(), &options(), None);
+        assert!(out.contains("max_entries"), "{out}");
+        insta::assert_snapshot!("tar-gz-20000-entries", out);
+    }
+
+    #[test]
+    fn a_200_000_key_insight_object_is_read_in_linear_time() {
+        let (tmp, bundle) = copy_of("minimal");
+        let mut f = create(&bundle, "127.0.0.1/insight.json");
+        let _ = f.write_all(b"{\"sysinfo\":{\"os\":{\"vendor\":\"rocky\",\"version\":\"9.3\"},\"memory\":{\"size\":131072,\"swap\":0},\"cpu\":{\"threads\":48}}");
+        for i in 0..200_000 {
+            let _ = write!(f, ",\"k{i}\":{i}");
+        }
+        let _ = f.write_all(b"}\n");
+        drop(f);
+        let rules = match super::probe("insight-") {
+            super::Probe::Check(kinds, only) => (kinds, only),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let out = run(&bundle, tmp.path(), &options(), Some(rules));
+        insta::assert_snapshot!("insight-200k-keys", out);
+    }
+
+    #[test]
+    fn alerts_nested_a_million_levels_deep_are_refused_at_the_depth_limit() {
+        let (tmp, bundle) = copy_of("minimal");
+        let deep = "[".repeat(1_000_000);
+        write(
+            &bundle,
+            "monitor/alerts/127.0.0.1_9090/alerts.json",
+            deep.as_bytes(),
+        );
+        let rules = (vec![CheckKind::Metric], vec!["alert-tidb".to_string()]);
+        let out = run(&bundle, tmp.path(), &options(), Some(rules));
+        insta::assert_snapshot!("alerts-million-deep", out);
+    }
+
+    const ROTATED_SLOW_LOG: &str =
+        "127.0.0.1/tidb-deploy/tidb-4000/log/tidb_slow_query-2023-01-10T11-30-00.000.log";
+
+    /// One slow query in the window that the old-version rule counts.
+    fn slow_entry(out: &mut impl std::io::Write, i: u32) {
+        let _ = write!(
+            out,
+            "# Time: 2023-01-10T11:{:02}:{:02}.000000+08:00\n# Query_time: 1.5\n# Process_time: 1.5 Process_keys: 20000 Total_keys: 90000 Rocksdb_delete_skipped_count: 20000\n# Digest: d{}\n# Plan_digest: p1\nselect * from t where id = {i};\n",
+            i / 60 % 60,
+            i % 60,
+            i % 3
+        );
+    }
+
+    #[test]
+    fn slow_logs_past_max_read_bytes_are_streamed_not_refused() {
+        // Read whole, a slow log over `max_read_bytes` (4 MiB here, 256 MiB by default) was
+        // refused and its queries lost; streamed, it counts like any other.
+        let (tmp, bundle) = copy_of("slowlog");
+        let mut f = create(&bundle, ROTATED_SLOW_LOG);
+        for i in 0..6_000 {
+            slow_entry(&mut f, i);
+        }
+        drop(f);
+        let load = LoadOptions::default().limits(limits().with_max_read_bytes(1 << 20));
+        let size = std::fs::metadata(bundle.join(ROTATED_SLOW_LOG))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 1 << 20, "{size}");
+        let out = run(
+            &bundle,
+            tmp.path(),
+            &load,
+            Some((vec![CheckKind::Performance], Vec::new())),
+        );
+        assert!(out.contains("6000 entries"), "{out}");
+        insta::assert_snapshot!("slowlog-past-max-read-bytes", out);
+    }
+
+    #[test]
+    fn a_64_mb_slow_log_line_is_cut_at_the_line_limit() {
+        let (tmp, bundle) = copy_of("slowlog");
+        let mut f = create(&bundle, ROTATED_SLOW_LOG);
+        slow_entry(&mut f, 1);
+        let _ = f.write_all(b"# Time: 2023-01-10T11:30:00.000000+08:00\n# Digest: huge\nselect '");
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            f.write_all(&chunk).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let _ = f.write_all(b"';\n");
+        slow_entry(&mut f, 2);
+        drop(f);
+        let out = run(
+            &bundle,
+            tmp.path(),
+            &LoadOptions::default(),
+            Some((vec![CheckKind::Performance], Vec::new())),
+        );
+        assert!(
+            out.contains("longer than 1048576 bytes, cut there (1 cut)"),
+            "{out}"
+        );
+        insta::assert_snapshot!("slowlog-64-mb-line", out);
+    }
 }

@@ -85,7 +85,7 @@ impl<R: BufRead> Read for ZstdFrames<R> {
             match self.state.take() {
                 None => return Ok(0),
                 Some(ZstdState::Frame(mut decoder)) => {
-                    let n = decoder.read(buf)?;
+                    let n = decoder.read(buf).map_err(zstd_error)?;
                     if n > 0 || buf.is_empty() {
                         self.state = Some(ZstdState::Frame(decoder));
                         return Ok(n);
@@ -119,6 +119,25 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                 }
             }
         }
+    }
+}
+
+/// ruzstd's errors as a reader of the file would put them: a cut file says so (ruzstd spells
+/// it `BlockContentReadError(… UnexpectedEof …)`), other damage says it is not valid zstd.
+fn zstd_error(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    if e.kind() == io::ErrorKind::UnexpectedEof || text.contains("UnexpectedEof") {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "zstd data ends inside a frame (the file is cut short)",
+        )
+    } else if e.kind() == io::ErrorKind::Other {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid zstd data: {text}"),
+        )
+    } else {
+        e
     }
 }
 

@@ -341,10 +341,11 @@ fn scan(
     let reader = match job.file.reader() {
         Ok(r) => r,
         Err(e) => {
+            let e = e.to_string();
             return FileTally {
                 tallies: Vec::new(),
                 notes,
-                error: Some(e.to_string()),
+                error: Some(crate::model::data::without_file(&job.file.path, &e).to_string()),
             };
         }
     };
@@ -357,6 +358,8 @@ fn scan(
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
+                let e = e.to_string();
+                let e = crate::model::data::without_file(&job.file.path, &e);
                 error = Some(format!("read failed: {e}"));
                 break;
             }

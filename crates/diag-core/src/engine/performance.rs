@@ -104,10 +104,13 @@ pub(crate) fn performance(cluster: &Cluster, slow_logs: &[&DataFile]) -> Perform
     acc.finish()
 }
 
-/// The one place slow logs are opened; streaming reads replace it once `DataFile` has them.
+/// The one place slow logs are opened: streamed (decompressed when rotated as `.gz`), never
+/// read whole, so a slow log of any size is read in bounded memory.
 fn open(file: &DataFile) -> Result<Box<dyn BufRead + '_>, crate::error::LoadError> {
-    let bytes = file.bytes()?;
-    Ok(Box::new(std::io::Cursor::new(bytes)))
+    Ok(Box::new(std::io::BufReader::with_capacity(
+        64 << 10,
+        file.reader()?,
+    )))
 }
 
 /// `(file, line, seconds)` of the GC life time: `tikv_gc_life_time` (the `mysql.tidb` table of

@@ -15,7 +15,10 @@
 //! A header line may hold several pairs (`# Process_time: 0.5 Wait_time: 0.1 …`); values with
 //! spaces (`# User@Host: root[root] @ 10.0.0.1 [10.0.0.1]`) stay whole. Every field TiDB
 //! writes is kept by name; the ones the performance rules read are typed. A field that is
-//! absent stays absent — never 0. `use db;` lines before a statement belong to it.
+//! absent stays absent — never 0. `use db;` lines before a statement belong to it. A line
+//! longer than [`MAX_LINE_BYTES`] is cut there and the rest of it skipped, and a statement keeps
+//! at most that many bytes ([`SlowLogReader::cut_lines`] counts the cuts), so a huge `INSERT`
+//! or a file without newlines never grows memory past one bounded entry.
 //!
 //! ```
 //! use diag_core::model::slowlog::SlowLogReader;
@@ -28,6 +31,8 @@
 use std::io::BufRead;
 
 use jiff::Timestamp;
+
+use crate::model::log::MAX_LINE_BYTES;
 
 /// One slow query.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -101,6 +106,8 @@ pub struct SlowLogReader<R> {
     buf: Vec<u8>,
     current: Option<SlowQuery>,
     done: bool,
+    /// Lines cut at [`MAX_LINE_BYTES`]: how many, and the first one's number.
+    cut: (u64, u64),
 }
 
 impl<R: BufRead> SlowLogReader<R> {
@@ -112,7 +119,48 @@ impl<R: BufRead> SlowLogReader<R> {
             buf: Vec::new(),
             current: None,
             done: false,
+            cut: (0, 0),
         }
+    }
+
+    /// Lines cut at [`MAX_LINE_BYTES`] so far: how many, and the first one's number.
+    pub fn cut_lines(&self) -> (u64, u64) {
+        self.cut
+    }
+
+    /// Reads one line into `buf`, at most [`MAX_LINE_BYTES`] of it; the rest of a longer line
+    /// is skipped without being held. Returns the bytes consumed (0 at the end).
+    fn read_line(&mut self) -> std::io::Result<usize> {
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let n = std::io::Read::take(&mut self.input, limit).read_until(b'\n', &mut self.buf)?;
+        if self.buf.len() <= MAX_LINE_BYTES || self.buf.ends_with(b"\n") {
+            return Ok(n);
+        }
+        self.buf.truncate(MAX_LINE_BYTES);
+        if self.cut.0 == 0 {
+            self.cut.1 = self.line + 1;
+        }
+        self.cut.0 += 1;
+        let mut skipped = n;
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            match memchr::memchr(b'\n', chunk) {
+                Some(at) => {
+                    self.input.consume(at + 1);
+                    skipped += at + 1;
+                    break;
+                }
+                None => {
+                    let len = chunk.len();
+                    self.input.consume(len);
+                    skipped += len;
+                }
+            }
+        }
+        Ok(skipped)
     }
 }
 
@@ -151,7 +199,7 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
+            match self.read_line() {
                 Ok(0) => {
                     self.done = true;
                     // A last entry cut off before its statement still counts.
@@ -203,10 +251,18 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
             {
                 continue;
             }
-            if !q.sql.is_empty() {
-                q.sql.push('\n');
+            // A statement keeps its first MAX_LINE_BYTES; the rest is only looked through for `;`.
+            if q.sql.len() < MAX_LINE_BYTES {
+                if !q.sql.is_empty() {
+                    q.sql.push('\n');
+                }
+                let room = MAX_LINE_BYTES - q.sql.len().min(MAX_LINE_BYTES);
+                let mut end = text.len().min(room);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                q.sql.push_str(&text[..end]);
             }
-            q.sql.push_str(text);
             if trimmed.ends_with(';') {
                 return self.current.take().map(Ok);
             }
@@ -338,7 +394,8 @@ impl PerformanceAccumulator {
     /// Reads one slow log to its end.
     pub fn read(&mut self, name: &str, input: impl BufRead) {
         self.out.files += 1;
-        for q in SlowLogReader::new(input) {
+        let mut reader = SlowLogReader::new(input);
+        for q in reader.by_ref() {
             match q {
                 Ok(q) => self.feed(&q),
                 Err(e) => {
@@ -346,6 +403,12 @@ impl PerformanceAccumulator {
                     break;
                 }
             }
+        }
+        let (cut, first) = reader.cut_lines();
+        if cut > 0 {
+            self.out.problems.push(format!(
+                "{name}: line {first}: longer than {MAX_LINE_BYTES} bytes, cut there ({cut} cut)"
+            ));
         }
     }
 
