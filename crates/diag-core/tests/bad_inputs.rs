@@ -686,3 +686,201 @@ mod generated {
         insta::assert_snapshot!("slowlog-64-mb-line", out);
     }
 }
+
+/// One test per bug the corpus found, named after it, asserting the fixed behaviour directly
+/// (the snapshots above show it too).
+mod regressions {
+    use diag_core::Cluster;
+    use diag_core::engine::{self, CheckOptions, Row, RowState};
+    use diag_core::rules::CheckKind;
+
+    use super::{builtin, corpus, options};
+
+    fn open(name: &str) -> Cluster {
+        Cluster::open_with(&corpus().join(name), &options())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn rows(cluster: &Cluster, kinds: Vec<CheckKind>, rule: &str) -> Vec<Row> {
+        let check = CheckOptions {
+            kinds,
+            only: vec![rule.to_string()],
+            ..CheckOptions::default()
+        };
+        engine::check(cluster, builtin(), &check)
+            .findings
+            .into_iter()
+            .flat_map(|f| f.rows)
+            .collect()
+    }
+
+    #[test]
+    fn a_tar_gz_cut_inside_an_entry_keeps_the_entries_before_it() {
+        // Was: the whole bundle refused ("unreadable tar.gz archive: …: incomplete deflate
+        // stream") for an archive cut in its last log.
+        let cluster = open("log-in-tar-gz-cut-mid-entry.tar.gz");
+        assert_eq!(cluster.instances.len(), 3);
+        assert!(
+            cluster
+                .warnings
+                .iter()
+                .any(|w| w.to_string().contains("ends early, in or after entry")),
+            "{:?}",
+            cluster.warnings
+        );
+        let rows = rows(&cluster, vec![CheckKind::Log], "fatal-log-line");
+        let pd = rows
+            .iter()
+            .find(|r| r.tag.starts_with("PdConfig"))
+            .map(|r| r.state);
+        assert!(matches!(pd, Some(RowState::Abnormal(_))), "{rows:?}");
+        let tidb = rows.iter().find(|r| r.tag.starts_with("TidbConfig"));
+        let note = tidb.and_then(|r| r.message.as_deref()).unwrap_or_default();
+        assert!(note.contains("archive ends inside this entry"), "{note}");
+    }
+
+    #[test]
+    fn unknown_store_states_are_nodata_not_ok() {
+        // Was: `state_name: Exploded` (or none at all) read as a store that is fine, and as Up
+        // when counting Up stores.
+        let cluster = open("store-unknown-states");
+        let rows = rows(&cluster, vec![CheckKind::Topology], "store-down");
+        let states: Vec<(&str, RowState)> =
+            rows.iter().map(|r| (r.tag.as_str(), r.state)).collect();
+        assert_eq!(states[0], ("Store_1", RowState::NoData));
+        assert_eq!(states[1], ("Store_2", RowState::NoData));
+        assert!(
+            matches!(states[2], ("Store_3", RowState::Abnormal(_))),
+            "`down` is Down"
+        );
+        let replicas = super::topology_states(&cluster, "max-replicas-vs-stores");
+        assert_eq!(replicas, vec![RowState::NoData]);
+    }
+
+    #[test]
+    fn a_store_list_that_is_not_a_list_is_nodata_not_zero_up_stores() {
+        // Was: no rows at all for the store rules, and "only 0 TiKV store(s) are Up" (critical).
+        let cluster = open("store-stores-not-a-list");
+        let down = rows(&cluster, vec![CheckKind::Topology], "store-down");
+        assert_eq!(down.len(), 1);
+        assert_eq!(down[0].state, RowState::NoData);
+        assert!(
+            down[0]
+                .message
+                .as_deref()
+                .unwrap_or_default()
+                .contains("`stores` is not a list")
+        );
+        assert_eq!(
+            super::topology_states(&cluster, "max-replicas-vs-stores"),
+            vec![RowState::NoData]
+        );
+    }
+
+    #[test]
+    fn an_insight_json_that_is_not_an_object_is_nodata_not_an_unsupported_os() {
+        // Was: `[1, 2, 3]` gave "OS vendor  not supported" (warning) and a time source of none.
+        for case in ["insight-not-an-object", "insight-nulls-everywhere"] {
+            let cluster = open(case);
+            for rule in ["os-version", "time-offset"] {
+                let rows = rows(&cluster, vec![CheckKind::System], rule);
+                let host2 = rows
+                    .iter()
+                    .find(|r| r.tag == "Host_10.0.1.2")
+                    .map(|r| r.state);
+                assert_eq!(host2, Some(RowState::NoData), "{case} {rule}: {rows:?}");
+                let host1 = rows
+                    .iter()
+                    .find(|r| r.tag == "Host_10.0.1.1")
+                    .map(|r| r.state);
+                assert_eq!(host1, Some(RowState::Ok), "{case} {rule}: the healthy host");
+            }
+        }
+    }
+
+    #[test]
+    fn read_errors_name_the_file_once() {
+        // Was: `<file>: read failed: <file>: incomplete deflate stream`.
+        let cluster = open("log-truncated-gzip");
+        let rows = rows(&cluster, vec![CheckKind::Log], "fatal-log-line");
+        for r in &rows {
+            let m = r.message.as_deref().unwrap_or_default();
+            let file = "tidb-2023-01-10T11-30-00.000.log.gz";
+            assert!(m.matches(file).count() <= 1, "{m}");
+        }
+        for f in cluster.instances.iter().flat_map(|i| &i.files) {
+            if let Err(e) = f.tree() {
+                assert_eq!(e.to_string().matches(f.path.as_str()).count(), 1, "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_binary_log_is_noted_even_when_nothing_in_it_matched() {
+        // Was: a TiKV log of random bytes gave a plain OK, as if it had been read as a log.
+        let cluster = open("log-binary-garbage");
+        let rows = rows(&cluster, vec![CheckKind::Log], "rust-panic");
+        let m = rows
+            .first()
+            .and_then(|r| r.message.as_deref())
+            .unwrap_or_default();
+        assert!(
+            m.contains("tikv.log: line 4: NUL bytes (binary data; 7 lines)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn a_bad_file_of_a_ratio_metric_is_one_row_not_two() {
+        // Was: available/capacity read the same file twice and gave its error row twice.
+        let cluster = open("metric-html-error-page");
+        let rows = rows(&cluster, vec![CheckKind::Metric], "tikv-store-space");
+        let file_rows = rows.iter().filter(|r| r.tag.starts_with("file=")).count();
+        assert_eq!(file_rows, 1, "{rows:?}");
+    }
+
+    #[test]
+    fn a_truncated_zstd_file_says_it_is_cut_short() {
+        // Was: `Failed to parse block header: BlockContentReadError(Error { kind: UnexpectedEof, … })`.
+        let cluster = open("metric-zstd-truncated");
+        let rows = rows(&cluster, vec![CheckKind::Metric], "tikv-store-space");
+        let row = rows
+            .iter()
+            .find(|r| r.tag.starts_with("file=monitor/metrics/"));
+        let m = row.and_then(|r| r.message.as_deref()).unwrap_or_default();
+        assert!(
+            m.ends_with("zstd data ends inside a frame (the file is cut short)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn yaml_nested_50_000_levels_deep_is_refused_before_serde_yaml() {
+        // Was: about a minute in serde_yaml's scanner before "recursion limit exceeded".
+        let err = diag_core::waivers::WaiverSet::load(&corpus().join("waivers-deep-nesting.yaml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("nested deeper than 128 levels"), "{err}");
+        let rules = diag_core::rules::RuleSet::load_dir(&corpus().join("rules-deep-condition"));
+        let err = rules.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            err.contains("a.yaml:9: nested deeper than 128 levels"),
+            "{err}"
+        );
+    }
+}
+
+/// The states of a cluster-wide topology rule's rows.
+fn topology_states(cluster: &Cluster, rule: &str) -> Vec<RowState> {
+    let check = CheckOptions {
+        kinds: vec![CheckKind::Topology],
+        only: vec![rule.to_string()],
+        ..CheckOptions::default()
+    };
+    engine::check(cluster, builtin(), &check)
+        .findings
+        .iter()
+        .flat_map(|f| f.rows.iter().map(|r| r.state))
+        .collect()
+}

@@ -353,6 +353,9 @@ fn scan(
     let mut chunks = LineChunks::new(reader);
     let mut error = None;
     let mut candidates: Vec<usize> = Vec::new();
+    // Lines with NUL bytes, counted over the whole file (not only the lines a rule looked at),
+    // so a binary file is noted even when nothing in it matched.
+    let mut nul_lines = (0u64, 0u64);
     loop {
         let chunk = match chunks.next_chunk() {
             Ok(Some(c)) => c,
@@ -365,6 +368,16 @@ fn scan(
             }
         };
         let data = chunk.data;
+        let (mut from, mut line) = (0, chunk.first_line);
+        while let Some(p) = memchr::memchr(0, &data[from..]) {
+            let p = from + p;
+            line += count_lines(&data[from..p]);
+            if nul_lines.0 == 0 {
+                nul_lines.1 = line;
+            }
+            nul_lines.0 += 1;
+            from = memchr::memchr(b'\n', &data[p..]).map_or(data.len(), |q| p + q);
+        }
         let mut pos = 0;
         let mut line_no = chunk.first_line;
         while pos < data.len() {
@@ -430,6 +443,7 @@ fn scan(
     }
     let chunk_notes = chunks.notes;
     notes.cut_lines = chunk_notes.cut_lines;
+    notes.nul_lines = nul_lines;
     notes.unterminated_last_line = None;
     FileTally {
         tallies: tallies.into_iter().map(|((r, s), t)| (r, s, t)).collect(),
