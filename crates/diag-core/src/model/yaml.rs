@@ -48,11 +48,7 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
                 _ => {}
             },
             State::Double => match c {
-                '\\' => {
-                    if chars.next_if(|n| *n != '\n').is_some() {
-                        column += 1;
-                    }
-                }
+                '\\' if chars.next_if(|n| *n != '\n').is_some() => column += 1,
                 '"' => state = State::Plain,
                 _ => {}
             },
