@@ -122,6 +122,33 @@ impl RedactArgs {
     }
 }
 
+/// Prints `text` (the output of a command about one or more bundles) to stdout, redacted
+/// when asked: every original of `clusters` and every address is replaced, and the mapping is
+/// written where `--redact-map` says.
+pub fn print_output(
+    text: String,
+    clusters: &[&diag_core::Cluster],
+    redact: &RedactArgs,
+) -> anyhow::Result<()> {
+    let text = match redact.mode() {
+        Some(key) => {
+            use diag_core::redact::Redactor;
+            let mut r = key.map_or_else(Redactor::new, Redactor::with_key);
+            for c in clusters {
+                r.learn_cluster(c);
+            }
+            let text = r.redact(&text);
+            redact.write_map(Some(&r))?;
+            text
+        }
+        None => text,
+    };
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, text.as_bytes())?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
 /// `--waivers FILE`, loaded.
 pub fn load_waivers(path: Option<&std::path::Path>) -> anyhow::Result<Option<WaiverSet>> {
     path.map(|p| WaiverSet::load(p).map_err(|e| anyhow!("--waivers {e}")))

@@ -1,16 +1,13 @@
 //! `diag-check diff <before> <after>`: what changed between two bundles of one cluster.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use diag_core::Cluster;
 use diag_core::diff::BundleDiff;
-use diag_core::engine::{self, CheckOptions};
-use diag_core::redact::Redactor;
+use diag_core::engine::CheckOptions;
 use diag_core::rules::Severity;
 
-use crate::check::{RedactArgs, load_waivers};
+use crate::check::{RedactArgs, load_waivers, print_output};
 use diag_core::pipeline;
 
 /// Arguments of `diff`.
@@ -47,36 +44,18 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         ..CheckOptions::default()
     };
     let waivers = load_waivers(args.waivers.as_deref())?;
-    let open = |path: &PathBuf| Cluster::open(path).map_err(|e| anyhow::anyhow!("{e}"));
-    let (before, after) = (open(&args.before)?, open(&args.after)?);
-    let (mut old, mut new) = (
-        engine::check(&before, &rules, &options),
-        engine::check(&after, &rules, &options),
-    );
-    if let Some(w) = &waivers {
-        let today = diag_core::waivers::today();
-        w.apply(&mut old, today);
-        w.apply(&mut new, today);
-    }
+    let check = |path: &PathBuf| {
+        pipeline::findings(path, &rules, &options, waivers.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    let ((before, old), (after, new)) = (check(&args.before)?, check(&args.after)?);
     let diff = BundleDiff::between(&before, &old, &after, &new);
     let text = match args.format.as_str() {
         "json" => diff.to_json(),
         "markdown" => diff.to_markdown(),
         _ => diff.to_text(),
     };
-    let text = match args.redact.mode() {
-        Some(key) => {
-            let mut r = Redactor::for_cluster(&before, key);
-            r.learn_cluster(&after);
-            let text = r.redact(&text);
-            args.redact.write_map(Some(&r))?;
-            text
-        }
-        None => text,
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    print_output(text, &[&before, &after], &args.redact)?;
     let threshold = match args.fail_on.as_str() {
         "info" => Some(Severity::Info),
         "warning" => Some(Severity::Warning),

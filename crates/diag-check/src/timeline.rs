@@ -1,15 +1,12 @@
 //! `diag-check timeline <bundle>`: one chronology across every instance and source.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use diag_core::Cluster;
-use diag_core::engine::{self, CheckOptions};
-use diag_core::redact::Redactor;
+use diag_core::engine::CheckOptions;
 use diag_core::timeline::{Timeline, Window};
 
-use crate::check::RedactArgs;
+use crate::check::{RedactArgs, print_output};
 use diag_core::pipeline;
 
 /// Arguments of `timeline`.
@@ -43,8 +40,8 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         kinds,
         ..CheckOptions::default()
     };
-    let cluster = Cluster::open(&args.bundle).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let outcome = engine::check(&cluster, &rules, &options);
+    let (cluster, outcome) = pipeline::findings(&args.bundle, &rules, &options, None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let window = Window {
         since: args.since.clone(),
         until: args.until.clone(),
@@ -56,17 +53,6 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         "html" => timeline.to_html(),
         _ => timeline.to_text(),
     };
-    let text = match args.redact.mode() {
-        Some(key) => {
-            let mut r = Redactor::for_cluster(&cluster, key);
-            let text = r.redact(&text);
-            args.redact.write_map(Some(&r))?;
-            text
-        }
-        None => text,
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    print_output(text, &[&cluster], &args.redact)?;
     Ok(ExitCode::SUCCESS)
 }

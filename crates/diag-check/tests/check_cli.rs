@@ -290,7 +290,8 @@ fn every_format_is_written_and_the_first_is_printed() {
             "check-report.md",
             "check-report.sarif",
             "check-report.txt",
-            "detailed-check-record.txt"
+            "detailed-check-record.txt",
+            "timeline.html"
         ]
     );
     assert_eq!(
@@ -298,6 +299,12 @@ fn every_format_is_written_and_the_first_is_printed() {
         SEED_REPORT,
         "the same findings"
     );
+    // The HTML report links to the incident timeline written beside it.
+    let html = fs::read_to_string(dir.join("check-report.html")).unwrap();
+    assert!(html.contains("<a href=\"timeline.html\">"), "{html}");
+    let timeline = fs::read_to_string(dir.join("timeline.html")).unwrap();
+    assert!(timeline.contains("<svg") && timeline.contains("TiKV_approximate_region_size"));
+    assert_eq!(doc["timeline"], "timeline.html");
     let sarif: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("check-report.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 7);

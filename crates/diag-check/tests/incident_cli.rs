@@ -416,7 +416,7 @@ fn redacted_outputs_hold_none_of_the_seed_bundles_ips_names_or_cluster_id() {
     outputs_in(&report, &mut outputs);
     assert_eq!(
         outputs.len(),
-        7,
+        8,
         "{:?}",
         outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
     );
@@ -492,4 +492,53 @@ fn timeline_of_the_seed_bundle_in_every_format_and_redacted() {
     let bad = diag_check(&[&"timeline", &seed, &"--since", &"noon"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("`noon` is not a time"));
+}
+
+#[test]
+fn redaction_covers_ipv6_addresses_in_every_spelling() {
+    let (tmp, before, _after) = before_and_after();
+    let waivers = tmp.path().join("w6.yaml");
+    fs::write(
+        &waivers,
+        "- rule: tidb-max-days\n  reason: \"logs go to [2001:db8::17]:514 and 2001:DB8:0::17, from fd00::4:2\"\n",
+    )
+    .unwrap();
+    let report = tmp.path().join("report6");
+    let check = diag_check(&[
+        &before,
+        &"--redact",
+        &"--waivers",
+        &waivers,
+        &"-o",
+        &report,
+        &"--format",
+        &"text,markdown,json,html,sarif",
+    ]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let mut outputs = Vec::new();
+    outputs_in(&report, &mut outputs);
+    outputs.push((PathBuf::from("stdout"), text(&check.stdout)));
+    let spellings = ["2001:db8::17", "2001:DB8:0::17", "fd00::4:2", "db8::17"];
+    for (path, content) in &outputs {
+        for original in spellings {
+            assert!(
+                !content.contains(original),
+                "{original} survives in {}",
+                path.display()
+            );
+        }
+    }
+    let report_text = fs::read_to_string(report.join("check-report.txt")).unwrap();
+    let reason = report_text
+        .lines()
+        .find(|l| l.contains("logs go to"))
+        .unwrap_or_else(|| panic!("the waiver reason is in the report:\n{report_text}"));
+    // One address, two spellings: one pseudonym.
+    let pseudonyms: Vec<&str> = reason
+        .split(['[', ']', ' ', ','])
+        .filter(|w| w.starts_with("ip-"))
+        .collect();
+    assert_eq!(pseudonyms.len(), 3, "{reason}");
+    assert_eq!(pseudonyms[0], pseudonyms[1], "{reason}");
+    assert_ne!(pseudonyms[0], pseudonyms[2], "{reason}");
 }

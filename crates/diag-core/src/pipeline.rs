@@ -31,7 +31,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use crate::LoadError;
-use crate::bundle::SourceKind;
+use crate::bundle::{DataKind, SourceKind};
 use crate::engine::selection::{self, NameList, SelectionNote, UnknownRule};
 use crate::engine::{self, CheckOptions, CheckOutcome, RowState};
 use crate::model::Cluster;
@@ -41,6 +41,7 @@ use crate::report::{
     write_report_dir,
 };
 use crate::rules::{CheckKind, RuleLoadErrors, RuleSet, Severity};
+use crate::timeline::{Timeline, Window};
 use crate::waivers::{WaiverReport, WaiverSet};
 
 /// How a bundle is loaded: limits and read plan (one type, the model's).
@@ -203,6 +204,26 @@ pub fn check_and_write(
     })
 }
 
+/// Loads `bundle` with the read plan of `selection` (and the alerts, which the timeline reads
+/// itself), runs the selected rules and applies `waivers`: what the commands about findings
+/// rather than reports (`diff`, `timeline`) start from.
+pub fn findings(
+    bundle: &Path,
+    rules: &RuleSet,
+    selection: &CheckOptions,
+    waivers: Option<&WaiverSet>,
+) -> Result<(Cluster, CheckOutcome), CheckError> {
+    selection::check_names(rules, selection).map_err(CheckError::UnknownRule)?;
+    let plan = engine::read_plan(rules, selection).with(DataKind::Alerts);
+    let cluster =
+        Cluster::open_with(bundle, &LoadOptions::default().plan(plan)).map_err(CheckError::Load)?;
+    let mut outcome = engine::check(&cluster, rules, selection);
+    if let Some(w) = waivers {
+        w.apply(&mut outcome, crate::waivers::today());
+    }
+    Ok((cluster, outcome))
+}
+
 /// Runs `work` on `request.threads` workers (or the current pool), once the selection's
 /// names are known to be rules.
 fn in_pool<T>(
@@ -237,12 +258,14 @@ struct Prepared {
 }
 
 fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckError> {
-    // The default plan (everything) gives way to what the selectable rules read.
+    // The default plan (everything) gives way to what the selectable rules read, and the
+    // alerts when the HTML report's timeline page is written.
     let load = if request.load.plan.is_everything() {
-        request
-            .load
-            .clone()
-            .plan(engine::read_plan(request.rules, &request.selection))
+        let mut plan = engine::read_plan(request.rules, &request.selection);
+        if request.formats.contains(&Format::Html) {
+            plan = plan.with(DataKind::Alerts);
+        }
+        request.load.clone().plan(plan)
     } else {
         request.load.clone()
     };
@@ -272,6 +295,9 @@ fn prepare(bundle: &Path, request: &CheckRequest<'_>) -> Result<Prepared, CheckE
     })
 }
 
+/// The timeline page of a report directory with an HTML report.
+const TIMELINE_FILE: &str = "timeline.html";
+
 fn render(
     bundle: &Path,
     request: &CheckRequest<'_>,
@@ -279,6 +305,15 @@ fn render(
 ) -> Result<Checked, CheckError> {
     // Redacted twice: the document before rendering (escaping cannot hide an original from
     // it), every rendered file after (nothing a template adds survives).
+    // The HTML report links to the incident timeline, written beside it.
+    let timeline = if request.formats.contains(&Format::Html) {
+        Timeline::build(&prepared.cluster, &prepared.outcome, &Window::default()).ok()
+    } else {
+        None
+    };
+    if timeline.is_some() {
+        prepared.doc.timeline = Some(TIMELINE_FILE.to_owned());
+    }
     if let Some(r) = &mut prepared.redactor {
         r.redact_document(&mut prepared.doc);
     }
@@ -298,6 +333,12 @@ fn render(
                 .into_iter()
                 .map(|(name, content)| ReportFile { name, content }),
         );
+    }
+    if let Some(t) = timeline {
+        files.push(ReportFile {
+            name: TIMELINE_FILE.to_owned(),
+            content: t.to_html(),
+        });
     }
     if let Some(r) = &mut prepared.redactor {
         for f in &mut files {

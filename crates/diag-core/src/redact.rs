@@ -38,6 +38,9 @@ pub struct Redactor {
     /// Literal originals (everything but IPs, which the pattern finds), longest first.
     literals: Option<Regex>,
     ipv4: Regex,
+    /// Runs of hex digits, colons and dots with at least two colons: IPv6 candidates, each
+    /// confirmed by parsing it as an address (so `12:00:00.000` is left).
+    ipv6: Regex,
 }
 
 impl Default for Redactor {
@@ -48,7 +51,7 @@ impl Default for Redactor {
 
 /// Addresses that say nothing about a cluster and are kept, so that `0.0.0.0:4000` still reads
 /// as "listening everywhere".
-const KEPT_IPS: [&str; 3] = ["0.0.0.0", "127.0.0.1", "255.255.255.255"];
+const KEPT_IPS: [&str; 5] = ["0.0.0.0", "127.0.0.1", "255.255.255.255", "::", "::1"];
 
 impl Redactor {
     /// A redactor with numbered pseudonyms.
@@ -60,6 +63,8 @@ impl Redactor {
             literals: None,
             // Boundaries are checked by hand (no look-around in `regex`).
             ipv4: Regex::new(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+                .unwrap_or_else(|_| unreachable!()),
+            ipv6: Regex::new(r"[0-9A-Fa-f]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
                 .unwrap_or_else(|_| unreachable!()),
         }
     }
@@ -108,7 +113,10 @@ impl Redactor {
     }
 
     fn learn_host(&mut self, host: &str) {
-        if self.ipv4.find(host).is_some_and(|m| m.len() == host.len()) {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Some(v6) = ipv6_address(host) {
+            self.learn("ip", &v6);
+        } else if self.ipv4.find(host).is_some_and(|m| m.len() == host.len()) {
             self.learn("ip", host);
         } else {
             self.learn("host", host);
@@ -121,6 +129,8 @@ impl Redactor {
             let part = part.trim();
             let part = part.split_once("://").map_or(part, |(_, rest)| rest);
             let host = match part.rsplit_once(':') {
+                // A bare IPv6 address has colons but no port.
+                _ if ipv6_address(part.trim_end_matches('/')).is_some() => part,
                 Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
                 _ => part,
             };
@@ -218,7 +228,10 @@ impl Redactor {
             let mut originals: Vec<&str> = self
                 .map
                 .iter()
-                .filter(|(o, _)| self.ipv4.find(o).is_none_or(|m| m.len() != o.len()))
+                .filter(|(o, _)| {
+                    self.ipv4.find(o).is_none_or(|m| m.len() != o.len())
+                        && ipv6_address(o).is_none()
+                })
                 .map(|(o, _)| o.as_str())
                 .collect();
             // Longest first: `basic-pd-1` before `basic`, `/data/tidb/log` before `/data/tidb`.
@@ -232,27 +245,39 @@ impl Redactor {
         self.literals.clone()
     }
 
-    /// `text` with every known original and every IPv4 address replaced (an address not seen
-    /// before is learned on the spot). Names are replaced where they stand as a word: not
-    /// inside a longer run of letters and digits.
+    /// `text` with every known original and every IPv4 and IPv6 address replaced (an address
+    /// not seen before is learned on the spot; one IPv6 address in any spelling, `FE80:0::1` or
+    /// `fe80::1`, is one pseudonym). Names are replaced where they stand as a word: not inside a
+    /// longer run of letters and digits.
     pub fn redact(&mut self, text: &str) -> String {
-        let ips: Vec<(usize, usize)> = self
-            .ipv4
-            .find_iter(text)
-            .filter(|m| ip_boundary(text, m.start(), m.end()))
-            .map(|m| (m.start(), m.end()))
-            .collect();
-        for &(s, e) in &ips {
-            self.learn("ip", &text[s..e]);
+        // (start, end, the address as the map knows it)
+        let mut ips: Vec<(usize, usize, String)> = Vec::new();
+        for m in self.ipv6.find_iter(text) {
+            // A sentence may end right after an address: `… at fe80::1.`
+            let token = m.as_str().trim_end_matches('.');
+            let end = m.start() + token.len();
+            if word_boundary(text, m.start(), end)
+                && let Some(v6) = ipv6_address(token)
+            {
+                ips.push((m.start(), end, v6));
+            }
         }
-        let mut spans: Vec<(usize, usize)> = ips
+        for m in self.ipv4.find_iter(text) {
+            if ip_boundary(text, m.start(), m.end()) {
+                ips.push((m.start(), m.end(), m.as_str().to_owned()));
+            }
+        }
+        for (_, _, ip) in &ips {
+            self.learn("ip", ip);
+        }
+        let mut spans: Vec<(usize, usize, String)> = ips
             .into_iter()
-            .filter(|&(s, e)| self.map.contains_key(&text[s..e]))
+            .filter(|(_, _, ip)| self.map.contains_key(ip))
             .collect();
         if let Some(re) = self.literal_pattern() {
             for m in re.find_iter(text) {
                 if word_boundary(text, m.start(), m.end()) {
-                    spans.push((m.start(), m.end()));
+                    spans.push((m.start(), m.end(), m.as_str().to_owned()));
                 }
             }
         }
@@ -262,12 +287,12 @@ impl Redactor {
         spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for (s, e) in spans {
+        for (s, e, original) in spans {
             if s < at {
                 continue; // inside a longer replacement already made
             }
             out.push_str(&text[at..s]);
-            match self.map.get(&text[s..e]) {
+            match self.map.get(&original) {
                 Some(p) => out.push_str(p),
                 None => out.push_str(&text[s..e]),
             }
@@ -387,6 +412,18 @@ fn ip_boundary(text: &str, start: usize, end: usize) -> bool {
     !glued_before && !glued_after
 }
 
+/// `token` as an IPv6 address in its canonical spelling (lower case, zeros compressed), when
+/// it is one; an address written with an embedded IPv4 part (`::ffff:10.0.0.1`) counts too.
+fn ipv6_address(token: &str) -> Option<String> {
+    if token.matches(':').count() < 2 {
+        return None;
+    }
+    token
+        .parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|a| a.to_string())
+}
+
 /// A literal match stands as a word: no letter or digit glued to either side.
 fn word_boundary(text: &str, start: usize, end: usize) -> bool {
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
@@ -410,6 +447,21 @@ mod tests {
         // Not inside a longer word, and version-like runs of numbers are left.
         assert_eq!(r.redact("basically v1.2.3.4.5"), "basically v1.2.3.4.5");
         assert_eq!(r.redact("listen 0.0.0.0:4000"), "listen 0.0.0.0:4000");
+    }
+
+    #[test]
+    fn ipv6_addresses_in_every_spelling_and_nothing_that_only_looks_like_one() {
+        let mut r = Redactor::new();
+        r.learn_addresses("[2001:db8::7]:2379,http://[fd00::1:2]:20160");
+        assert_eq!(
+            r.redact("peer [2001:DB8:0:0::7]:2379 and fd00::1:2, then 2001:db8::7."),
+            "peer [ip-1]:2379 and ip-2, then ip-1."
+        );
+        assert_eq!(r.redact("fe80::9%eth0 ::ffff:10.9.9.9"), "ip-3%eth0 ip-4");
+        // Times, Rust paths, loopback and the unspecified address are left.
+        let kept = "at 12:00:00.000 in de::Error, std::io, ::1 and :: and a:b";
+        assert_eq!(r.redact(kept), kept);
+        assert!(r.mapping().contains_key("2001:db8::7"));
     }
 
     #[test]

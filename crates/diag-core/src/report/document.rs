@@ -49,6 +49,10 @@ pub struct ReportDocument {
     /// Set when the document was redacted for sharing ([`crate::redact`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redacted: Option<bool>,
+    /// The incident timeline page written beside this report (relative to it), when the
+    /// report directory has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<String>,
 }
 
 /// What waivers did in one check.
@@ -553,6 +557,7 @@ impl ReportDocument {
             errors,
             waivers: None,
             redacted: None,
+            timeline: None,
         }
     }
 
