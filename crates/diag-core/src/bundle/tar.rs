@@ -226,9 +226,12 @@ impl TarSource {
         // Where a damaged stream ended the pass, for the warning (and the error, when no bundle
         // is left before it).
         let mut cut: Option<LoadError> = None;
+        // Named by its file name only: the warning reaches reports, which must not tell where
+        // a server keeps its data.
+        let name = Path::new(path.file_name().unwrap_or(path.as_os_str()));
         let cut_after = |last: &str, e: &dyn std::fmt::Display| {
             archive_error(
-                path,
+                name,
                 label,
                 format!(
                     "ends early, in or after entry `{last}` ({e}); the entries before it are read"
