@@ -342,6 +342,12 @@ pub fn render_row(row: &Row) -> String {
 
 /// Reads a `*.cases.yaml` text.
 pub fn parse_cases(text: &str) -> Result<CasesFile, String> {
+    if let Some((line, column)) = crate::model::yaml::too_deep(text) {
+        return Err(format!(
+            "{} at line {line} column {column}",
+            crate::model::yaml::too_deep_message()
+        ));
+    }
     serde_yaml::from_str(text).map_err(|e| e.to_string())
 }
 
@@ -507,7 +513,7 @@ fn run_rule_with(dir: &Path, rule: &Rule, bases: &mut Bases) -> RuleCases {
         }
     };
     out.cases_file = Some(cases_path.clone());
-    let file: CasesFile = match serde_yaml::from_str(&text) {
+    let file: CasesFile = match parse_cases(&text) {
         Ok(f) => f,
         Err(e) => {
             out.problems.push(format!("{}: {e}", cases_path.display()));

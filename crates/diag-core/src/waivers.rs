@@ -186,6 +186,15 @@ impl WaiverSet {
     pub fn parse(file: &str, text: &str) -> Result<WaiverSet, WaiverError> {
         let waivers: Vec<Waiver> = if text.trim().is_empty() {
             Vec::new()
+        } else if let Some((line, column)) = crate::model::yaml::too_deep(text) {
+            return Err(WaiverError::Syntax {
+                file: file.to_owned(),
+                line,
+                message: format!(
+                    "expected a list of waivers (rule, reason, expires): {} at line {line} column {column}",
+                    crate::model::yaml::too_deep_message()
+                ),
+            });
         } else {
             serde_yaml::from_str(text).map_err(|e| WaiverError::Syntax {
                 file: file.to_owned(),

@@ -348,6 +348,11 @@ fn name_in_cluster_json(bytes: &[u8]) -> Result<String, String> {
 }
 
 fn name_in_meta_yaml(bytes: &[u8]) -> Result<String, String> {
+    if let Some((line, column)) = diag_core::model::yaml::too_deep(&String::from_utf8_lossy(bytes))
+    {
+        let why = diag_core::model::yaml::too_deep_message();
+        return Err(format!("meta.yaml:{line}:{column}: {why}"));
+    }
     let doc: serde_yaml::Value =
         serde_yaml::from_slice(bytes).map_err(|e| format!("meta.yaml: {e}"))?;
     Ok(match doc.get("cluster_name") {

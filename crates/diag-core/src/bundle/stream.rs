@@ -93,14 +93,29 @@ impl<R: BufRead> Read for ZstdFrames<R> {
         }
         match &mut self.state {
             ZstdState::Decoding(decoder) => decoder.read(buf).map_err(|e| {
-                if e.kind() == io::ErrorKind::Other && !is_cap_exceeded(&e) {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}"))
-                } else {
-                    e
-                }
+                if is_cap_exceeded(&e) { e } else { zstd_error(e) }
             }),
             _ => Ok(0),
         }
+    }
+}
+
+/// libzstd's errors as a reader of the file would put them: a cut file says so (the decoder
+/// reports `incomplete frame` as an unexpected end), other damage says it is not valid zstd.
+fn zstd_error(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    if e.kind() == io::ErrorKind::UnexpectedEof || text.contains("incomplete frame") {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "zstd data ends inside a frame (the file is cut short)",
+        )
+    } else if e.kind() == io::ErrorKind::Other {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid zstd data: {text}"),
+        )
+    } else {
+        e
     }
 }
 

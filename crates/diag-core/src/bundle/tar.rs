@@ -8,6 +8,10 @@
 //! more pass over the archive's head). Inflate is flate2 on its `zlib-rs` backend (pure Rust,
 //! zlib-ng's speed); zstd is libzstd (the `zstd` crate; ruzstd, pure Rust, ran at a fifth of
 //! `zstd -dc`).
+//!
+//! A compressed archive cut short (an interrupted upload) or damaged part-way keeps what came
+//! before the damage: the entries read so far are indexed, the entry it cut fails when opened,
+//! and a warning names the place. Only damage before the first entry is fatal.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,6 +37,8 @@ enum Place {
     Spool { offset: u64, len: u64 },
     /// Not kept: at `offset` of the (decompressed) tar stream.
     Stream { offset: u64, len: u64 },
+    /// Cut short: the archive ended (or broke) while this entry was being kept.
+    Broken { len: u64, cause: Arc<str> },
 }
 
 /// A bundle inside a tar archive.
@@ -218,6 +224,21 @@ impl TarSource {
         let mut places: BTreeMap<String, Place> = BTreeMap::new();
         let mut aliases: Vec<Alias> = Vec::new();
         let mut last = String::new();
+        // Where a damaged stream ended the pass, for the warning (and the error, when no bundle
+        // is left before it).
+        let mut cut: Option<LoadError> = None;
+        // Named by its file name only: the warning reaches reports, which must not tell where
+        // a server keeps its data.
+        let name = Path::new(path.file_name().unwrap_or(path.as_os_str()));
+        let cut_after = |last: &str, e: &dyn std::fmt::Display| {
+            archive_error(
+                name,
+                label,
+                format!(
+                    "ends early, in or after entry `{last}` ({e}); the entries before it are read"
+                ),
+            )
+        };
         let iter = tar
             .entries_with_seek()
             .map_err(|e| archive_error(path, label, e))?;
@@ -228,12 +249,17 @@ impl TarSource {
                     return Err(cap_error(if last.is_empty() { "<archive>" } else { &last }));
                 }
                 Err(e) if last.is_empty() => return Err(archive_error(path, label, e)),
-                Err(e) => {
+                // A plain tar is read at random afterwards: a broken header is not a cut.
+                Err(e) if seekable => {
                     return Err(archive_error(
                         path,
                         label,
                         format!("after entry `{last}`: {e}"),
                     ));
+                }
+                Err(e) => {
+                    cut = Some(cut_after(&last, &e));
+                    break;
                 }
             };
             let raw_bytes = entry.path_bytes().into_owned();
@@ -292,7 +318,19 @@ impl TarSource {
                 match keeper.keep(&mut entry, size) {
                     Ok(place) => place,
                     Err(e) if is_cap_exceeded(&e) => return Err(cap_error(&raw_name)),
-                    Err(e) => return Err(archive_error(path, label, format!("{raw_name}: {e}"))),
+                    // The stream broke inside this entry: it is cut, the rest is lost.
+                    Err(e) => {
+                        cut = Some(cut_after(&raw_name, &e));
+                        let cause = format!("the {label} archive ends inside this entry ({e})");
+                        places.insert(
+                            rel,
+                            Place::Broken {
+                                len: size,
+                                cause: Arc::from(cause),
+                            },
+                        );
+                        break;
+                    }
                 }
             } else {
                 Place::Stream { offset, len: size }
@@ -317,8 +355,14 @@ impl TarSource {
                 places.insert(link, place);
             }
         }
-        let prefix =
-            find_root(places.keys().map(String::as_str)).ok_or_else(|| not_a_bundle(path))?;
+        let prefix = match (find_root(places.keys().map(String::as_str)), cut) {
+            (Some(prefix), cut) => {
+                warnings.extend(cut);
+                prefix
+            }
+            (None, Some(cut)) => return Err(cut),
+            (None, None) => return Err(not_a_bundle(path)),
+        };
         let places = strip_root(places, &prefix);
         let index = places
             .iter()
@@ -365,7 +409,7 @@ impl TarSource {
 fn place_len(place: &Place) -> u64 {
     match place {
         Place::Memory(bytes) => bytes.len() as u64,
-        Place::Spool { len, .. } | Place::Stream { len, .. } => *len,
+        Place::Spool { len, .. } | Place::Stream { len, .. } | Place::Broken { len, .. } => *len,
     }
 }
 
@@ -398,6 +442,10 @@ impl Source for TarSource {
                 Ok(Box::new(FileRange::new(self.archive.clone(), offset, len)))
             }
             Some(&Place::Stream { offset, len }) => self.reread(path, offset, len),
+            Some(Place::Broken { cause, .. }) => Err(LoadError::Io {
+                path: PathBuf::from(path),
+                cause: io::Error::new(io::ErrorKind::UnexpectedEof, cause.to_string()),
+            }),
         }
     }
 }

@@ -428,10 +428,11 @@ fn scan(
     let reader = match job.file.reader() {
         Ok(r) => r,
         Err(e) => {
+            let e = e.to_string();
             return FileTally {
                 tallies: Vec::new(),
                 notes,
-                error: Some(e.to_string()),
+                error: Some(crate::model::data::without_file(&job.file.path, &e).to_string()),
             };
         }
     };
@@ -441,16 +442,31 @@ fn scan(
     let mut chunks = LineChunks::new(reader).without_line_numbers();
     let mut error = None;
     let mut candidates: Vec<usize> = Vec::new();
+    // Lines with NUL bytes, counted over the whole file (not only the lines a rule looked at),
+    // so a binary file is noted even when nothing in it matched.
+    let mut nul_lines = (0u64, 0u64);
     loop {
         let chunk = match chunks.next_chunk() {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
+                let e = e.to_string();
+                let e = crate::model::data::without_file(&job.file.path, &e);
                 error = Some(format!("read failed: {e}"));
                 break;
             }
         };
         let data = chunk.data;
+        let mut from = 0;
+        while let Some(p) = memchr::memchr(0, &data[from..]) {
+            let p = from + p;
+            if nul_lines.0 == 0 {
+                // An offset, as every position of the scan (turned into a line below).
+                nul_lines.1 = chunk.offset + p as u64;
+            }
+            nul_lines.0 += 1;
+            from = memchr::memchr(b'\n', &data[p..]).map_or(data.len(), |q| p + q);
+        }
         let mut pos = 0;
         while pos < data.len() {
             let Some(m) = prefilter.scan.find(&data[pos..]) else {
@@ -513,7 +529,9 @@ fn scan(
             pos = end + 1;
         }
     }
-    notes.cut_lines = chunks.notes.cut_lines;
+    let chunk_notes = chunks.notes;
+    notes.cut_lines = chunk_notes.cut_lines;
+    notes.nul_lines = nul_lines;
     notes.unterminated_last_line = None;
     // Offsets → line numbers: of the kept hits and of the first line of each note.
     let mut wanted: Vec<u64> = tallies

@@ -124,7 +124,12 @@ pub(super) fn metric_rows(
         return rows;
     }
     let den = spec.divide_by.as_ref().map(|d| cache.get(&d.metric));
-    if let Some(den) = &den {
+    // A ratio of one metric's series (available / capacity) reads the same files twice: each
+    // bad file is one row.
+    if let Some(den) = den
+        .as_ref()
+        .filter(|_| spec.divide_by.as_ref().map(|d| &d.metric) != Some(&spec.series.metric))
+    {
         rows.extend(problem_rows(rule, den));
     }
     let leader = spec
@@ -600,7 +605,10 @@ fn problem_rows(rule: &Rule, data: &MetricData) -> Vec<Row> {
     data.problems
         .iter()
         .map(|e| {
-            let file = e.file().unwrap_or_default().to_string();
+            let file = match e {
+                crate::LoadError::Io { path, .. } => path.display().to_string(),
+                e => e.file().unwrap_or_default().to_string(),
+            };
             let mut row = Row::new(
                 &rule.meta,
                 format!("file={file}"),

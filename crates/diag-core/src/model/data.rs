@@ -29,6 +29,15 @@ impl Read for Named<'_> {
     }
 }
 
+/// `message` without the `<file>: ` that [`DataFile::reader`]'s errors start with, for errors
+/// that name the file themselves.
+pub(crate) fn without_file<'m>(file: &str, message: &'m str) -> &'m str {
+    message
+        .strip_prefix(file)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
 /// One indexed file. Parsing happens on first use and is remembered.
 #[derive(Clone)]
 pub struct DataFile {
@@ -124,17 +133,17 @@ impl DataFile {
             .by_ref()
             .take(cap.saturating_add(1))
             .read_to_end(&mut out)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other => {
-                    LoadError::Encoding {
-                        file: self.path.clone(),
-                        message: e
-                            .to_string()
-                            .trim_start_matches(&format!("{}: ", self.path))
-                            .to_string(),
+            .map_err(|e| {
+                let message = without_file(&self.path, &e.to_string()).to_string();
+                match e.kind() {
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other => {
+                        LoadError::Encoding {
+                            file: self.path.clone(),
+                            message,
+                        }
                     }
+                    kind => self.io_error(std::io::Error::new(kind, message)),
                 }
-                _ => self.io_error(e),
             })?;
         if read as u64 > cap {
             return Err(crate::bundle::read_too_large(&self.path, read as u64, cap));
@@ -319,6 +328,15 @@ pub(crate) fn parse_yaml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadE
         return Err(LoadError::Empty {
             file: file.to_string(),
             expected: "a YAML document".into(),
+        });
+    }
+    if let Some((line, column)) = super::yaml::too_deep(&text) {
+        return Err(LoadError::Syntax {
+            file: file.to_string(),
+            format: Format::Yaml,
+            line: line as u32,
+            column: column as u32,
+            message: super::yaml::too_deep_message(),
         });
     }
     match serde_yaml::from_str::<serde_yaml::Value>(&text) {

@@ -11,6 +11,7 @@ pub mod slowlog;
 pub mod units;
 pub mod value;
 pub mod version;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;

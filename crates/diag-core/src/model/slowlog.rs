@@ -15,7 +15,10 @@
 //! A header line may hold several pairs (`# Process_time: 0.5 Wait_time: 0.1 …`); values with
 //! spaces (`# User@Host: root[root] @ 10.0.0.1 [10.0.0.1]`) stay whole. Every field TiDB
 //! writes is kept by name; the ones the performance rules read are typed. A field that is
-//! absent stays absent — never 0. `use db;` lines before a statement belong to it.
+//! absent stays absent — never 0. `use db;` lines before a statement belong to it. A line
+//! longer than [`MAX_LINE_BYTES`] is cut there and the rest of it skipped, and a statement keeps
+//! at most that many bytes ([`SlowLogReader::cut_lines`] counts the cuts), so a huge `INSERT`
+//! or a file without newlines never grows memory past one bounded entry.
 //!
 //! Memory is bounded whatever the file holds: a line is read up to [`MAX_LINE_BYTES`] (the
 //! rest of it is skipped), a statement keeps its first [`MAX_SQL_BYTES`] and an entry its first
@@ -118,6 +121,8 @@ pub struct SlowLogReader<R> {
     buf: Vec<u8>,
     current: Option<SlowQuery>,
     done: bool,
+    /// Lines cut at [`MAX_LINE_BYTES`]: how many, and the first one's number.
+    cut: (u64, u64),
 }
 
 impl<R: BufRead> SlowLogReader<R> {
@@ -129,7 +134,48 @@ impl<R: BufRead> SlowLogReader<R> {
             buf: Vec::new(),
             current: None,
             done: false,
+            cut: (0, 0),
         }
+    }
+
+    /// Lines cut at [`MAX_LINE_BYTES`] so far: how many, and the first one's number.
+    pub fn cut_lines(&self) -> (u64, u64) {
+        self.cut
+    }
+
+    /// Reads one line into `buf`, at most [`MAX_LINE_BYTES`] of it; the rest of a longer line
+    /// is skipped without being held. Returns the bytes consumed (0 at the end).
+    fn read_line(&mut self) -> std::io::Result<usize> {
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let n = std::io::Read::take(&mut self.input, limit).read_until(b'\n', &mut self.buf)?;
+        if self.buf.len() <= MAX_LINE_BYTES || self.buf.ends_with(b"\n") {
+            return Ok(n);
+        }
+        self.buf.truncate(MAX_LINE_BYTES);
+        if self.cut.0 == 0 {
+            self.cut.1 = self.line + 1;
+        }
+        self.cut.0 += 1;
+        let mut skipped = n;
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            match memchr::memchr(b'\n', chunk) {
+                Some(at) => {
+                    self.input.consume(at + 1);
+                    skipped += at + 1;
+                    break;
+                }
+                None => {
+                    let len = chunk.len();
+                    self.input.consume(len);
+                    skipped += len;
+                }
+            }
+        }
+        Ok(skipped)
     }
 }
 
@@ -171,43 +217,13 @@ fn prefix(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Reads one line into `buf` (its first [`MAX_LINE_BYTES`], newline dropped when cut; the rest
-/// is consumed unread). Returns the bytes consumed, 0 at the end.
-fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut consumed = 0;
-    loop {
-        let (done, used) = {
-            let chunk = match input.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if chunk.is_empty() {
-                return Ok(consumed);
-            }
-            let (done, used) = match memchr::memchr(b'\n', chunk) {
-                Some(at) => (true, at + 1),
-                None => (false, chunk.len()),
-            };
-            let room = MAX_LINE_BYTES.saturating_sub(buf.len());
-            buf.extend_from_slice(&chunk[..used.min(room)]);
-            (done, used)
-        };
-        input.consume(used);
-        consumed += used;
-        if done {
-            return Ok(consumed);
-        }
-    }
-}
-
 impl<R: BufRead> Iterator for SlowLogReader<R> {
     type Item = Result<SlowQuery, SlowLogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            match read_line(&mut self.input, &mut self.buf) {
+            match self.read_line() {
                 Ok(0) => {
                     self.done = true;
                     // A last entry cut off before its statement still counts.
@@ -445,7 +461,8 @@ impl PerformanceAccumulator {
     /// Reads one slow log to its end.
     pub fn read(&mut self, name: &str, input: impl BufRead) {
         self.out.files += 1;
-        for q in SlowLogReader::new(input) {
+        let mut reader = SlowLogReader::new(input);
+        for q in reader.by_ref() {
             match q {
                 Ok(q) => self.feed(&q),
                 Err(e) => {
@@ -453,6 +470,12 @@ impl PerformanceAccumulator {
                     break;
                 }
             }
+        }
+        let (cut, first) = reader.cut_lines();
+        if cut > 0 {
+            self.out.problems.push(format!(
+                "{name}: line {first}: longer than {MAX_LINE_BYTES} bytes, cut there ({cut} cut)"
+            ));
         }
     }
 

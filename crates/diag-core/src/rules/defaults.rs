@@ -163,6 +163,18 @@ pub(crate) fn expand(file: &str, text: &str) -> Result<Vec<Expanded>, Vec<RuleLo
         message,
         did_you_mean: None,
     };
+    if let Some((line, column)) = crate::model::yaml::too_deep(text) {
+        return Err(vec![RuleLoadError {
+            file: file.to_string(),
+            line,
+            field: None,
+            message: format!(
+                "{} (column {column})",
+                crate::model::yaml::too_deep_message()
+            ),
+            did_you_mean: None,
+        }]);
+    }
     let table: TableFile = serde_yaml::from_str(text).map_err(|e| {
         vec![RuleLoadError {
             file: file.to_string(),

@@ -418,6 +418,18 @@ fn parse_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
 }
 
 fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>> {
+    if let Some((line, column)) = crate::model::yaml::too_deep(text) {
+        return Err(vec![RuleLoadError {
+            file: file.into(),
+            line,
+            field: None,
+            message: format!(
+                "{} (column {column})",
+                crate::model::yaml::too_deep_message()
+            ),
+            did_you_mean: None,
+        }]);
+    }
     if let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text)
         && super::log_rule::is_log_rule(&value)
     {

@@ -36,8 +36,68 @@ struct Store<'t> {
     id: String,
     address: String,
     state: String,
+    /// Why `state` is not a state PD reports (then it is neither Up nor anything else).
+    unknown_state: Option<String>,
     engine: &'static str,
     labels: Vec<(String, String)>,
+}
+
+/// The store states PD's API reports (`state_name`), and metapb's numbers for the first three.
+const STORE_STATES: [&str; 9] = [
+    "Up",
+    "Offline",
+    "Tombstone",
+    "Disconnected",
+    "Down",
+    "Preparing",
+    "Serving",
+    "Removing",
+    "Removed",
+];
+
+/// A store's state: `state_name` in PD's spelling (any case), else metapb's numeric `state`.
+fn store_state(store: &ConfigNode, id: &str) -> Result<String, (String, String)> {
+    let id = if id.is_empty() { "(without id)" } else { id };
+    let name = store
+        .get("state_name")
+        .map(ConfigNode::to_text)
+        .unwrap_or_default();
+    if let Some(known) = STORE_STATES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(name.trim()))
+    {
+        return Ok(known.to_string());
+    }
+    if name.is_empty()
+        && let Some(n) = store.get("state").and_then(|n| n.to_int().ok())
+        && let Some(known) = usize::try_from(n)
+            .ok()
+            .and_then(|n| STORE_STATES.get(n))
+            .filter(|_| n < 3)
+    {
+        return Ok(known.to_string());
+    }
+    let why = if name.is_empty() {
+        format!("store {id} has no `state_name` PD reports (nor a `state` of 0, 1 or 2)")
+    } else {
+        format!(
+            "store {id}: state `{name}` is not one PD reports (expected one of {})",
+            STORE_STATES.join(", ")
+        )
+    };
+    Err((name, why))
+}
+
+/// Why `store.json` has no store list to read, if it has none.
+fn stores_problem(tree: &ConfigTree) -> Option<String> {
+    match tree.lookup("stores").present() {
+        Some(n) if n.as_array().is_some() => None,
+        Some(n) => Some(format!(
+            "`{}`:{}: `stores` is not a list (expected a list of stores)",
+            tree.file, n.line
+        )),
+        None => Some(format!("`{}`: no `stores` list", tree.file)),
+    }
 }
 
 fn stores_of(tree: &ConfigTree) -> Vec<Store<'_>> {
@@ -65,15 +125,17 @@ fn stores_of(tree: &ConfigTree) -> Vec<Store<'_>> {
             } else {
                 "tikv"
             };
-            let state = match field("state_name") {
-                s if s.is_empty() => "Up".to_string(),
-                s => s,
+            let id = field("id");
+            let (state, unknown_state) = match store_state(store, &id) {
+                Ok(s) => (s, None),
+                Err((name, why)) => (name, Some(why)),
             };
             Some(Store {
                 node: entry,
-                id: field("id"),
+                id,
                 address: field("address"),
                 state,
+                unknown_state,
                 engine,
                 labels,
             })
@@ -101,6 +163,11 @@ pub(super) fn stores(cluster: &Cluster) -> Vec<Facts> {
         }
         Some(Ok(tree)) => tree,
     };
+    if let Some(why) = stores_problem(&tree) {
+        let mut f = Facts::new("cluster", Vec::new());
+        f.absent = Some(why);
+        return vec![f];
+    }
     let stores = stores_of(&tree);
     let status_int = |s: &Store<'_>, k: &str| {
         s.node
@@ -138,7 +205,10 @@ pub(super) fn stores(cluster: &Cluster) -> Vec<Facts> {
             let status = s.node.get("status");
             f.put("id", text(s.id.as_str()));
             f.put("address", text(s.address.as_str()));
-            f.put("state_name", text(s.state.as_str()));
+            match &s.unknown_state {
+                None => f.put("state_name", text(s.state.as_str())),
+                Some(why) => f.absent = Some(why.clone()),
+            }
             f.put("engine", text(s.engine));
             let line_of = |n: Option<&ConfigNode>, k: &str| n.and_then(|n| n.get(k)).map_or(s.node.line, |n| n.line);
             f.cite("state_name", &tree.file, line_of(store, "state_name"));
@@ -252,6 +322,13 @@ pub(super) fn replication(cluster: &Cluster) -> Vec<Facts> {
         .map(ConfigNode::to_text)
         .collect();
     match pd_file(cluster, DataKind::PdStores) {
+        Some(Ok(tree)) if let Some(why) = stores_problem(&tree) => f.absent = Some(why),
+        // Which stores are Up is not known when one store's state is not.
+        Some(Ok(tree))
+            if let Some(why) = stores_of(&tree).into_iter().find_map(|s| s.unknown_state) =>
+        {
+            f.absent = Some(why)
+        }
         Some(Ok(tree)) => {
             let stores = stores_of(&tree);
             let up: Vec<&Store<'_>> = stores.iter().filter(|s| s.state == "Up").collect();

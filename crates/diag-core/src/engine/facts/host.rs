@@ -79,6 +79,14 @@ pub(super) fn hosts(cluster: &Cluster) -> Vec<Facts> {
 }
 
 fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
+    // A file of another shape says nothing about the host: no fact is derived from it.
+    if tree.root.as_map().is_none() {
+        f.absent = Some(format!(
+            "`{}` is not a JSON object (expected insight's object of sysinfo, ntp, chrony, …)",
+            tree.file
+        ));
+        return;
+    }
     for (path, from) in [
         ("os.vendor", "sysinfo.os.vendor"),
         ("os.version", "sysinfo.os.version"),
@@ -101,15 +109,22 @@ fn insight_facts(f: &mut Facts, tree: &ConfigTree) {
             .map(ConfigNode::to_text)
             .unwrap_or_default()
     };
-    let (check, message) = os_check(
-        &field("sysinfo.os.vendor"),
-        &field("sysinfo.os.version"),
-        &field("sysinfo.os.name"),
-        &field("sysinfo.os.release"),
-    );
-    f.put("os.check", text(check));
-    f.put("os.message", text(message));
-    f.cite("os.check", &tree.file, os_line);
+    // Judged only from an OS section: a missing one is nodata, not an unsupported vendor.
+    if tree
+        .lookup("sysinfo.os")
+        .present()
+        .is_some_and(|n| n.as_map().is_some())
+    {
+        let (check, message) = os_check(
+            &field("sysinfo.os.vendor"),
+            &field("sysinfo.os.version"),
+            &field("sysinfo.os.name"),
+            &field("sysinfo.os.release"),
+        );
+        f.put("os.check", text(check));
+        f.put("os.message", text(message));
+        f.cite("os.check", &tree.file, os_line);
+    }
     // `epoll_exclusive` is omitempty: a missing key means false.
     match tree.lookup("epoll_exclusive").present() {
         Some(n) => {
@@ -170,14 +185,16 @@ fn time_facts(f: &mut Facts, tree: &ConfigTree) {
     } else if ntp.is_some() {
         f.copy("time.sync", tree, "ntp.sync");
         ("ntp", tree.lookup("ntp.offset").present())
-    } else {
-        let line = tree
-            .lookup("ntp")
-            .present()
-            .or(tree.lookup("chrony").present())
-            .map_or(0, |n| n.line);
-        f.cite("time.source", &tree.file, line);
+    } else if let Some(n) = tree
+        .lookup("ntp")
+        .present()
+        .or(tree.lookup("chrony").present())
+    {
+        f.cite("time.source", &tree.file, n.line);
         ("none", None)
+    } else {
+        // Neither probe's output is in the file: the source is unknown, not none.
+        return;
     };
     f.put("time.source", text(source));
     if let Some(n) = offset
