@@ -33,12 +33,22 @@ fn planted_bundle(layout: Layout) -> (Cluster, Vec<Planted>, tempfile::TempDir) 
     (cluster, planted, dir)
 }
 
+/// Rules that also require a state (`requires:`) are raised only with it, which the generator
+/// does not plant; their rule cases cover signal and state together.
+fn requires_a_state(rule: &str) -> bool {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../rules/log/{rule}.yaml"));
+    std::fs::read_to_string(file).is_ok_and(|text| text.contains("\nrequires:"))
+}
+
 fn each_signature_is_cited_where_it_was_planted(layout: Layout, at_least: usize) {
     let (cluster, planted, _dir) = planted_bundle(layout);
     let outcome = log_check(&cluster);
     let mut checked = 0;
     let mut problems = Vec::new();
-    for p in planted.iter().filter(|p| p.inside) {
+    for p in planted
+        .iter()
+        .filter(|p| p.inside && !requires_a_state(&p.rule))
+    {
         let Some(finding) = outcome.findings.iter().find(|f| f.rule.name == p.rule) else {
             problems.push(format!("{}: not selected", p.rule));
             continue;

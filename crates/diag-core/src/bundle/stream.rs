@@ -93,7 +93,11 @@ impl<R: BufRead> Read for ZstdFrames<R> {
         }
         match &mut self.state {
             ZstdState::Decoding(decoder) => decoder.read(buf).map_err(|e| {
-                if is_cap_exceeded(&e) { e } else { zstd_error(e) }
+                if is_cap_exceeded(&e) {
+                    e
+                } else {
+                    zstd_error(e)
+                }
             }),
             _ => Ok(0),
         }
