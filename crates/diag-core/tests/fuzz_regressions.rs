@@ -116,6 +116,22 @@ fn csv_lone_cr_line_numbers() {
     }
 }
 
+/// db_vars_csv: records ended by lone `\r`s in a file without a newline all stand on line 1,
+/// the line an editor counting `\n` shows; the target expected a new line per record. The rows
+/// are kept, in order, each citing a line inside the file.
+#[test]
+fn csv_lone_cr_records_share_a_line() {
+    let bytes = input("csv-lone-cr-records-share-a-line.csv");
+    let tree = parse_file(DataKind::DbVars, "db_vars/x.csv", &bytes).unwrap();
+    let rows = tree.root.get("rows").and_then(|r| r.as_array()).unwrap();
+    assert!(rows.len() >= 2, "{} rows", rows.len());
+    let mut previous = 1;
+    for row in rows {
+        assert!(row.line >= previous && row.line as usize <= lines_of(&bytes));
+        previous = row.line;
+    }
+}
+
 /// render: a control character (ESC, from a cluster name, rule text or message) reached the
 /// JUnit report as is, and XML 1.0 has no way to write it: the file was not well-formed.
 #[test]
