@@ -119,6 +119,61 @@ fn fixture_models_match_their_snapshots() {
     }
 }
 
+/// A checked bundle holds the report directories the checks wrote into it (and, after a killed
+/// run, a staging folder); it loads exactly as before, in every container.
+#[test]
+fn report_directories_inside_a_bundle_are_not_read() {
+    let name = "diag-fPrz0RnDxRn";
+    let pristine = Cluster::open(&fixture(name)).unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let copy = tmp.path().join(name);
+    for (rel, path) in files_under(&fixture(name)) {
+        if rel.starts_with("report-") {
+            continue;
+        }
+        let dest = copy.join(&rel);
+        std::fs::create_dir_all(dest.parent().unwrap_or(&copy)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(path, dest).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for dir in [
+        "report-261201152100",
+        "report-261201152100-1",
+        ".diag-report-x1",
+    ] {
+        let at = copy.join(dir);
+        std::fs::create_dir_all(&at).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(at.join("check-report.txt"), "# Check Result Report\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            at.join("tikv.log"),
+            "[2022/02/07 12:00:00.000 +08:00] [FATAL] [x.rs:1] [\"planted\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let zip_path = tmp.path().join(format!("{name}.zip"));
+    let tgz_path = tmp.path().join(format!("{name}.tar.gz"));
+    write_zip(&copy, &zip_path, name);
+    write_tar_gz(&copy, &tgz_path, name);
+    let expected = Inspection::of(&pristine)
+        .to_text()
+        .replace(&fixture(name).display().to_string(), "BUNDLE");
+    for path in [&copy, &zip_path, &tgz_path] {
+        let loaded = Cluster::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            model_json(&pristine),
+            model_json(&loaded),
+            "{}",
+            path.display()
+        );
+        if path == &copy {
+            let text = Inspection::of(&loaded)
+                .to_text()
+                .replace(&copy.display().to_string(), "BUNDLE");
+            assert_eq!(expected, text);
+        }
+    }
+}
+
 #[test]
 fn seed_fixture_is_the_seed_cluster() {
     let c = Cluster::open(&fixture("diag-fPrz0RnDxRn")).unwrap_or_else(|e| panic!("{e}"));

@@ -297,15 +297,32 @@ pub(crate) fn find_root<'a>(paths: impl Iterator<Item = &'a str> + Clone) -> Opt
     None
 }
 
-/// Re-keys `entries` below `prefix`, dropping everything outside it.
+/// Re-keys `entries` below `prefix`, dropping everything outside it and every report directory a
+/// check wrote into the bundle (`report-YYMMDDhhmmss[-N]/`, and the `.diag-report-*` staging
+/// folder of a run that was killed): those are our output, not collected data, and a bundle
+/// reads the same before and after it was checked.
 pub(crate) fn strip_root<V>(entries: BTreeMap<String, V>, prefix: &str) -> BTreeMap<String, V> {
-    if prefix.is_empty() {
-        return entries;
-    }
     entries
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix(prefix).map(|rest| (rest.to_string(), v)))
+        .filter(|(k, _)| !k.split_once('/').is_some_and(|(top, _)| is_report_dir(top)))
         .collect()
+}
+
+/// Whether a top-level folder name is one a check writes (see
+/// [`crate::report::default_report_dir`]).
+fn is_report_dir(name: &str) -> bool {
+    if name.starts_with(".diag-report-") {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("report-") else {
+        return false;
+    };
+    let (stamp, attempt) = rest.split_once('-').unwrap_or((rest, "0"));
+    stamp.len() == 12
+        && stamp.bytes().all(|b| b.is_ascii_digit())
+        && !attempt.is_empty()
+        && attempt.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub(crate) fn not_a_bundle(path: &Path) -> LoadError {
@@ -384,6 +401,36 @@ mod tests {
             safe_relative("./diag-x//cluster.json").as_deref(),
             Ok("diag-x/cluster.json")
         );
+    }
+
+    #[test]
+    fn report_directories_are_not_bundle_data() {
+        for name in [
+            "report-261201152100",
+            "report-261201152100-3",
+            ".diag-report-Ab12",
+        ] {
+            assert!(is_report_dir(name), "{name}");
+        }
+        for name in [
+            "report-2612011521",
+            "report-261201152100-",
+            "report-26120115210x",
+            "reports",
+            "basic-tikv-0",
+        ] {
+            assert!(!is_report_dir(name), "{name}");
+        }
+        let entries: BTreeMap<String, ()> = [
+            "d/cluster.json",
+            "d/report-261201152100/check-report.txt",
+            "d/tikv/report-261201152100/x",
+        ]
+        .into_iter()
+        .map(|p| (p.to_string(), ()))
+        .collect();
+        let kept: Vec<String> = strip_root(entries, "d/").into_keys().collect();
+        assert_eq!(kept, ["cluster.json", "tikv/report-261201152100/x"]);
     }
 
     #[test]
