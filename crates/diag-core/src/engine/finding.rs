@@ -266,8 +266,27 @@ impl Row {
         state: RowState,
         message: Option<String>,
     ) -> Row {
+        Row::keyed(
+            Row::key_for(rule, &tag),
+            tag,
+            instances,
+            values,
+            state,
+            message,
+        )
+    }
+
+    /// [`Row::new`] with its key made by the caller (`key_for`'s text, built faster).
+    pub(crate) fn keyed(
+        key: String,
+        tag: String,
+        instances: Vec<InstanceRef>,
+        values: Vec<ValueRead>,
+        state: RowState,
+        message: Option<String>,
+    ) -> Row {
         Row {
-            key: Row::key_for(rule, &tag),
+            key,
             tag,
             instances,
             values,

@@ -137,11 +137,18 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
         // CSV files written after) share it.
         cluster.slow_log_performance();
     }
+    // Rules of one instance each are evaluated instance by instance (one config tree at a time,
+    // while it is in cache), the others rule by rule.
+    let mut batched = instance_rows(cluster, &view, &selected);
     let findings = selected
         .par_iter()
-        .map(|rule| Finding {
+        .zip(batched.par_iter_mut())
+        .map(|(rule, rows)| Finding {
             rule: rule.meta.clone(),
-            rows: evaluate(cluster, &view, &metrics, rule, &log_rows),
+            rows: match rows.take() {
+                Some(rows) => rows,
+                None => evaluate(cluster, &view, &metrics, rule, &log_rows),
+            },
         })
         .collect();
     CheckOutcome {
@@ -225,6 +232,154 @@ fn evaluate(
             }
         },
     }
+}
+
+/// Whether a rule's rows are one instance each of its one component, decided on its runtime
+/// config: what [`instance_rows`] evaluates.
+fn per_instance(rule: &Rule) -> bool {
+    matches!(rule.body, RuleBody::Condition(_))
+        && rule.data == DataSource::Config
+        && rule.subject == Subject::Instance
+        && rule.meta.components.len() == 1
+}
+
+/// Instances whose configs [`instance_rows`] has every rule read before moving on.
+const INSTANCE_BLOCK: usize = 16;
+
+/// A [`per_instance`] rule ready to run on each instance of its component.
+struct InstanceRule<'a> {
+    /// Its position in the selection.
+    at: usize,
+    rule: &'a Rule,
+    condition: &'a crate::rules::Condition,
+    /// The condition as one comparison of the rule's one variation value, when it is that:
+    /// the value is then looked up once for the comparison and the row.
+    compare: Option<crate::rules::condition::PreparedCompare<'a>>,
+    per_row: bool,
+    fixed: Option<Arc<str>>,
+    /// `<id>/<name>/`, the start of every row key.
+    key: String,
+}
+
+impl InstanceRule<'_> {
+    fn row(&self, cluster: &Cluster, view: &ScriptCluster, i: usize, tag: &str, refs: &[InstanceRef]) -> Row {
+        let tuple = [i];
+        let rule = self.rule;
+        let mut key = String::with_capacity(self.key.len() + tag.len());
+        key.push_str(&self.key);
+        key.push_str(tag);
+        let mut row = match (&self.compare, &cluster.instances[i].config) {
+            (Some(compare), InstanceConfig::Loaded(tree)) => {
+                let found = tree.lookup(compare.path());
+                let (state, message) = match compare.eval(found) {
+                    Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
+                    Ok(false) => (RowState::Ok, None),
+                    Err(e) => {
+                        let (state, message) = undecided(e);
+                        (state, Some(message))
+                    }
+                };
+                let (value, evidence) = match found {
+                    Lookup::Present(n) | Lookup::Null(n) => (
+                        Some(n.to_text()),
+                        Some(Evidence::at(tree.file.clone(), n.line)),
+                    ),
+                    Lookup::Missing => (None, None),
+                };
+                // `compare` is only made for a rule with exactly this one variation item.
+                let values = rule
+                    .variation
+                    .first()
+                    .map(|item| ValueRead {
+                        variation: item.text.clone(),
+                        value,
+                        evidence,
+                    })
+                    .into_iter()
+                    .collect();
+                Row::keyed(key, tag.to_string(), refs.to_vec(), values, state, message)
+            }
+            _ => {
+                let (state, message) = decide(cluster, view, rule, self.condition, &tuple);
+                row_of(cluster, rule, &tuple, key, tag.to_string(), refs.to_vec(), state, message)
+            }
+        };
+        row.expected = if self.per_row {
+            let root = cluster.instances[i].config.tree().map(|t| &t.root);
+            expected::expected(self.condition, root).map(Arc::from)
+        } else {
+            self.fixed.clone()
+        };
+        row
+    }
+}
+
+/// The rows of every [`per_instance`] rule of `selected` (`None` for the others), in bundle
+/// order, as [`evaluate`] gives them. The loop is instance-major: each instance's config is
+/// read by all of its component's rules in turn (hundreds for `default_config`), while it is
+/// in cache, rather than each rule walking a thousand trees; the rows are then dealt out to
+/// their rules.
+fn instance_rows(
+    cluster: &Cluster,
+    view: &ScriptCluster,
+    selected: &[&Rule],
+) -> Vec<Option<Vec<Row>>> {
+    let mut out: Vec<Option<Vec<Row>>> = selected.iter().map(|_| None).collect();
+    let mut kinds: Vec<ComponentKind> = Vec::new();
+    for rule in selected.iter().filter(|r| per_instance(r)) {
+        if !kinds.contains(&rule.meta.components[0]) {
+            kinds.push(rule.meta.components[0]);
+        }
+    }
+    for kind in kinds {
+        let group: Vec<InstanceRule<'_>> = selected
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| per_instance(r) && r.meta.components[0] == kind)
+            .filter_map(|(at, r)| match &r.body {
+                RuleBody::Condition(condition) => Some(InstanceRule {
+                    at,
+                    rule: r,
+                    condition,
+                    // One variation item, of the rule's component, at the compared path.
+                    compare: condition.prepared().filter(|c| {
+                        matches!(r.variation.as_slice(),
+                            [item] if item.component == Some(kind) && item.path == c.path())
+                    }),
+                    per_row: expected::per_row(condition),
+                    fixed: expected::expected(condition, None).map(Arc::from),
+                    key: format!("{}/{}/", r.meta.id, r.meta.name),
+                }),
+                _ => None,
+            })
+            .collect();
+        let members: Vec<usize> = (0..cluster.instances.len())
+            .filter(|&i| cluster.instances[i].component == kind)
+            .collect();
+        let subjects: Vec<(usize, String, Vec<InstanceRef>)> = members
+            .iter()
+            .map(|&i| (i, cluster.instances[i].tag(), instance_refs(cluster, &[i])))
+            .collect();
+        let mut rows: Vec<Vec<Row>> = group
+            .iter()
+            .map(|_| Vec::with_capacity(members.len()))
+            .collect();
+        // A block of instances at a time, its configs staying in cache while every rule reads
+        // them; each rule appends its rows for the block straight to its own list.
+        for block in subjects.chunks(INSTANCE_BLOCK) {
+            rows.par_iter_mut().zip(&group).for_each(|(rows, rule)| {
+                rows.extend(
+                    block
+                        .iter()
+                        .map(|(i, tag, refs)| rule.row(cluster, view, *i, tag, refs)),
+                );
+            });
+        }
+        for (rule, rows) in group.iter().zip(rows) {
+            out[rule.at] = Some(rows);
+        }
+    }
+    out
 }
 
 /// Rows of a checker that reads documents or groups: the expected text, when it does not
@@ -355,7 +510,23 @@ fn row(
         .map(|i| i.tag())
         .collect::<Vec<_>>()
         .join("-");
-    let mut values = Vec::new();
+    let key = Row::key_for(&rule.meta, &tag);
+    row_of(cluster, rule, tuple, key, tag, instances, state, message)
+}
+
+/// [`row`] with the tuple's tag and instance references already made.
+#[allow(clippy::too_many_arguments)]
+fn row_of(
+    cluster: &Cluster,
+    rule: &Rule,
+    tuple: &[usize],
+    key: String,
+    tag: String,
+    instances: Vec<InstanceRef>,
+    state: RowState,
+    message: Option<String>,
+) -> Row {
+    let mut values = Vec::with_capacity(rule.variation.len());
     for item in &rule.variation {
         // Each variation item is read from the tuple member of its component.
         let member = item.component.and_then(|k| {
@@ -379,7 +550,7 @@ fn row(
             evidence,
         });
     }
-    Row::new(&rule.meta, tag, instances, values, state, message)
+    Row::keyed(key, tag, instances, values, state, message)
 }
 
 #[cfg(test)]

@@ -236,8 +236,7 @@ impl ConfigNode {
         if path.is_empty() {
             return Lookup::from_node(self);
         }
-        let segments: Vec<&str> = path.split('.').collect();
-        lookup_segments(self, &segments)
+        lookup_rest(self, path)
     }
 
     /// The child of a map by exact key.
@@ -401,22 +400,25 @@ impl<'a> Lookup<'a> {
     }
 }
 
-fn lookup_segments<'a>(node: &'a ConfigNode, segments: &[&str]) -> Lookup<'a> {
-    let Some((first, rest)) = segments.split_first() else {
-        return Lookup::from_node(node);
-    };
+/// Looks up `rest`, the `.`-separated segments still to walk below `node` (one segment,
+/// perhaps empty, at least), without allocating: a key joining several segments is a slice of
+/// the path.
+fn lookup_rest<'a>(node: &'a ConfigNode, rest: &str) -> Lookup<'a> {
     match &node.value {
         ConfigValue::Map(map) => {
             // Keys may themselves contain dots (labels, store addresses): try the shortest key
             // first, then longer joins of the following segments.
-            let mut key = String::from(*first);
-            for taken in 1..=segments.len() {
-                if taken > 1 {
-                    key.push('.');
-                    key.push_str(segments[taken - 1]);
-                }
-                if let Some(child) = map.get(&key) {
-                    let found = lookup_segments(child, &segments[taken..]);
+            let ends = rest
+                .match_indices('.')
+                .map(|(at, _)| at)
+                .chain(std::iter::once(rest.len()));
+            for end in ends {
+                if let Some(child) = map.get(&rest[..end]) {
+                    let found = if end == rest.len() {
+                        Lookup::from_node(child)
+                    } else {
+                        lookup_rest(child, &rest[end + 1..])
+                    };
                     if !matches!(found, Lookup::Missing) {
                         return found;
                     }
@@ -424,10 +426,17 @@ fn lookup_segments<'a>(node: &'a ConfigNode, segments: &[&str]) -> Lookup<'a> {
             }
             Lookup::Missing
         }
-        ConfigValue::Array(items) => match first.parse::<usize>().ok().and_then(|i| items.get(i)) {
-            Some(child) => lookup_segments(child, rest),
-            None => Lookup::Missing,
-        },
+        ConfigValue::Array(items) => {
+            let (first, after) = match rest.split_once('.') {
+                Some((first, after)) => (first, Some(after)),
+                None => (rest, None),
+            };
+            match (first.parse::<usize>().ok().and_then(|i| items.get(i)), after) {
+                (Some(child), Some(after)) => lookup_rest(child, after),
+                (Some(child), None) => Lookup::from_node(child),
+                (None, _) => Lookup::Missing,
+            }
+        }
         _ => Lookup::Missing,
     }
 }

@@ -23,6 +23,7 @@
 //! diag, whose `ToInt(missing)` is 0: a key renamed in a newer version would otherwise fire
 //! `< 1` rules as false alarms. A value of the wrong type makes the row `error`.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,11 +233,7 @@ impl Condition {
         match self {
             Condition::Compare { path, ty, op, rhs } => {
                 let left = read(root, path)?;
-                let ty = match (ty, rhs) {
-                    (Some(t), _) => Inferred::Typed(*t),
-                    (None, Operand::Literal(l)) => inferred(l),
-                    (None, Operand::Path(_)) => Inferred::Number,
-                };
+                let ty = compare_type(*ty, rhs);
                 let a = coerce(left, ty, path)?;
                 let b = match rhs {
                     Operand::Literal(l) => literal_as(l, ty)?,
@@ -343,7 +340,7 @@ impl Condition {
                     };
                     let value = match ty {
                         Some(t) => coerce(node, *t, path)?,
-                        None => Scalar::Text(node.to_text()),
+                        None => Scalar::Text(Cow::Owned(node.to_text())),
                     };
                     match &first {
                         None => first = Some(value),
@@ -364,10 +361,71 @@ impl Condition {
 }
 
 fn read<'a>(root: &'a ConfigNode, path: &str) -> Result<&'a ConfigNode, Undecided> {
-    match root.lookup(path) {
+    present(root.lookup(path), path)
+}
+
+fn present<'a>(found: Lookup<'a>, path: &str) -> Result<&'a ConfigNode, Undecided> {
+    match found {
         Lookup::Present(n) => Ok(n),
         Lookup::Null(_) => Err(Undecided::Missing(format!("`{path}` is null"))),
         Lookup::Missing => Err(Undecided::Missing(format!("`{path}` is missing"))),
+    }
+}
+
+/// How a comparison reads its two sides.
+fn compare_type(ty: Option<ValueType>, rhs: &Operand) -> Inferred {
+    match (ty, rhs) {
+        (Some(t), _) => Inferred::Typed(t),
+        (None, Operand::Literal(l)) => inferred(l),
+        (None, Operand::Path(_)) => Inferred::Number,
+    }
+}
+
+/// A `path op literal` condition with its literal read once, evaluated on a value already
+/// looked up: what a rule that reads one value (every `default_config` row) does per instance,
+/// so the value the row shows and the value compared are one lookup. Gives exactly what
+/// [`Condition::eval`] gives on the tree the value came from.
+pub(crate) struct PreparedCompare<'a> {
+    path: &'a str,
+    ty: Inferred,
+    op: CmpOp,
+    literal: Result<Scalar<'a>, Undecided>,
+}
+
+impl Condition {
+    /// The condition as a [`PreparedCompare`], when it is a comparison with a literal.
+    pub(crate) fn prepared(&self) -> Option<PreparedCompare<'_>> {
+        match self {
+            Condition::Compare {
+                path,
+                ty,
+                op,
+                rhs: rhs @ Operand::Literal(lit),
+            } => {
+                let ty = compare_type(*ty, rhs);
+                Some(PreparedCompare {
+                    path,
+                    ty,
+                    op: *op,
+                    literal: literal_as(lit, ty),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl PreparedCompare<'_> {
+    /// The path compared.
+    pub(crate) fn path(&self) -> &str {
+        self.path
+    }
+
+    /// `Ok(true)` = abnormal, for `found`, the lookup of [`PreparedCompare::path`].
+    pub(crate) fn eval(&self, found: Lookup<'_>) -> Result<bool, Undecided> {
+        let a = coerce(present(found, self.path)?, self.ty, self.path)?;
+        let b = self.literal.as_ref().map_err(Clone::clone)?;
+        Ok(self.op.holds(compare(&a, b, self.path)?))
     }
 }
 
@@ -400,17 +458,22 @@ fn inferred(lit: &Literal) -> Inferred {
 
 /// A value read for comparison.
 #[derive(Debug, Clone, PartialEq)]
-enum Scalar {
+enum Scalar<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
-    Text(String),
+    /// Borrowed from the node or literal when it is a string: comparing allocates nothing.
+    Text(Cow<'a, str>),
     Size(u64),
     Duration(Duration),
     Version(Version),
 }
 
-fn coerce(node: &ConfigNode, ty: impl Into<Inferred>, path: &str) -> Result<Scalar, Undecided> {
+fn coerce<'a>(
+    node: &'a ConfigNode,
+    ty: impl Into<Inferred>,
+    path: &str,
+) -> Result<Scalar<'a>, Undecided> {
     let fail = |e: crate::model::value::ValueError| Undecided::Failed(format!("`{path}`: {e}"));
     Ok(match ty.into() {
         Inferred::Number => match node.value {
@@ -420,7 +483,10 @@ fn coerce(node: &ConfigNode, ty: impl Into<Inferred>, path: &str) -> Result<Scal
         Inferred::Typed(ValueType::Int) => Scalar::Int(node.to_int().map_err(fail)?),
         Inferred::Typed(ValueType::Float) => Scalar::Float(node.to_float().map_err(fail)?),
         Inferred::Typed(ValueType::Bool) => Scalar::Bool(node.to_bool().map_err(fail)?),
-        Inferred::Typed(ValueType::String) => Scalar::Text(node.to_text()),
+        Inferred::Typed(ValueType::String) => Scalar::Text(match &node.value {
+            ConfigValue::String(s) => Cow::Borrowed(s.as_str()),
+            _ => Cow::Owned(node.to_text()),
+        }),
         Inferred::Typed(ValueType::Size) => Scalar::Size(node.to_size().map_err(fail)?),
         Inferred::Typed(ValueType::Duration) => Scalar::Duration(node.to_duration().map_err(fail)?),
         Inferred::Typed(ValueType::Version) => {
@@ -435,13 +501,13 @@ fn coerce(node: &ConfigNode, ty: impl Into<Inferred>, path: &str) -> Result<Scal
     })
 }
 
-fn literal_as(lit: &Literal, ty: impl Into<Inferred>) -> Result<Scalar, Undecided> {
+fn literal_as(lit: &Literal, ty: impl Into<Inferred>) -> Result<Scalar<'_>, Undecided> {
     literal_scalar(lit, ty.into()).map_err(Undecided::Failed)
 }
 
 /// Reads a literal the way the condition reads values; used at load time too, so a literal
 /// that cannot be read is a load error, never a run-time surprise.
-fn literal_scalar(lit: &Literal, ty: Inferred) -> Result<Scalar, String> {
+fn literal_scalar(lit: &Literal, ty: Inferred) -> Result<Scalar<'_>, String> {
     let bad = |what: &str| format!("literal {} is not a {what}", literal_text(lit));
     Ok(match (ty, lit) {
         (Inferred::Number, Literal::Int(i)) => Scalar::Int(*i),
@@ -454,7 +520,8 @@ fn literal_scalar(lit: &Literal, ty: Inferred) -> Result<Scalar, String> {
         (Inferred::Typed(ValueType::Float), _) => return Err(bad("number")),
         (Inferred::Typed(ValueType::Bool), Literal::Bool(b)) => Scalar::Bool(*b),
         (Inferred::Typed(ValueType::Bool), _) => return Err(bad("bool")),
-        (Inferred::Typed(ValueType::String), l) => Scalar::Text(literal_text(l)),
+        (Inferred::Typed(ValueType::String), Literal::Text(s)) => Scalar::Text(Cow::Borrowed(s)),
+        (Inferred::Typed(ValueType::String), l) => Scalar::Text(Cow::Owned(literal_text(l))),
         (Inferred::Typed(ValueType::Size), Literal::Int(i)) if *i >= 0 => Scalar::Size(*i as u64),
         (Inferred::Typed(ValueType::Size), Literal::Text(s)) => {
             Scalar::Size(parse_size(s).map_err(|e| e.to_string())?)
@@ -480,7 +547,7 @@ fn literal_text(lit: &Literal) -> String {
     }
 }
 
-fn compare(a: &Scalar, b: &Scalar, path: &str) -> Result<Ordering, Undecided> {
+fn compare(a: &Scalar<'_>, b: &Scalar<'_>, path: &str) -> Result<Ordering, Undecided> {
     let ord = match (a, b) {
         (Scalar::Int(x), Scalar::Int(y)) => Some(x.cmp(y)),
         (Scalar::Int(x), Scalar::Float(y)) => (*x as f64).partial_cmp(y),
