@@ -55,7 +55,7 @@ pub struct ConfigMap {
     entries: Vec<(Arc<str>, ConfigNode)>,
     // Boxed so the many small maps without an index stay one pointer wider, not six.
     #[allow(clippy::box_collection)]
-    index: Option<Box<std::collections::HashMap<Arc<str>, usize>>>,
+    index: Option<Box<std::collections::HashMap<Arc<str>, usize, ahash::RandomState>>>,
 }
 
 impl PartialEq for ConfigMap {
