@@ -28,7 +28,10 @@ type Job<'a> = Box<dyn FnMut() + 'a>;
 
 /// Round-robin runs (one warm-up round), each job's median wall time.
 fn alternate(runs: usize, jobs: &mut [Job<'_>]) -> Vec<Duration> {
-    alternate_cpu(runs, jobs).into_iter().map(|(w, _)| w).collect()
+    alternate_cpu(runs, jobs)
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect()
 }
 
 /// Round-robin runs (one warm-up round), each job's median wall time and median CPU time of

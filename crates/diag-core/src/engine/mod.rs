@@ -262,7 +262,14 @@ struct InstanceRule<'a> {
 }
 
 impl InstanceRule<'_> {
-    fn row(&self, cluster: &Cluster, view: &ScriptCluster, i: usize, tag: &str, refs: &[InstanceRef]) -> Row {
+    fn row(
+        &self,
+        cluster: &Cluster,
+        view: &ScriptCluster,
+        i: usize,
+        tag: &str,
+        refs: &[InstanceRef],
+    ) -> Row {
         let tuple = [i];
         let rule = self.rule;
         let mut key = String::with_capacity(self.key.len() + tag.len());
@@ -301,7 +308,16 @@ impl InstanceRule<'_> {
             }
             _ => {
                 let (state, message) = decide(cluster, view, rule, self.condition, &tuple);
-                row_of(cluster, rule, &tuple, key, tag.to_string(), refs.to_vec(), state, message)
+                row_of(
+                    cluster,
+                    rule,
+                    &tuple,
+                    key,
+                    tag.to_string(),
+                    refs.to_vec(),
+                    state,
+                    message,
+                )
             }
         };
         row.expected = if self.per_row {

@@ -431,7 +431,10 @@ fn lookup_rest<'a>(node: &'a ConfigNode, rest: &str) -> Lookup<'a> {
                 Some((first, after)) => (first, Some(after)),
                 None => (rest, None),
             };
-            match (first.parse::<usize>().ok().and_then(|i| items.get(i)), after) {
+            match (
+                first.parse::<usize>().ok().and_then(|i| items.get(i)),
+                after,
+            ) {
                 (Some(child), Some(after)) => lookup_rest(child, after),
                 (Some(child), None) => Lookup::from_node(child),
                 (None, _) => Lookup::Missing,
@@ -620,6 +623,20 @@ mod tests {
             t.lookup("labels.zone.name.x").present().map(|n| n.to_int()),
             Some(Ok(1))
         );
+    }
+
+    #[test]
+    fn lookup_without_allocating_keeps_empty_segments_and_backtracking() {
+        // Empty segments are keys like any other; a shorter key whose subtree lacks the rest
+        // gives way to a longer one.
+        let t = tree(r#"{"a":{"":1,"x":{}},"a.x":{"y":2},"l":[{"k":3}]}"#);
+        let int = |path: &str| t.lookup(path).present().map(|n| n.to_int());
+        assert_eq!(int("a."), Some(Ok(1)));
+        assert_eq!(int("a.x.y"), Some(Ok(2)));
+        assert_eq!(int("l.0.k"), Some(Ok(3)));
+        assert!(matches!(t.lookup("l.0"), Lookup::Present(_)));
+        assert!(matches!(t.lookup("l."), Lookup::Missing));
+        assert!(matches!(t.lookup("a.x.z"), Lookup::Missing));
     }
 
     #[test]
