@@ -464,9 +464,10 @@ mod fast {
         c.key("result")?;
         c.eat(b'[')?;
         let mut out = Vec::new();
+        let mut scratch = Vec::new();
         if !c.take(b']') {
             loop {
-                out.push(series(&mut c)?);
+                out.push(series(&mut c, &mut scratch)?);
                 if c.take(b']') {
                     break;
                 }
@@ -479,7 +480,8 @@ mod fast {
         (c.i == bytes.len()).then_some(out)
     }
 
-    fn series(c: &mut Cursor<'_>) -> Option<(Labels, Vec<Point>)> {
+    /// One series; its samples are gathered in `scratch` and copied out at their exact length.
+    fn series(c: &mut Cursor<'_>, scratch: &mut Vec<Point>) -> Option<(Labels, Vec<Point>)> {
         c.eat(b'{')?;
         c.key("metric")?;
         c.eat(b'{')?;
@@ -501,7 +503,8 @@ mod fast {
         c.eat(b',')?;
         c.key("values")?;
         c.eat(b'[')?;
-        let mut samples = Vec::with_capacity(256);
+        let samples = scratch;
+        samples.clear();
         if !c.take(b']') {
             loop {
                 let point = match c.compact_sample() {
@@ -523,7 +526,7 @@ mod fast {
             }
         }
         c.eat(b'}')?;
-        Some((labels, samples))
+        Some((labels, samples.clone()))
     }
 }
 
@@ -644,12 +647,50 @@ fn exact_decimal(text: &[u8]) -> Option<f64> {
         .map(|(v, _)| v)
 }
 
+/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: eight at a
+/// time while eight are there, then one by one.
+#[inline]
+fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
+    while *n + 8 <= 17 {
+        let Some(d) = b.get(*i..*i + 8).and_then(eight_digits) else {
+            break;
+        };
+        *w = *w * 100_000_000 + d;
+        *i += 8;
+        *n += 8;
+    }
+    while *n < 17 && *i < b.len() && b[*i].is_ascii_digit() {
+        *w = *w * 10 + u64::from(b[*i] - b'0');
+        *i += 1;
+        *n += 1;
+    }
+}
+
+/// The number eight ASCII digits spell (the first the most significant), or `None` unless all
+/// eight are digits; in a few word operations (SWAR).
+#[inline]
+fn eight_digits(b: &[u8]) -> Option<u64> {
+    let x = u64::from_le_bytes(b.try_into().ok()?);
+    // Each byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of it.
+    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
+    let carried = (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+    if high | carried != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // Digit values, then pairs, fours, the eight (byte 0 is the first digit).
+    let v = x - 0x3030_3030_3030_3030;
+    let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
+}
+
 /// The decimal `[+-]?digits[.digits]` that `b` starts with, as `(value, length)`, when its
 /// digits (without the point) form an integer `w < 2^53` with at most 22 after the point: then
 /// `w` and `10^frac` are exact and `w / 10^frac` is rounded once, so the value is the correctly
 /// rounded one (Clinger's fast path, the one the standard library takes first). With `json`,
 /// only what a JSON number allows: no sign (a `-` is left to the slow path) and no leading
 /// zero. `None` when the start is not such a decimal; the caller checks what follows it.
+#[inline]
 fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
     let (negative, mut i) = match b.first() {
         Some(b'-') if !json => (true, 1),
@@ -659,25 +700,17 @@ fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
     let start = i;
     // At most 17 digits in all: no u64 overflow. A longer number stops on a digit, which no
     // caller takes as the end of a value.
-    let mut w: u64 = 0;
-    let mut n = 0;
-    while n < 17 && i < b.len() && b[i].is_ascii_digit() {
-        w = w * 10 + u64::from(b[i] - b'0');
-        i += 1;
-        n += 1;
-    }
+    let (mut w, mut n) = (0, 0);
+    digits(b, &mut i, &mut w, &mut n);
     if n == 0 || (json && n > 1 && b[start] == b'0') {
         return None;
     }
     let mut frac = 0;
     if i < b.len() && b[i] == b'.' {
         i += 1;
-        while n < 17 && i < b.len() && b[i].is_ascii_digit() {
-            w = w * 10 + u64::from(b[i] - b'0');
-            i += 1;
-            n += 1;
-            frac += 1;
-        }
+        let before = n;
+        digits(b, &mut i, &mut w, &mut n);
+        frac = n - before;
         if frac == 0 {
             return None;
         }
@@ -927,7 +960,11 @@ pub enum Windowed {
 /// The function evaluated over every window of `range` seconds ending at a sample, in one pass:
 /// `(value, end time)` of each window holding at least two samples.
 pub fn sliding(samples: &[Point], range: f64, f: Windowed) -> Vec<Point> {
-    let pts: Vec<Point> = finite(samples).copied().collect();
+    let pts: std::borrow::Cow<'_, [Point]> = if samples.iter().any(|p| p.v.is_nan()) {
+        finite(samples).copied().collect()
+    } else {
+        std::borrow::Cow::Borrowed(samples)
+    };
     // prefix[i] = the function's accumulation from pts[0] to pts[i].
     let mut prefix = Vec::with_capacity(pts.len());
     let mut acc = 0.0;
@@ -1361,6 +1398,16 @@ mod tests {
             .filter_map(|pair| Some(pair.split(',').next()?.trim().to_string()))
             .filter(|t| !t.is_empty() && !t.starts_with(']'))
             .collect()
+    }
+
+    #[test]
+    fn eight_digits_at_once() {
+        for text in ["00000000", "12345678", "99999999", "16442064", "00000001", "10000000"] {
+            assert_eq!(eight_digits(text.as_bytes()), text.parse().ok(), "{text}");
+        }
+        for text in ["1234567", "1234567a", "/2345678", ":2345678", "1234 678", "12345678\0"] {
+            assert_eq!(eight_digits(text.as_bytes()), None, "{text:?}");
+        }
     }
 
     #[test]
