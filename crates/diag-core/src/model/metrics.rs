@@ -649,7 +649,7 @@ fn exact_decimal(text: &[u8]) -> Option<f64> {
 
 /// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: eight at a
 /// time while eight are there, then one by one.
-#[inline]
+#[inline(always)]
 fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
     while *n + 8 <= 17 {
         let Some(d) = b.get(*i..*i + 8).and_then(eight_digits) else {
@@ -690,7 +690,7 @@ fn eight_digits(b: &[u8]) -> Option<u64> {
 /// rounded one (Clinger's fast path, the one the standard library takes first). With `json`,
 /// only what a JSON number allows: no sign (a `-` is left to the slow path) and no leading
 /// zero. `None` when the start is not such a decimal; the caller checks what follows it.
-#[inline]
+#[inline(always)]
 fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
     let (negative, mut i) = match b.first() {
         Some(b'-') if !json => (true, 1),
