@@ -4,8 +4,9 @@
 //! diag dumps one range-query response per metric per block of at most two hours, zstd-compressed
 //! by default under a `.json` name, one folder per Prometheus server, and falls back to one file
 //! per instance when the series count query fails. [`MetricData::load`] decodes every file of one
-//! metric (in parallel) and joins the blocks into one [`Series`] per label set; nothing is decoded
-//! until a rule asks for that metric.
+//! metric (in parallel) and joins the blocks into one [`Series`] per label set;
+//! [`MetricData::load_all`] does it for several metrics in one pass (the check decodes the metrics
+//! its rules read that way, and no others).
 //!
 //! ```
 //! use diag_core::model::metrics::{Point, increase};
@@ -444,8 +445,7 @@ mod fast {
             }
             self.i += i;
             let text = &b[..i];
-            super::exact_decimal(text)
-                .or_else(|| std::str::from_utf8(text).ok()?.parse().ok())
+            super::exact_decimal(text).or_else(|| std::str::from_utf8(text).ok()?.parse().ok())
         }
     }
 
@@ -1402,10 +1402,19 @@ mod tests {
 
     #[test]
     fn eight_digits_at_once() {
-        for text in ["00000000", "12345678", "99999999", "16442064", "00000001", "10000000"] {
+        for text in [
+            "00000000", "12345678", "99999999", "16442064", "00000001", "10000000",
+        ] {
             assert_eq!(eight_digits(text.as_bytes()), text.parse().ok(), "{text}");
         }
-        for text in ["1234567", "1234567a", "/2345678", ":2345678", "1234 678", "12345678\0"] {
+        for text in [
+            "1234567",
+            "1234567a",
+            "/2345678",
+            ":2345678",
+            "1234 678",
+            "12345678\0",
+        ] {
             assert_eq!(eight_digits(text.as_bytes()), None, "{text:?}");
         }
     }
@@ -1413,11 +1422,41 @@ mod tests {
     #[test]
     fn exact_decimals_are_the_standard_librarys_bits() {
         let edges = [
-            "0", "-0", "+0", "0.0", "-0.0", "1", "-1", "9007199254740991", "9007199254740992",
-            "9007199254740993", "18014398509481984", "99999999999999999", "100000000000000000",
-            "0.1", "0.2", "0.3", "2.675", "1.0000000000000002", "0.30000000000000004",
-            "123456789012345.67", "4503599627370496.5", "0.0000000000000001", "007", "+5",
-            "1.", ".5", "1e3", "-", "+", "", "1.2.3", "--1", "1-", "0x10", "١",
+            "0",
+            "-0",
+            "+0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "9007199254740991",
+            "9007199254740992",
+            "9007199254740993",
+            "18014398509481984",
+            "99999999999999999",
+            "100000000000000000",
+            "0.1",
+            "0.2",
+            "0.3",
+            "2.675",
+            "1.0000000000000002",
+            "0.30000000000000004",
+            "123456789012345.67",
+            "4503599627370496.5",
+            "0.0000000000000001",
+            "007",
+            "+5",
+            "1.",
+            ".5",
+            "1e3",
+            "-",
+            "+",
+            "",
+            "1.2.3",
+            "--1",
+            "1-",
+            "0x10",
+            "١",
         ];
         for text in edges {
             if let Some(v) = exact_decimal(text.as_bytes()) {
@@ -1433,10 +1472,24 @@ mod tests {
             );
         }
         // Plain decimals below 2^53 take the fast path.
-        for text in ["0", "-0", "42", "-12.5", "1642980867", "1642980867.123", "9007199254740991"] {
+        for text in [
+            "0",
+            "-0",
+            "42",
+            "-12.5",
+            "1642980867",
+            "1642980867.123",
+            "9007199254740991",
+        ] {
             assert!(exact_decimal(text.as_bytes()).is_some(), "{text}");
         }
-        for text in ["9007199254740992", "1e3", "1.", ".5", "12345678901234567890"] {
+        for text in [
+            "9007199254740992",
+            "1e3",
+            "1.",
+            ".5",
+            "12345678901234567890",
+        ] {
             assert!(exact_decimal(text.as_bytes()).is_none(), "{text}");
         }
         // Generated decimals: every digit count, point position and sign.
@@ -1472,7 +1525,11 @@ mod tests {
             if let Some(v) = exact_decimal(text.as_bytes()) {
                 assert_eq!(v.to_bits(), std.to_bits(), "{text}");
             }
-            assert_eq!(parse_value(&text).map(f64::to_bits), Some(std.to_bits()), "{text}");
+            assert_eq!(
+                parse_value(&text).map(f64::to_bits),
+                Some(std.to_bits()),
+                "{text}"
+            );
         }
     }
 
