@@ -1,12 +1,14 @@
 //! The checkers for `source: metric` and `source: alert` rules.
 //!
-//! A metric is decoded the first time a selected rule reads it and shared by every rule of the
-//! check ([`MetricCache`]); metrics no rule names are never decoded. A metric rule computes its
+//! The metrics the selected rules read are decoded once when the check starts, in one parallel
+//! pass over their files, and shared by every rule of the check ([`MetricCache`]); metrics no
+//! selected rule names are never decoded. A metric rule computes its
 //! function over each series' window, groups series into rows by its `by` labels, and the worst
 //! series of a group decides the row; the row cites the file, the series and the time of the
 //! worst sample. An alert rule reports each alert of its names seen in `alerts.json` (firing or
 //! pending when diag ran) or in the `ALERTS` history (fired during the window).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -65,15 +67,44 @@ impl<'c> MetricCache<'c> {
             })
             .flatten()
             .collect();
+        // Every metric a selected rule reads, decoded up front in one parallel pass over all
+        // their files; metrics no selected rule names are never decoded.
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        for rule in selected {
+            match &rule.body {
+                RuleBody::Metric(spec) => {
+                    names.insert(&spec.series.metric);
+                    if let Some(d) = &spec.divide_by {
+                        names.insert(&d.metric);
+                    }
+                    if spec.pd_leader {
+                        names.insert(LEADER_METRIC);
+                    }
+                }
+                RuleBody::Alert(_) => {
+                    names.insert("ALERTS");
+                }
+                _ => {}
+            }
+        }
+        let names: Vec<&str> = names.into_iter().collect();
+        let loaded = if names.is_empty() {
+            BTreeMap::new()
+        } else {
+            MetricData::load_all(&names, cluster.files_of(DataKind::Metric))
+                .into_iter()
+                .map(|(name, data)| (name, Arc::new(OnceLock::from(Arc::new(data)))))
+                .collect()
+        };
         MetricCache {
             cluster,
-            loaded: Mutex::new(BTreeMap::new()),
+            loaded: Mutex::new(loaded),
             claimed,
             instances: OnceLock::new(),
         }
     }
 
-    /// Every series of `name`, decoded once.
+    /// Every series of `name`, decoded once (on first use if no selected rule named it).
     pub(crate) fn get(&self, name: &str) -> Arc<MetricData> {
         let cell = {
             let mut loaded = self
@@ -97,11 +128,29 @@ struct Evaluated<'a> {
     /// The series cited (the numerator of a ratio, the `+Inf` bucket of a histogram).
     series: &'a Series,
     /// Its labels for grouping (a histogram's without `le`).
-    labels: Labels,
+    labels: Cow<'a, Labels>,
     /// The function's value and the time it refers to; `None` with too few samples.
     value: Option<Point>,
     /// The samples behind the value, for sparklines.
-    samples: Vec<Point>,
+    samples: Cow<'a, [Point]>,
+}
+
+/// The samples a rule reads of `s`: the series' own (borrowed) unless the rule keeps only the
+/// PD leader's or transforms the values.
+fn window<'a>(s: &'a Series, leader: Option<&PdLeader>, spec: &MetricRule) -> Cow<'a, [Point]> {
+    if leader.is_none() && spec.transform.is_none() {
+        return Cow::Borrowed(&s.samples);
+    }
+    let mut samples = match leader {
+        Some(l) => l.keep(s),
+        None => s.samples.clone(),
+    };
+    if let Some(t) = spec.transform {
+        for p in &mut samples {
+            p.v = t.apply(p.t, p.v);
+        }
+    }
+    Cow::Owned(samples)
 }
 
 pub(super) fn metric_rows(
@@ -136,18 +185,7 @@ pub(super) fn metric_rows(
         .pd_leader
         .then(|| PdLeader::from_series(&cache.get(LEADER_METRIC).series))
         .filter(PdLeader::is_known);
-    let window = |s: &Series| {
-        let mut samples = match &leader {
-            Some(l) => l.keep(s),
-            None => s.samples.clone(),
-        };
-        if let Some(t) = spec.transform {
-            for p in &mut samples {
-                p.v = t.apply(p.t, p.v);
-            }
-        }
-        samples
-    };
+    let window = |s| window(s, leader.as_ref(), spec);
 
     let mut evaluated = Vec::new();
     let mut idle = 0;
@@ -161,7 +199,7 @@ pub(super) fn metric_rows(
                 histograms.entry(key).or_default().push(s);
             }
             for (labels, buckets) in histograms {
-                let windows: Vec<(f64, Vec<Point>)> = buckets
+                let windows: Vec<(f64, Cow<'_, [Point]>)> = buckets
                     .iter()
                     .filter_map(|b| {
                         let le = b.label("le").and_then(metrics::parse_value)?;
@@ -178,21 +216,25 @@ pub(super) fn metric_rows(
                 let (value, samples) = quantile_over(q, spec.range, &windows, &spec.abnormal);
                 evaluated.push(Evaluated {
                     series: top,
-                    labels,
+                    labels: Cow::Owned(labels),
                     value,
-                    samples,
+                    samples: Cow::Owned(samples),
                 });
             }
         }
         _ => {
+            let mut denominators = Denominators::new(
+                spec.divide_by
+                    .as_ref()
+                    .zip(den.as_deref())
+                    .map(|(selector, den)| den.select(selector).collect())
+                    .unwrap_or_default(),
+            );
             for s in data.select(&spec.series) {
                 let (samples, value) = match (&spec.divide_by, &den) {
-                    (Some(selector), Some(den)) => {
+                    (Some(_), Some(_)) => {
                         let on = join_labels(spec, s);
-                        let Some(d) = den
-                            .select(selector)
-                            .find(|d| on.iter().all(|l| d.labels.get(l) == s.labels.get(l)))
-                        else {
+                        let Some(d) = denominators.find(&on, s) else {
                             continue;
                         };
                         match counter_function(spec.function) {
@@ -204,12 +246,12 @@ pub(super) fn metric_rows(
                                     continue;
                                 }
                                 let value = worst_point(&points, &spec.abnormal);
-                                (points, value)
+                                (Cow::Owned(points), value)
                             }
                             None => {
                                 let samples = metrics::ratio(&window(s), &window(d));
                                 let value = evaluate(spec, &samples);
-                                (samples, value)
+                                (Cow::Owned(samples), value)
                             }
                         }
                     }
@@ -221,7 +263,7 @@ pub(super) fn metric_rows(
                 };
                 evaluated.push(Evaluated {
                     series: s,
-                    labels: s.labels.clone(),
+                    labels: Cow::Borrowed(&s.labels),
                     value,
                     samples,
                 });
@@ -384,6 +426,38 @@ fn cited(e: &Evaluated<'_>) -> String {
     format!("{}{{{}}}", e.series.metric, labels.join(","))
 }
 
+/// The denominator series of a ratio, indexed by the values of the labels they are joined on:
+/// a numerator finds the first denominator (in series order) that agrees with it on every
+/// join label, without a scan of them all.
+struct Denominators<'a> {
+    series: Vec<&'a Series>,
+    /// Join labels → their values (`None` where a series lacks one) → the first series.
+    by_labels: BTreeMap<Vec<String>, BTreeMap<Vec<Option<&'a str>>, &'a Series>>,
+}
+
+impl<'a> Denominators<'a> {
+    fn new(series: Vec<&'a Series>) -> Denominators<'a> {
+        Denominators {
+            series,
+            by_labels: BTreeMap::new(),
+        }
+    }
+
+    fn find(&mut self, on: &[String], num: &Series) -> Option<&'a Series> {
+        let series = &self.series;
+        let index = self.by_labels.entry(on.to_vec()).or_insert_with(|| {
+            let mut index = BTreeMap::new();
+            for d in series {
+                let key = on.iter().map(|l| d.label(l)).collect();
+                index.entry(key).or_insert(*d);
+            }
+            index
+        });
+        let key: Vec<Option<&str>> = on.iter().map(|l| num.label(l)).collect();
+        index.get(&key).copied()
+    }
+}
+
 /// The labels a ratio's numerator and denominator are joined on.
 fn join_labels(spec: &MetricRule, num: &Series) -> Vec<String> {
     if let Some(on) = &spec.on {
@@ -506,7 +580,7 @@ fn sliding_avg(samples: &[Point], range: f64) -> Vec<Point> {
 fn quantile_over(
     q: f64,
     range: Option<f64>,
-    buckets: &[(f64, Vec<Point>)],
+    buckets: &[(f64, Cow<'_, [Point]>)],
     threshold: &Threshold,
 ) -> (Option<Point>, Vec<Point>) {
     let grown: Vec<(f64, Vec<Point>)> = buckets

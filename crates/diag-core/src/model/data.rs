@@ -123,16 +123,25 @@ impl DataFile {
     /// The whole content (decompressed as [`DataFile::reader`] does), for small files: refused
     /// past [`crate::bundle::Limits::max_read_bytes`].
     pub fn bytes(&self) -> Result<Vec<u8>, LoadError> {
+        let mut out = Vec::new();
+        self.bytes_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`DataFile::bytes`] into `out` (cleared first), so that a caller reading many files
+    /// reuses one buffer.
+    pub fn bytes_into(&self, out: &mut Vec<u8>) -> Result<(), LoadError> {
+        out.clear();
         let cap = self.source.limits().max_read_bytes;
         if self.size > cap {
             return Err(crate::bundle::read_too_large(&self.path, self.size, cap));
         }
         let mut reader = self.reader()?;
-        let mut out = Vec::with_capacity(self.size.min(cap) as usize);
+        out.reserve(self.size.min(cap) as usize);
         let read = reader
             .by_ref()
             .take(cap.saturating_add(1))
-            .read_to_end(&mut out)
+            .read_to_end(out)
             .map_err(|e| {
                 let message = without_file(&self.path, &e.to_string()).to_string();
                 match e.kind() {
@@ -148,7 +157,7 @@ impl DataFile {
         if read as u64 > cap {
             return Err(crate::bundle::read_too_large(&self.path, read as u64, cap));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The content as UTF-8 text (logs, `dmesg.log`, `ss.txt`).

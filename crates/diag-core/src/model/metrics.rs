@@ -4,8 +4,9 @@
 //! diag dumps one range-query response per metric per block of at most two hours, zstd-compressed
 //! by default under a `.json` name, one folder per Prometheus server, and falls back to one file
 //! per instance when the series count query fails. [`MetricData::load`] decodes every file of one
-//! metric (in parallel) and joins the blocks into one [`Series`] per label set; nothing is decoded
-//! until a rule asks for that metric.
+//! metric (in parallel) and joins the blocks into one [`Series`] per label set;
+//! [`MetricData::load_all`] does it for several metrics in one pass (the check decodes the metrics
+//! its rules read that way, and no others).
 //!
 //! ```
 //! use diag_core::model::metrics::{Point, increase};
@@ -103,28 +104,66 @@ pub struct MetricData {
 impl MetricData {
     /// Decodes every metric file named `name` among `files` (in parallel) and joins the blocks.
     pub fn load<'a>(name: &str, files: impl IntoIterator<Item = &'a DataFile>) -> MetricData {
-        let mut chosen: Vec<&DataFile> = files
-            .into_iter()
-            .filter(|f| f.kind == DataKind::Metric && f.metric_name() == Some(name))
+        MetricData::load_all(&[name], files)
+            .remove(name)
+            .unwrap_or_else(|| MetricData {
+                name: name.to_string(),
+                ..MetricData::default()
+            })
+    }
+
+    /// [`MetricData::load`] of each of `names` at once: one parallel pass over the files of
+    /// them all (a metric held in one file does not leave a core idle), each file read into a
+    /// buffer its thread reuses, then the blocks of each metric joined. Every name gets an
+    /// entry, with no files when the bundle has none of it.
+    pub fn load_all<'a>(
+        names: &[&str],
+        files: impl IntoIterator<Item = &'a DataFile>,
+    ) -> BTreeMap<String, MetricData> {
+        let mut out: BTreeMap<String, MetricData> = names
+            .iter()
+            .map(|n| {
+                let data = MetricData {
+                    name: n.to_string(),
+                    ..MetricData::default()
+                };
+                (n.to_string(), data)
+            })
             .collect();
-        chosen.sort_by(|a, b| a.path.cmp(&b.path));
+        let wanted: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        let mut chosen: Vec<(&str, &DataFile)> = files
+            .into_iter()
+            .filter(|f| f.kind == DataKind::Metric)
+            .filter_map(|f| Some((*wanted.get(f.metric_name()?)?, f)))
+            .collect();
+        // By metric, then path: the order the blocks of one metric are joined in.
+        chosen.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
         let decoded: Vec<Result<Vec<Series>, LoadError>> = chosen
             .par_iter()
-            .map(|f| f.bytes().and_then(|b| decode(&f.path, &b)))
+            .map_init(Vec::new, |buffer, (_, f)| {
+                f.bytes_into(buffer).and_then(|()| decode(&f.path, buffer))
+            })
             .collect();
-        let mut out = MetricData {
-            name: name.to_string(),
-            files: chosen.iter().map(|f| f.path.clone()).collect(),
-            ..MetricData::default()
-        };
-        let mut parts = Vec::new();
-        for result in decoded {
+        let mut parts: BTreeMap<&str, Vec<Series>> = BTreeMap::new();
+        for ((name, f), result) in chosen.iter().zip(decoded) {
+            let Some(data) = out.get_mut(*name) else {
+                continue;
+            };
+            data.files.push(f.path.clone());
             match result {
-                Ok(series) => parts.extend(series),
-                Err(e) => out.problems.push(e),
+                Ok(series) => parts.entry(name).or_default().extend(series),
+                Err(e) => data.problems.push(e),
             }
         }
-        out.series = join(parts);
+        let joined: Vec<(String, Vec<Series>)> = parts
+            .into_par_iter()
+            .map(|(name, p)| (name.to_string(), join(p)))
+            .collect();
+        for (name, series) in joined {
+            if let Some(data) = out.get_mut(&name) {
+                data.series = series;
+            }
+        }
         out
     }
 
@@ -283,7 +322,7 @@ fn finish(path: &Arc<str>, mut labels: Labels, mut samples: Vec<Point>) -> Serie
 /// a failure status, bad syntax — gives `None`, and [`decode`] reads it with serde_json, which
 /// also words the errors. What this accepts is valid JSON that serde_json reads the same way.
 mod fast {
-    use super::{Labels, Point, parse_value};
+    use super::{Labels, Point};
 
     struct Cursor<'a> {
         b: &'a [u8],
@@ -330,60 +369,83 @@ mod fast {
             self.eat(b':')
         }
 
-        /// A JSON number (strict grammar) as f64: integers of up to 15 digits exactly, others
-        /// by the standard library's correctly rounded parse.
+        /// A sample in the form Prometheus writes almost all of them, `[<t>,"<v>"]` without
+        /// whitespace and with plain decimals, read in one pass; `None` (nothing consumed) for
+        /// any other form, which [`series`] reads piece by piece.
+        fn compact_sample(&mut self) -> Option<Point> {
+            let b = self.b.get(self.i..)?;
+            if b.first() != Some(&b'[') {
+                return None;
+            }
+            let (t, len) = super::exact_prefix(&b[1..], true)?;
+            let mut i = 1 + len;
+            if b.get(i..i + 2) != Some(&b",\""[..]) {
+                return None;
+            }
+            i += 2;
+            let (v, len) = super::exact_prefix(&b[i..], false)?;
+            i += len;
+            if b.get(i..i + 2) != Some(&b"\"]"[..]) {
+                return None;
+            }
+            self.i += i + 2;
+            Some(Point { t, v })
+        }
+
+        /// A sample value: a string without escapes or control characters, read as bytes
+        /// (no UTF-8 pass: [`super::parse_value_bytes`] takes ASCII only on its fast path).
+        fn value(&mut self) -> Option<f64> {
+            self.eat(b'"')?;
+            let start = self.i;
+            let len = memchr::memchr(b'"', &self.b[start..])?;
+            let raw = &self.b[start..start + len];
+            if raw.iter().any(|&c| c == b'\\' || c < 0x20) {
+                return None;
+            }
+            self.i = start + len + 1;
+            super::parse_value_bytes(raw)
+        }
+
+        /// A JSON number (strict grammar) as f64, correctly rounded: plain integers and
+        /// decimals by the exact fast path, others by the standard library's parse.
         fn number(&mut self) -> Option<f64> {
             self.ws();
-            let b = self.b;
-            let start = self.i;
-            let mut i = start;
-            if b.get(i) == Some(&b'-') {
-                i += 1;
-            }
+            let b = &self.b[self.i..];
+            let mut i = usize::from(b.first() == Some(&b'-'));
             let int_start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
+            while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
             let digits = i - int_start;
             if digits == 0 || (digits > 1 && b[int_start] == b'0') {
                 return None;
             }
-            let mut plain = true;
-            if b.get(i) == Some(&b'.') {
-                plain = false;
+            if i < b.len() && b[i] == b'.' {
                 i += 1;
                 let frac = i;
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
                 if i == frac {
                     return None;
                 }
             }
-            if matches!(b.get(i), Some(b'e' | b'E')) {
-                plain = false;
+            if i < b.len() && matches!(b[i], b'e' | b'E') {
                 i += 1;
-                if matches!(b.get(i), Some(b'+' | b'-')) {
+                if i < b.len() && matches!(b[i], b'+' | b'-') {
                     i += 1;
                 }
                 let exp = i;
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
                 if i == exp {
                     return None;
                 }
             }
-            self.i = i;
-            let text = &b[start..i];
-            if plain && digits <= 15 {
-                let n = b[int_start..i]
-                    .iter()
-                    .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-                let v = n as f64;
-                return Some(if int_start > start { -v } else { v });
-            }
-            std::str::from_utf8(text).ok()?.parse().ok()
+            self.i += i;
+            let text = &b[..i];
+            super::exact_decimal(text).or_else(|| std::str::from_utf8(text).ok()?.parse().ok())
         }
     }
 
@@ -402,9 +464,10 @@ mod fast {
         c.key("result")?;
         c.eat(b'[')?;
         let mut out = Vec::new();
+        let mut scratch = Vec::new();
         if !c.take(b']') {
             loop {
-                out.push(series(&mut c)?);
+                out.push(series(&mut c, &mut scratch)?);
                 if c.take(b']') {
                     break;
                 }
@@ -417,7 +480,8 @@ mod fast {
         (c.i == bytes.len()).then_some(out)
     }
 
-    fn series(c: &mut Cursor<'_>) -> Option<(Labels, Vec<Point>)> {
+    /// One series; its samples are gathered in `scratch` and copied out at their exact length.
+    fn series(c: &mut Cursor<'_>, scratch: &mut Vec<Point>) -> Option<(Labels, Vec<Point>)> {
         c.eat(b'{')?;
         c.key("metric")?;
         c.eat(b'{')?;
@@ -439,15 +503,22 @@ mod fast {
         c.eat(b',')?;
         c.key("values")?;
         c.eat(b'[')?;
-        let mut samples = Vec::with_capacity(256);
+        let samples = scratch;
+        samples.clear();
         if !c.take(b']') {
             loop {
-                c.eat(b'[')?;
-                let t = c.number()?;
-                c.eat(b',')?;
-                let v = parse_value(c.string()?)?;
-                c.eat(b']')?;
-                samples.push(Point { t, v });
+                let point = match c.compact_sample() {
+                    Some(p) => p,
+                    None => {
+                        c.eat(b'[')?;
+                        let t = c.number()?;
+                        c.eat(b',')?;
+                        let v = c.value()?;
+                        c.eat(b']')?;
+                        Point { t, v }
+                    }
+                };
+                samples.push(point);
                 if c.take(b']') {
                     break;
                 }
@@ -455,7 +526,7 @@ mod fast {
             }
         }
         c.eat(b'}')?;
-        Some((labels, samples))
+        Some((labels, samples.clone()))
     }
 }
 
@@ -540,12 +611,119 @@ impl<'de> Deserialize<'de> for Point {
 
 /// A sample value as Prometheus writes it: a decimal, `NaN`, `+Inf` or `-Inf`.
 pub fn parse_value(text: &str) -> Option<f64> {
+    parse_value_bytes(text.as_bytes())
+}
+
+/// [`parse_value`] of raw bytes: plain integers and decimals (the way Prometheus writes almost
+/// every value) by [`exact_decimal`], anything else by the standard library's parse of the
+/// text, so both give the same bits.
+fn parse_value_bytes(text: &[u8]) -> Option<f64> {
     match text {
-        "NaN" => Some(f64::NAN),
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => text.parse().ok().filter(|v: &f64| !v.is_nan()),
+        b"NaN" => Some(f64::NAN),
+        b"+Inf" | b"Inf" => Some(f64::INFINITY),
+        b"-Inf" => Some(f64::NEG_INFINITY),
+        _ => exact_decimal(text).or_else(|| {
+            std::str::from_utf8(text)
+                .ok()?
+                .parse()
+                .ok()
+                .filter(|v: &f64| !v.is_nan())
+        }),
     }
+}
+
+/// Exact powers of ten (every one up to 1e22 is an f64 without rounding).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `[+-]?digits[.digits]` as the correctly rounded f64, when that takes one IEEE operation.
+/// `None` for anything else (exponents, more digits, `1.`, `.5`, other text): the caller parses
+/// those the slow way.
+fn exact_decimal(text: &[u8]) -> Option<f64> {
+    exact_prefix(text, false)
+        .filter(|&(_, len)| len == text.len())
+        .map(|(v, _)| v)
+}
+
+/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: eight at a
+/// time while eight are there, then one by one.
+#[inline(always)]
+fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
+    while *n + 8 <= 17 {
+        let Some(d) = b.get(*i..*i + 8).and_then(eight_digits) else {
+            break;
+        };
+        *w = *w * 100_000_000 + d;
+        *i += 8;
+        *n += 8;
+    }
+    while *n < 17 && *i < b.len() && b[*i].is_ascii_digit() {
+        *w = *w * 10 + u64::from(b[*i] - b'0');
+        *i += 1;
+        *n += 1;
+    }
+}
+
+/// The number eight ASCII digits spell (the first the most significant), or `None` unless all
+/// eight are digits; in a few word operations (SWAR).
+#[inline]
+fn eight_digits(b: &[u8]) -> Option<u64> {
+    let x = u64::from_le_bytes(b.try_into().ok()?);
+    // Each byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of it.
+    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
+    let carried = (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+    if high | carried != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // Digit values, then pairs, fours, the eight (byte 0 is the first digit).
+    let v = x - 0x3030_3030_3030_3030;
+    let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
+}
+
+/// The decimal `[+-]?digits[.digits]` that `b` starts with, as `(value, length)`, when its
+/// digits (without the point) form an integer `w < 2^53` with at most 22 after the point: then
+/// `w` and `10^frac` are exact and `w / 10^frac` is rounded once, so the value is the correctly
+/// rounded one (Clinger's fast path, the one the standard library takes first). With `json`,
+/// only what a JSON number allows: no sign (a `-` is left to the slow path) and no leading
+/// zero. `None` when the start is not such a decimal; the caller checks what follows it.
+#[inline(always)]
+fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
+    let (negative, mut i) = match b.first() {
+        Some(b'-') if !json => (true, 1),
+        Some(b'+') if !json => (false, 1),
+        _ => (false, 0),
+    };
+    let start = i;
+    // At most 17 digits in all: no u64 overflow. A longer number stops on a digit, which no
+    // caller takes as the end of a value.
+    let (mut w, mut n) = (0, 0);
+    digits(b, &mut i, &mut w, &mut n);
+    if n == 0 || (json && n > 1 && b[start] == b'0') {
+        return None;
+    }
+    let mut frac = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let before = n;
+        digits(b, &mut i, &mut w, &mut n);
+        frac = n - before;
+        if frac == 0 {
+            return None;
+        }
+    }
+    if w >= 1 << 53 {
+        return None;
+    }
+    let v = if frac == 0 {
+        w as f64
+    } else {
+        w as f64 / POW10[frac]
+    };
+    Some((if negative { -v } else { v }, i))
 }
 
 /// A PromQL-style series selector: `name{a="x",b=~"y|z",c!="w",d!~"v"}` (the name optional).
@@ -782,7 +960,11 @@ pub enum Windowed {
 /// The function evaluated over every window of `range` seconds ending at a sample, in one pass:
 /// `(value, end time)` of each window holding at least two samples.
 pub fn sliding(samples: &[Point], range: f64, f: Windowed) -> Vec<Point> {
-    let pts: Vec<Point> = finite(samples).copied().collect();
+    let pts: std::borrow::Cow<'_, [Point]> = if samples.iter().any(|p| p.v.is_nan()) {
+        finite(samples).copied().collect()
+    } else {
+        std::borrow::Cow::Borrowed(samples)
+    };
     // prefix[i] = the function's accumulation from pts[0] to pts[i].
     let mut prefix = Vec::with_capacity(pts.len());
     let mut acc = 0.0;
@@ -1114,6 +1296,22 @@ mod tests {
             matrix("x", r#""a":"ü""#, r#"[1e9,"3"],[-5,"4"],[1234567890123456789,"5"]"#),
             r#" { "status" : "success" , "data" : { "resultType" : "matrix" , "result" : [ { "metric" : { } , "values" : [ ] } , { "metric" : { "__name__" : "y" } , "values" : [ [ 1 , "2" ] ] } ] } } "#.to_string(),
             r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#.to_string(),
+            // The number path: specials, exponents, huge integers (past 2^53 and past u64),
+            // negative zero, long decimals, signs and leading zeros in values, spaced pairs
+            // between compact ones.
+            matrix("x", r#""a":"b""#, concat!(
+                r#"[1,"NaN"],[2,"+Inf"],[3,"-Inf"],[4,"Inf"],[5,"1e3"],[6,"1E-7"],[7,"2.5e+300"],"#,
+                r#"[8,"-1.5e-300"],[9,"1e400"],[10,"12345678901234567890"],[11,"9007199254740993"],"#,
+                r#"[12,"9007199254740992"],[13,"-0"],[14,"-0.0"],[15,"0.1"],[16,"0.30000000000000004"],"#,
+                r#"[17,"123456789012345.67"],[18,"007"],[19,"+5"],[20,"-12.5"],[21,"4.9e-324"],"#,
+                r#"[22,"1.7976931348623157e308"],[23,"99999999999999999"],[24,"0.000000000000000001"],"#,
+                r#"[ 25 , "6" ],[26,"1.00000000000000000000001"],[27,"3.14159265358979323846"]"#,
+            )),
+            matrix("x", r#""a":"b""#, concat!(
+                r#"[-0,"1"],[0,"2"],[1642980867.123,"3"],[1642980867.1234567,"4"],[1.5e9,"5"],"#,
+                r#"[9007199254740993,"6"],[123456789012345678901234567890,"7"],[-1642980867.5,"8"],"#,
+                r#"[1642980867.12345678901234,"9"],[1E2,"10"]"#,
+            )),
         ];
         for doc in &docs {
             let fast = fast::matrix(doc.as_bytes());
@@ -1131,13 +1329,21 @@ mod tests {
                 assert_eq!((&a.metric, &a.labels), (&b.metric, &b.labels), "{doc}");
                 assert_eq!(a.samples.len(), b.samples.len(), "{doc}");
                 for (p, q) in a.samples.iter().zip(&b.samples) {
-                    // serde_json's float parse may be one ulp off the correctly rounded one.
+                    // serde_json's float parse of a time may be one ulp off the correctly
+                    // rounded one; values are text both ways, read by `parse_value`: the bits
+                    // must agree (NaN and the sign of zero included).
                     let close =
                         |x: f64, y: f64| x == y || (x - y).abs() <= x.abs() * 4.0 * f64::EPSILON;
-                    assert!(
-                        close(p.t, q.t) && (close(p.v, q.v) || p.v.is_nan() && q.v.is_nan()),
-                        "{doc}: {p:?} vs {q:?}"
-                    );
+                    assert!(close(p.t, q.t), "{doc}: {p:?} vs {q:?}");
+                    assert_eq!(p.v.to_bits(), q.v.to_bits(), "{doc}: {p:?} vs {q:?}");
+                }
+                // Times are the standard library's correctly rounded parse of a token.
+                let times: Vec<u64> = time_tokens(doc)
+                    .iter()
+                    .filter_map(|t| t.parse::<f64>().ok().map(f64::to_bits))
+                    .collect();
+                for p in &a.samples {
+                    assert!(times.contains(&p.t.to_bits()), "{doc}: {p:?}");
                 }
             }
         }
@@ -1179,6 +1385,152 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    /// The time token of every `[t, "v"]` pair of a document.
+    fn time_tokens(doc: &str) -> Vec<String> {
+        let Some(values) = doc.find("\"values\"") else {
+            return Vec::new();
+        };
+        doc[values..]
+            .split('[')
+            .skip(2)
+            .filter_map(|pair| Some(pair.split(',').next()?.trim().to_string()))
+            .filter(|t| !t.is_empty() && !t.starts_with(']'))
+            .collect()
+    }
+
+    #[test]
+    fn eight_digits_at_once() {
+        for text in [
+            "00000000", "12345678", "99999999", "16442064", "00000001", "10000000",
+        ] {
+            assert_eq!(eight_digits(text.as_bytes()), text.parse().ok(), "{text}");
+        }
+        for text in [
+            "1234567",
+            "1234567a",
+            "/2345678",
+            ":2345678",
+            "1234 678",
+            "12345678\0",
+        ] {
+            assert_eq!(eight_digits(text.as_bytes()), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn exact_decimals_are_the_standard_librarys_bits() {
+        let edges = [
+            "0",
+            "-0",
+            "+0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "9007199254740991",
+            "9007199254740992",
+            "9007199254740993",
+            "18014398509481984",
+            "99999999999999999",
+            "100000000000000000",
+            "0.1",
+            "0.2",
+            "0.3",
+            "2.675",
+            "1.0000000000000002",
+            "0.30000000000000004",
+            "123456789012345.67",
+            "4503599627370496.5",
+            "0.0000000000000001",
+            "007",
+            "+5",
+            "1.",
+            ".5",
+            "1e3",
+            "-",
+            "+",
+            "",
+            "1.2.3",
+            "--1",
+            "1-",
+            "0x10",
+            "١",
+        ];
+        for text in edges {
+            if let Some(v) = exact_decimal(text.as_bytes()) {
+                let std: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(v.to_bits(), std.to_bits(), "{text}");
+            }
+            // And through `parse_value`, which falls back to the standard library.
+            let std = text.parse::<f64>().ok().filter(|v| !v.is_nan());
+            assert_eq!(
+                parse_value(text).map(f64::to_bits),
+                std.map(f64::to_bits),
+                "{text}"
+            );
+        }
+        // Plain decimals below 2^53 take the fast path.
+        for text in [
+            "0",
+            "-0",
+            "42",
+            "-12.5",
+            "1642980867",
+            "1642980867.123",
+            "9007199254740991",
+        ] {
+            assert!(exact_decimal(text.as_bytes()).is_some(), "{text}");
+        }
+        for text in [
+            "9007199254740992",
+            "1e3",
+            "1.",
+            ".5",
+            "12345678901234567890",
+        ] {
+            assert!(exact_decimal(text.as_bytes()).is_none(), "{text}");
+        }
+        // Generated decimals: every digit count, point position and sign.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let digits = 1 + (r % 18) as usize;
+            let mut text = String::new();
+            match (r >> 8) % 3 {
+                0 => text.push('-'),
+                1 => text.push('+'),
+                _ => {}
+            }
+            let point = ((r >> 16) % (digits as u64 + 1)) as usize;
+            let mut d = next();
+            for i in 0..digits {
+                if i == point && i > 0 {
+                    text.push('.');
+                }
+                text.push(char::from(b'0' + (d % 10) as u8));
+                d /= 10;
+                if d == 0 {
+                    d = next();
+                }
+            }
+            let std: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            if let Some(v) = exact_decimal(text.as_bytes()) {
+                assert_eq!(v.to_bits(), std.to_bits(), "{text}");
+            }
+            assert_eq!(
+                parse_value(&text).map(f64::to_bits),
+                Some(std.to_bits()),
+                "{text}"
+            );
+        }
     }
 
     #[test]
