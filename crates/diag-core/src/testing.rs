@@ -422,6 +422,26 @@ impl BuiltinBase {
     }
 }
 
+/// Copies a bundle directory to `to` (created), leaving out the report directories a check wrote
+/// into it (the README's sample command writes `fixtures/diag-fPrz0RnDxRn/report-*`): what a
+/// test that checks a copy of a fixture needs, since checking writes into the bundle.
+pub fn copy_bundle(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if crate::bundle::is_report_dir(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            copy_bundle(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Base bundles found for the cases of one run; shipped ones are written once into a scratch
 /// directory that is removed when the run ends.
 #[derive(Default)]

@@ -127,14 +127,7 @@ fn report_directories_inside_a_bundle_are_not_read() {
     let pristine = Cluster::open(&fixture(name)).unwrap_or_else(|e| panic!("{e}"));
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let copy = tmp.path().join(name);
-    for (rel, path) in files_under(&fixture(name)) {
-        if rel.starts_with("report-") {
-            continue;
-        }
-        let dest = copy.join(&rel);
-        std::fs::create_dir_all(dest.parent().unwrap_or(&copy)).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::copy(path, dest).unwrap_or_else(|e| panic!("{e}"));
-    }
+    diag_core::testing::copy_bundle(&fixture(name), &copy).unwrap_or_else(|e| panic!("{e}"));
     for dir in [
         "report-261201152100",
         "report-261201152100-1",

@@ -4,7 +4,6 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -23,19 +22,7 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Copies a directory tree, leaving out the report directories a run of `diag-check` wrote into
 /// a bundle (the README's sample command writes `fixtures/diag-fPrz0RnDxRn/report-*`).
 pub fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name().to_string_lossy().starts_with("report-") {
-                continue;
-            }
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    diag_core::testing::copy_bundle(from, to).unwrap();
 }
 
 /// A fresh copy of a fixture bundle in a temporary directory, named as the original.

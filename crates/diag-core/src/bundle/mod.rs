@@ -239,6 +239,22 @@ pub fn open_source(path: &Path, limits: &Limits, plan: &ReadPlan) -> Result<Open
     }
 }
 
+/// An archive entry's safe relative path; `None` for an entry to skip: the archive's own root
+/// (`./`), or a refused name, which is recorded in `warnings`.
+pub(crate) fn entry_path(raw_name: &str, warnings: &mut Vec<LoadError>) -> Option<String> {
+    match safe_relative(raw_name) {
+        Ok(rel) if !rel.is_empty() => Some(rel),
+        Ok(_) => None,
+        Err(reason) => {
+            warnings.push(LoadError::UnsafeEntry {
+                entry: raw_name.to_string(),
+                reason,
+            });
+            None
+        }
+    }
+}
+
 /// Normalises an archive entry name to a safe relative path, or says why it is refused.
 pub(crate) fn safe_relative(name: &str) -> Result<String, String> {
     if name.contains('\0') {
@@ -311,7 +327,7 @@ pub(crate) fn strip_root<V>(entries: BTreeMap<String, V>, prefix: &str) -> BTree
 
 /// Whether a top-level folder name is one a check writes (see
 /// [`crate::report::default_report_dir`]).
-fn is_report_dir(name: &str) -> bool {
+pub(crate) fn is_report_dir(name: &str) -> bool {
     if name.starts_with(".diag-report-") {
         return true;
     }

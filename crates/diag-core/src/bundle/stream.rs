@@ -114,9 +114,18 @@ fn zstd_error(e: io::Error) -> io::Error {
             "zstd data ends inside a frame (the file is cut short)",
         )
     } else if e.kind() == io::ErrorKind::Other {
+        // libzstd's streaming decoder says "Destination buffer is too small" when a frame
+        // decodes to more than the content size its header declares: a damaged frame, not a
+        // buffer of ours.
+        let meaning = match text.as_str() {
+            "Destination buffer is too small" => {
+                "a frame holds more data than its header declares (damaged frame)"
+            }
+            _ => &text,
+        };
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("invalid zstd data: {text}"),
+            format!("invalid zstd data: {meaning}"),
         )
     } else {
         e

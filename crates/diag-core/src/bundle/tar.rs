@@ -24,7 +24,8 @@ use super::archive::{Alias, Budget, RATIO_FLOOR, archive_error, resolve_aliases}
 use super::stream::{Counted, FileRange, ZstdFrames, is_cap_exceeded};
 use super::{
     Entry, Limits, MEMORY_ENTRY_BYTES, MEMORY_TOTAL_BYTES, Opened, ReadPlan, Source, SourceKind,
-    find_root, not_a_bundle, not_found, resolve_link, safe_relative, strip_root, too_large,
+    entry_path, find_root, not_a_bundle, not_found, resolve_link, safe_relative, strip_root,
+    too_large,
 };
 use crate::error::{LimitKind, LoadError};
 
@@ -271,16 +272,8 @@ impl TarSource {
                 continue;
             };
             last.clone_from(&raw_name);
-            let rel = match safe_relative(&raw_name) {
-                Ok(rel) if !rel.is_empty() => rel,
-                Ok(_) => continue,
-                Err(reason) => {
-                    warnings.push(LoadError::UnsafeEntry {
-                        entry: raw_name,
-                        reason,
-                    });
-                    continue;
-                }
+            let Some(rel) = entry_path(&raw_name, &mut warnings) else {
+                continue;
             };
             let entry_type = entry.header().entry_type();
             if entry_type.is_symlink() || entry_type.is_hard_link() {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::archive::{Budget, archive_error, resolve_aliases};
 use super::stream::FileRange;
 use super::{
-    Entry, Limits, Opened, Source, SourceKind, find_root, not_a_bundle, not_found, resolve_link,
-    safe_relative, strip_root,
+    Entry, Limits, Opened, Source, SourceKind, entry_path, find_root, not_a_bundle, not_found,
+    resolve_link, strip_root,
 };
 use crate::error::LoadError;
 
@@ -75,16 +75,8 @@ impl ZipSource {
             if entry.is_dir() {
                 continue;
             }
-            let rel = match safe_relative(&raw_name) {
-                Ok(rel) if !rel.is_empty() => rel,
-                Ok(_) => continue,
-                Err(reason) => {
-                    warnings.push(LoadError::UnsafeEntry {
-                        entry: raw_name,
-                        reason,
-                    });
-                    continue;
-                }
+            let Some(rel) = entry_path(&raw_name, &mut warnings) else {
+                continue;
             };
             if entry.is_symlink() {
                 // A raw (still compressed) read is enough only for stored entries; links are tiny

@@ -22,20 +22,7 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            // Not the report directories a run of the README's sample command left in a fixture.
-            if entry.file_name().to_string_lossy().starts_with("report-") {
-                continue;
-            }
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    diag_core::testing::copy_bundle(from, to).unwrap();
 }
 
 /// A data directory with the seed bundle (`diag-fPrz0RnDxRn`) and the minimal one (`diag-mini`).
