@@ -50,7 +50,12 @@ fn children_cpu_ns() -> u64 {
     };
     // After the command: state is field 3; cutime and cstime are fields 16 and 17.
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (tick(13) + tick(14)) * 10_000_000
 }
 
@@ -114,10 +119,11 @@ fn main() {
     // the checker does, instead of memory-mapping explicit files.
     let mut rg_dir_args = rg_args.clone();
     rg_args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
-    rg_dir_args.extend(files.iter().filter_map(|f| {
-        f.parent()
-            .map(|d| d.to_string_lossy().into_owned())
-    }));
+    rg_dir_args.extend(
+        files
+            .iter()
+            .filter_map(|f| f.parent().map(|d| d.to_string_lossy().into_owned())),
+    );
     let run_rg = |args: &[String]| {
         let t = Instant::now();
         let cpu = children_cpu_ns();

@@ -2,7 +2,8 @@
 //!
 //! Files are scanned in parallel. Each file is read once, in chunks of whole lines; one
 //! Aho-Corasick automaton over the literals of the rules that read that file finds the lines
-//! worth parsing, and only those are parsed and tested exactly (level, message, fields,
+//! worth parsing (a large file is searched for tails of them fitted to its first bytes, see
+//! [`fitted`]), and only those are parsed and tested exactly (level, message, fields,
 //! window). A match in a line without a header (stderr text, a panic, a start-script line)
 //! takes the time of the nearest header before it in the same chunk, or none.
 //!
@@ -950,9 +951,7 @@ mod tests {
         let mut literals: Vec<&str> = rules
             .rules()
             .iter()
-            .flat_map(|r| {
-                r.log_literals(crate::model::ComponentKind::Tikv, LogFileKind::Main)
-            })
+            .flat_map(|r| r.log_literals(crate::model::ComponentKind::Tikv, LogFileKind::Main))
             .collect();
         literals.sort_unstable();
         literals.dedup();
@@ -980,7 +979,9 @@ mod tests {
             ));
         }
         for (i, l) in literals.iter().enumerate() {
-            text.push_str(&format!("[2022/02/07 12:01:00.000 +08:00] [WARN] [x.rs:{i}] [\"{l}\"]\n"));
+            text.push_str(&format!(
+                "[2022/02/07 12:01:00.000 +08:00] [WARN] [x.rs:{i}] [\"{l}\"]\n"
+            ));
             text.push_str(&format!("{}\n", ordinary[i % ordinary.len()]));
             let tail = &l[l.len() / 2..];
             text.push_str(&format!("tail only: {tail}\n"));
