@@ -147,3 +147,24 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `--rule 7005`, a waiver and a bundle diff name a rule by its id, so no two shipped rules
+/// share one, whatever their kinds (metric rules once reused the log rules' 7001–7023). diag's
+/// own rule set gives 206 to both store-limit rules; that pair is kept as diag numbers it.
+#[test]
+fn shipped_rule_ids_are_unique_across_kinds() {
+    let rules = diag_core::rules::RuleSet::builtin();
+    let mut by_id: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for rule in rules.rules() {
+        by_id
+            .entry(rule.meta.id)
+            .or_default()
+            .push(format!("{} ({:?})", rule.meta.name, rule.meta.kind));
+    }
+    let shared: Vec<String> = by_id
+        .into_iter()
+        .filter(|(id, names)| names.len() > 1 && *id != 206)
+        .map(|(id, names)| format!("{id}: {}", names.join(", ")))
+        .collect();
+    assert!(shared.is_empty(), "ids used twice:\n{}", shared.join("\n"));
+}
