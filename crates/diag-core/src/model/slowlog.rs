@@ -83,24 +83,51 @@ impl SlowQuery {
             .map(|(_, v)| v.as_str())
     }
 
-    fn set(&mut self, key: &str, value: &str) {
-        match key {
-            "Time" => self.time = value.parse().ok(),
-            "Digest" => self.digest = Some(value.to_string()),
-            "Plan_digest" => self.plan_digest = Some(value.to_string()),
-            "Query_time" => self.query_time = value.parse().ok(),
-            "Process_time" => self.process_time = value.parse().ok(),
-            "Process_keys" => self.process_keys = value.parse().ok(),
-            "Total_keys" => self.total_keys = value.parse().ok(),
-            "Rocksdb_delete_skipped_count" => {
-                self.rocksdb_delete_skipped_count = value.parse().ok()
+    /// Sets field `key`; `keep` also records it in [`SlowQuery::fields`]. Returns false when
+    /// a typed field's value does not read as its type (it then stays absent).
+    fn set(&mut self, key: &str, value: &str, keep: bool) -> bool {
+        let read = match key {
+            "Time" => {
+                self.time = value.parse().ok();
+                self.time.is_some()
             }
-            _ => {}
-        }
-        if self.fields.len() < MAX_FIELDS {
+            "Digest" => {
+                self.digest = Some(value.to_string());
+                true
+            }
+            "Plan_digest" => {
+                self.plan_digest = Some(value.to_string());
+                true
+            }
+            "Query_time" => set_parsed(&mut self.query_time, value),
+            "Process_time" => set_parsed(&mut self.process_time, value),
+            "Process_keys" => set_parsed(&mut self.process_keys, value),
+            "Total_keys" => set_parsed(&mut self.total_keys, value),
+            "Rocksdb_delete_skipped_count" => {
+                set_parsed(&mut self.rocksdb_delete_skipped_count, value)
+            }
+            _ => true,
+        };
+        if keep && self.fields.len() < MAX_FIELDS {
             self.fields.push((key.to_string(), value.to_string()));
         }
+        read
     }
+}
+
+/// Parses `value` into `slot` (absent when it does not parse); whether it parsed.
+fn set_parsed<T: std::str::FromStr>(slot: &mut Option<T>, value: &str) -> bool {
+    *slot = value.parse().ok();
+    slot.is_some()
+}
+
+/// The first typed field whose value did not read as its type, and how many did not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnreadableFields {
+    /// How many values did not read.
+    pub count: u64,
+    /// The first one: its line, field name and value as written (up to 64 bytes).
+    pub first: Option<(u64, String, String)>,
 }
 
 /// A line that could not be read (not UTF-8, or an I/O error).
@@ -123,10 +150,15 @@ pub struct SlowLogReader<R> {
     done: bool,
     /// Lines cut at [`MAX_LINE_BYTES`]: how many, and the first one's number.
     cut: (u64, u64),
+    /// Whether entries keep every field and the statement (else the typed fields only).
+    whole: bool,
+    /// Whether the current entry's statement has begun (a non-empty line after its headers).
+    in_statement: bool,
+    unreadable: UnreadableFields,
 }
 
 impl<R: BufRead> SlowLogReader<R> {
-    /// Reads entries from `input`.
+    /// Reads entries from `input`, each with every field and its statement.
     pub fn new(input: R) -> SlowLogReader<R> {
         SlowLogReader {
             input,
@@ -135,6 +167,33 @@ impl<R: BufRead> SlowLogReader<R> {
             current: None,
             done: false,
             cut: (0, 0),
+            whole: true,
+            in_statement: false,
+            unreadable: UnreadableFields::default(),
+        }
+    }
+
+    /// Reads entries from `input` with only their typed fields (`time`, `digest`, …):
+    /// [`SlowQuery::fields`] and [`SlowQuery::sql`] stay empty. What the performance rules
+    /// need, without copying every field and statement.
+    pub fn typed_only(input: R) -> SlowLogReader<R> {
+        SlowLogReader {
+            whole: false,
+            ..SlowLogReader::new(input)
+        }
+    }
+
+    /// Typed fields read so far whose values did not read as their type (a `Process_keys` of
+    /// `abc`): they count as absent, and this says how many and which was first.
+    pub fn unreadable_fields(&self) -> &UnreadableFields {
+        &self.unreadable
+    }
+
+    fn note_unreadable(&mut self, key: &str, value: &str) {
+        self.unreadable.count += 1;
+        if self.unreadable.first.is_none() {
+            self.unreadable.first =
+                Some((self.line, key.to_string(), prefix(value, 64).to_string()));
         }
     }
 
@@ -143,69 +202,104 @@ impl<R: BufRead> SlowLogReader<R> {
         self.cut
     }
 
-    /// Reads one line into `buf`, at most [`MAX_LINE_BYTES`] of it; the rest of a longer line
-    /// is skipped without being held. Returns the bytes consumed (0 at the end).
+    /// Reads one line into `buf`, at most [`MAX_LINE_BYTES`] of it (plus its newline); the rest
+    /// of a longer line is skipped without being held. Returns the bytes consumed (0 at the
+    /// end).
     fn read_line(&mut self) -> std::io::Result<usize> {
-        let limit = MAX_LINE_BYTES as u64 + 1;
-        let n = std::io::Read::take(&mut self.input, limit).read_until(b'\n', &mut self.buf)?;
-        if self.buf.len() <= MAX_LINE_BYTES || self.buf.ends_with(b"\n") {
-            return Ok(n);
-        }
-        self.buf.truncate(MAX_LINE_BYTES);
-        if self.cut.0 == 0 {
-            self.cut.1 = self.line + 1;
-        }
-        self.cut.0 += 1;
-        let mut skipped = n;
+        let mut consumed = 0;
         loop {
-            let chunk = self.input.fill_buf()?;
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if chunk.is_empty() {
                 break;
             }
-            match memchr::memchr(b'\n', chunk) {
-                Some(at) => {
-                    self.input.consume(at + 1);
-                    skipped += at + 1;
-                    break;
-                }
-                None => {
-                    let len = chunk.len();
-                    self.input.consume(len);
-                    skipped += len;
-                }
+            let (part, ends) = match memchr::memchr(b'\n', chunk) {
+                Some(at) => (&chunk[..=at], true),
+                None => (chunk, false),
+            };
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&part[..part.len().min(room)]);
+            let len = part.len();
+            self.input.consume(len);
+            consumed += len;
+            if ends {
+                break;
             }
         }
-        Ok(skipped)
+        if self.buf.len() > MAX_LINE_BYTES && !self.buf.ends_with(b"\n") {
+            self.buf.truncate(MAX_LINE_BYTES);
+            if self.cut.0 == 0 {
+                self.cut.1 = self.line + 1;
+            }
+            self.cut.0 += 1;
+        }
+        Ok(consumed)
     }
 }
 
 /// Whether `token` is a field name followed by its colon (`Process_keys:`, `User@Host:`).
 fn is_key(token: &str) -> bool {
-    token.len() > 1
-        && token.ends_with(':')
-        && token[..token.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.'))
-        && token
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
+    let b = token.as_bytes();
+    b.len() > 1
+        && b[b.len() - 1] == b':'
+        && b[0].is_ascii_alphabetic()
+        && b[..b.len() - 1]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'@' | b'.'))
 }
 
-/// Splits a header (without `# `) into its `Key: value` pairs.
-fn pairs(header: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for token in header.split(' ').filter(|t| !t.is_empty()) {
-        if is_key(token) {
-            out.push((token[..token.len() - 1].to_string(), String::new()));
-        } else if let Some((_, value)) = out.last_mut() {
-            if !value.is_empty() {
-                value.push(' ');
-            }
-            value.push_str(token);
-        }
+/// Calls `each(key, value)` for the `Key: value` pairs of a header (without `# `), in order. A
+/// value is every token up to the next key, joined by one space (`root[root] @ 10.0.0.1`).
+fn pairs(header: &str, mut each: impl FnMut(&str, &str)) {
+    /// A key and the byte range of its value's tokens in `header` (`None` before the first).
+    struct Open<'h> {
+        key: &'h str,
+        value: Option<(usize, usize)>,
+        /// Whether two of its tokens are apart by more than one space.
+        spaced: bool,
     }
-    out
+    let mut emit = |open: Option<Open<'_>>| {
+        let Some(open) = open else {
+            return;
+        };
+        let value = open.value.map_or("", |(start, end)| &header[start..end]);
+        if open.spaced {
+            let tokens: Vec<&str> = value.split(' ').filter(|t| !t.is_empty()).collect();
+            each(open.key, &tokens.join(" "));
+        } else {
+            each(open.key, value);
+        }
+    };
+    let mut open: Option<Open<'_>> = None;
+    let mut start = 0;
+    let spaces = memchr::memchr_iter(b' ', header.as_bytes());
+    for end in spaces.chain(std::iter::once(header.len())) {
+        // Spaces are ASCII, so every slice here lies on character boundaries.
+        let token = header.get(start..end).unwrap_or_default();
+        if !token.is_empty() {
+            if is_key(token) {
+                emit(open.take());
+                open = Some(Open {
+                    key: &token[..token.len() - 1],
+                    value: None,
+                    spaced: false,
+                });
+            } else if let Some(open) = open.as_mut() {
+                open.value = Some(match open.value {
+                    None => (start, end),
+                    Some((first, last)) => {
+                        open.spaced |= start != last + 1;
+                        (first, end)
+                    }
+                });
+            }
+        }
+        start = end + 1;
+    }
+    emit(open);
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -255,7 +349,12 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
                         line: self.line,
                         ..SlowQuery::default()
                     };
-                    q.set("Time", time.trim());
+                    let time = time.trim();
+                    if !q.set("Time", time, self.whole) {
+                        let time = time.to_string();
+                        self.note_unreadable("Time", &time);
+                    }
+                    self.in_statement = false;
                     if let Some(prev) = self.current.replace(q) {
                         // The previous entry had no statement; it ends here.
                         return Some(Ok(prev));
@@ -263,8 +362,18 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
                     continue;
                 }
                 if let Some(q) = self.current.as_mut() {
-                    for (k, v) in pairs(header) {
-                        q.set(&k, &v);
+                    let whole = self.whole;
+                    let mut unreadable: Option<(String, String)> = None;
+                    let mut bad = 0;
+                    pairs(header, |k, v| {
+                        if !q.set(k, v, whole) {
+                            bad += 1;
+                            unreadable.get_or_insert_with(|| (k.to_string(), v.to_string()));
+                        }
+                    });
+                    if let Some((k, v)) = unreadable {
+                        self.note_unreadable(&k, &v);
+                        self.unreadable.count += bad - 1;
                     }
                 }
                 continue;
@@ -278,11 +387,12 @@ impl<R: BufRead> Iterator for SlowLogReader<R> {
                     .get(..4)
                     .is_some_and(|head| head.eq_ignore_ascii_case("use "))
                 && trimmed.ends_with(';')
-                && q.sql.is_empty()
+                && !self.in_statement
             {
                 continue;
             }
-            if q.sql.len() < MAX_SQL_BYTES {
+            self.in_statement |= !text.is_empty();
+            if self.whole && q.sql.len() < MAX_SQL_BYTES {
                 if !q.sql.is_empty() {
                     q.sql.push('\n');
                 }
@@ -329,6 +439,71 @@ mod tests {
             q.time.map(|t| t.as_second()),
             Some(1636970546),
             "RFC 3339 with offset"
+        );
+    }
+
+    #[test]
+    fn header_values_join_their_tokens_by_one_space() {
+        let mut got = Vec::new();
+        pairs(
+            "User@Host:  root[root]   @ 10.0.0.1 Conn_ID: 7 Empty:",
+            |k, v| {
+                got.push((k.to_string(), v.to_string()));
+            },
+        );
+        let want = [
+            ("User@Host", "root[root] @ 10.0.0.1"),
+            ("Conn_ID", "7"),
+            ("Empty", ""),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        let mut none = 0;
+        pairs("", |_, _| none += 1);
+        pairs("   ", |_, _| none += 1);
+        pairs("no key here", |_, _| none += 1);
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn typed_only_reads_the_same_typed_fields_and_statement_ends() {
+        let text = "# Time: 2024-01-01T00:00:00Z\n# Process_time: 0.5 Process_keys: 20000 Total_keys: 40001\n# Digest: d\n# Plan_digest: p\nuse test;\nselect 1\nuse x;\n# Time: 2024-01-01T00:00:01Z\n# Digest: e\n\nuse y;\nselect 2;\n";
+        let whole = read(text);
+        let typed: Vec<SlowQuery> = SlowLogReader::typed_only(text.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0].sql, "select 1\nuse x;");
+        assert_eq!(whole[1].sql, "select 2;");
+        for (w, t) in whole.iter().zip(&typed) {
+            assert!(t.fields.is_empty() && t.sql.is_empty());
+            let strip = SlowQuery {
+                fields: Vec::new(),
+                sql: String::new(),
+                ..w.clone()
+            };
+            assert_eq!(&strip, t);
+        }
+    }
+
+    #[test]
+    fn unreadable_typed_values_are_absent_and_counted() {
+        let text = "# Time: yesterday\n# Process_keys: many Total_keys: 5\nselect 1;\n# Time: 2024-01-01T00:00:00Z\n# Query_time: 1,5\nselect 2;\n";
+        let mut reader = SlowLogReader::typed_only(text.as_bytes());
+        let q: Vec<SlowQuery> = reader.by_ref().filter_map(Result::ok).collect();
+        assert_eq!(
+            (q[0].time, q[0].process_keys, q[0].total_keys),
+            (None, None, Some(5))
+        );
+        assert_eq!(q[1].query_time, None);
+        let u = reader.unreadable_fields();
+        assert_eq!(u.count, 3);
+        assert_eq!(
+            u.first,
+            Some((1, "Time".to_string(), "yesterday".to_string()))
         );
     }
 
@@ -409,14 +584,36 @@ struct PlanTimes {
     last: i64,
 }
 
+/// Distinct (digest, plan) pairs, looked up without building a pair.
+type PairSet = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// Adds (digest, plan) to `set`, copying the strings only for a pair not seen before.
+fn insert_pair(set: &mut PairSet, digest: &str, plan: &str) {
+    let plans = match set.get_mut(digest) {
+        Some(plans) => plans,
+        None => set.entry(digest.to_string()).or_default(),
+    };
+    if !plans.contains(plan) {
+        plans.insert(plan.to_string());
+    }
+}
+
+/// The pairs of `set`, sorted by digest then plan.
+fn pairs_of(set: PairSet) -> Vec<(String, String)> {
+    set.into_iter()
+        .flat_map(|(digest, plans)| plans.into_iter().map(move |p| (digest.clone(), p)))
+        .collect()
+}
+
 /// Folds slow queries into the three counts; memory is bounded by the distinct (digest,
 /// plan) pairs that pass the rules' filters.
 #[derive(Debug, Default)]
 pub struct PerformanceAccumulator {
     window: Option<(Timestamp, Timestamp)>,
     plans: std::collections::BTreeMap<String, std::collections::BTreeMap<String, PlanTimes>>,
-    old_versions: std::collections::BTreeSet<(String, String)>,
-    tombstones: std::collections::BTreeSet<(String, String)>,
+    /// digest → plans, of rules 301 and 302.
+    old_versions: PairSet,
+    tombstones: PairSet,
     out: Performance,
 }
 
@@ -461,7 +658,7 @@ impl PerformanceAccumulator {
     /// Reads one slow log to its end.
     pub fn read(&mut self, name: &str, input: impl BufRead) {
         self.out.files += 1;
-        let mut reader = SlowLogReader::new(input);
+        let mut reader = SlowLogReader::typed_only(input);
         for q in reader.by_ref() {
             match q {
                 Ok(q) => self.feed(&q),
@@ -475,6 +672,18 @@ impl PerformanceAccumulator {
         if cut > 0 {
             self.out.problems.push(format!(
                 "{name}: line {first}: longer than {MAX_LINE_BYTES} bytes, cut there ({cut} cut)"
+            ));
+        }
+        let unreadable = reader.unreadable_fields();
+        if let Some((line, key, value)) = &unreadable.first {
+            let more = match unreadable.count {
+                0 | 1 => String::new(),
+                2 => "; 1 more such value".to_string(),
+                n => format!("; {} more such values", n - 1),
+            };
+            self.out.problems.push(format!(
+                "{name}: line {line}: `{key}` is `{value}`, not a {}; read as absent{more}",
+                if key == "Time" { "time" } else { "number" }
             ));
         }
     }
@@ -501,24 +710,26 @@ impl PerformanceAccumulator {
         if keys > 1_000_000
             && let (Some(pt), Some(t)) = (q.process_time, q.time)
         {
-            let e = self
-                .plans
-                .entry(digest.clone())
-                .or_default()
-                .entry(plan.clone())
-                .or_default();
+            let plans = match self.plans.get_mut(digest.as_str()) {
+                Some(plans) => plans,
+                None => self.plans.entry(digest.clone()).or_default(),
+            };
+            let e = match plans.get_mut(plan.as_str()) {
+                Some(e) => e,
+                None => plans.entry(plan.clone()).or_default(),
+            };
             e.count += 1;
             e.total += pt;
             e.last = e.last.max(t.as_second());
         }
         if keys > 10_000 {
             if q.total_keys.is_some_and(|total| total >= 2 * keys) {
-                self.old_versions.insert((digest.clone(), plan.clone()));
+                insert_pair(&mut self.old_versions, digest, plan);
             }
             if q.rocksdb_delete_skipped_count
                 .is_some_and(|skipped| skipped.abs_diff(keys) <= 1000)
             {
-                self.tombstones.insert((digest.clone(), plan.clone()));
+                insert_pair(&mut self.tombstones, digest, plan);
             }
         }
     }
@@ -551,8 +762,8 @@ impl PerformanceAccumulator {
                 });
             }
         }
-        self.out.old_version_count = self.old_versions.into_iter().collect();
-        self.out.scan_key_skip = self.tombstones.into_iter().collect();
+        self.out.old_version_count = pairs_of(self.old_versions);
+        self.out.scan_key_skip = pairs_of(self.tombstones);
         self.out
     }
 }
