@@ -2,7 +2,8 @@
 //!
 //! Files are scanned in parallel. Each file is read once, in chunks of whole lines; one
 //! Aho-Corasick automaton over the literals of the rules that read that file finds the lines
-//! worth parsing, and only those are parsed and tested exactly (level, message, fields,
+//! worth parsing (a large file is searched for tails of them fitted to its first bytes, see
+//! [`fitted`]), and only those are parsed and tested exactly (level, message, fields,
 //! window). A match in a line without a header (stderr text, a panic, a start-script line)
 //! takes the time of the nearest header before it in the same chunk, or none.
 //!
@@ -121,11 +122,14 @@ impl Tally {
 
 /// The prefilter of one set of rules: literals → the rules they stand for. `scan` is
 /// leftmost-first, which lets the crate use its SIMD (Teddy) searcher over whole chunks; `all`
-/// reports overlapping matches, to find every candidate rule of a line that matched.
+/// reports overlapping matches, to find every candidate rule of a line that matched. A large
+/// file is searched for windows of the needles fitted to its first bytes ([`fitted`]) instead
+/// of `scan`; `all` still decides which lines hold a needle.
 struct Prefilter {
     scan: AhoCorasick,
     all: AhoCorasick,
     rules_of: Vec<Vec<usize>>,
+    needles: Vec<String>,
 }
 
 impl Prefilter {
@@ -159,8 +163,105 @@ impl Prefilter {
             scan,
             all,
             rules_of,
+            needles,
         })
     }
+
+    /// The chunk search for a file of `size` bytes whose first chunk is `first`.
+    fn search_for(&self, size: u64, first: &[u8]) -> Search<'_> {
+        // The first chunk may be short (the reader's own buffer ends there), but not this short.
+        if size < FITTED_FILE_BYTES || first.len() < SAMPLE_BYTES / 4 {
+            return Search::Shared(&self.scan);
+        }
+        match fitted(&self.needles, &first[..first.len().min(SAMPLE_BYTES)]) {
+            Some(s) => Search::Fitted(s),
+            None => Search::Shared(&self.scan),
+        }
+    }
+}
+
+/// Files this large are searched for needle windows fitted to their first bytes (below it,
+/// fitting would cost about what it saves).
+const FITTED_FILE_BYTES: u64 = 1 << 20;
+/// How much of a file's first chunk the fitting counts 4-byte sequences in (at most).
+const SAMPLE_BYTES: usize = 64 << 10;
+/// The shortest tail of a needle a fitted search looks for (the whole needle if shorter).
+const FITTED_MIN_BYTES: usize = 8;
+
+/// How one file's chunks are searched for lines worth testing.
+enum Search<'a> {
+    Shared(&'a AhoCorasick),
+    Fitted(aho_corasick::packed::Searcher),
+}
+
+impl Search<'_> {
+    fn find(&self, haystack: &[u8]) -> Option<aho_corasick::Match> {
+        match self {
+            Search::Shared(ac) => ac.find(haystack),
+            Search::Fitted(s) => s.find(haystack),
+        }
+    }
+}
+
+/// A searcher for tails of `needles`, each starting at the 4 bytes that occur least in
+/// `sample` (ties: the fewest lowercase letters, digits and spaces, then the earliest).
+///
+/// The SIMD searcher (Teddy) tells candidate positions by a needle's first 4 bytes, spread over
+/// 8 or 16 buckets; a needle starting with a common word (`failed to …`, `store is …`,
+/// `connect: …`) makes it stop and compare at every occurrence of that word, and needles
+/// sharing a bucket match each other's byte mixes too. Starting each needle where this file's
+/// own bytes are rare keeps those stops few. A line holding a needle holds each of its tails,
+/// so no line is missed; which rules a line is a candidate for is still decided by the whole
+/// needles, so lines that hold only a tail are passed over. The wide form (16 buckets, fewer
+/// needles per bucket) is used where the CPU has it.
+fn fitted(needles: &[String], sample: &[u8]) -> Option<aho_corasick::packed::Searcher> {
+    const BITS: u32 = 14;
+    let hash = |w: &[u8]| {
+        let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        (x.wrapping_mul(0x9E37_79B1) >> (32 - BITS)) as usize
+    };
+    let mut counts = vec![0u16; 1 << BITS];
+    for w in sample.windows(4) {
+        let c = &mut counts[hash(w)];
+        *c = c.saturating_add(1);
+    }
+    let common = |w: &[u8]| {
+        w.iter()
+            .filter(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b' ')
+            .count()
+    };
+    let mut tails: Vec<&str> = needles
+        .iter()
+        .map(|n| {
+            let b = n.as_bytes();
+            let keep = FITTED_MIN_BYTES.min(b.len());
+            if b.len() < 4 {
+                return n.as_str();
+            }
+            let mut best: Option<(u16, usize, usize)> = None;
+            for k in (0..=b.len() - keep).filter(|&k| n.is_char_boundary(k)) {
+                let w = &b[k..k + 4];
+                let score = (counts[hash(w)], common(w), k);
+                if best.is_none_or(|b| score < b) {
+                    best = Some(score);
+                }
+            }
+            best.map_or(n.as_str(), |(_, _, k)| &n[k..])
+        })
+        .collect();
+    tails.sort_unstable();
+    tails.dedup();
+    let build = |fat: Option<bool>| {
+        let mut config = aho_corasick::packed::Config::new();
+        config
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .only_teddy(true)
+            .only_teddy_fat(fat);
+        let mut builder = config.builder();
+        builder.extend(&tails);
+        builder.build()
+    };
+    build(Some(true)).or_else(|| build(None))
 }
 
 /// Literals shared by needles this long or longer are searched as one needle.
@@ -445,6 +546,7 @@ fn scan(
     // Lines with NUL bytes, counted over the whole file (not only the lines a rule looked at),
     // so a binary file is noted even when nothing in it matched.
     let mut nul_lines = (0u64, 0u64);
+    let mut search: Option<Search> = None;
     loop {
         let chunk = match chunks.next_chunk() {
             Ok(Some(c)) => c,
@@ -457,6 +559,7 @@ fn scan(
             }
         };
         let data = chunk.data;
+        let search = search.get_or_insert_with(|| prefilter.search_for(job.file.size, data));
         let mut from = 0;
         while let Some(p) = memchr::memchr(0, &data[from..]) {
             let p = from + p;
@@ -469,7 +572,7 @@ fn scan(
         }
         let mut pos = 0;
         while pos < data.len() {
-            let Some(m) = prefilter.scan.find(&data[pos..]) else {
+            let Some(m) = search.find(&data[pos..]) else {
                 break;
             };
             let at = pos + m.start();
@@ -487,6 +590,11 @@ fn scan(
             }
             candidates.sort_unstable();
             candidates.dedup();
+            if candidates.is_empty() {
+                // A fitted search's tail without its whole needle: no rule's literal is here.
+                pos = end + 1;
+                continue;
+            }
             // Notes of odd bytes record the line's offset, turned into its number below.
             let text = decode_line(raw.strip_suffix(b"\r").unwrap_or(raw), offset, &mut notes);
             let (time, level, message, fields) = match parse_header(&text, dmesg) {
@@ -811,6 +919,79 @@ mod tests {
         for l in literals {
             assert!(needles.iter().any(|n| l.contains(n.as_str())), "{l}");
         }
+    }
+
+    /// Line starts of `text` holding a needle, found by `find` and confirmed by `all` as the
+    /// scan does.
+    fn lines_found(
+        text: &[u8],
+        find: impl Fn(&[u8]) -> Option<aho_corasick::Match>,
+        all: &AhoCorasick,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some(m) = find(&text[pos..]) {
+            let at = pos + m.start();
+            let start = memchr::memrchr(b'\n', &text[pos..at]).map_or(pos, |p| pos + p + 1);
+            let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |p| at + p);
+            if all.find(&text[start..end]).is_some() {
+                out.push(start);
+            }
+            pos = end + 1;
+            if pos >= text.len() {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_fitted_search_finds_the_lines_the_whole_needles_find() {
+        let rules = crate::rules::RuleSet::builtin();
+        let mut literals: Vec<&str> = rules
+            .rules()
+            .iter()
+            .flat_map(|r| r.log_literals(crate::model::ComponentKind::Tikv, LogFileKind::Main))
+            .collect();
+        literals.sort_unstable();
+        literals.dedup();
+        assert!(literals.len() > 30, "{}", literals.len());
+        let needles = needles(&literals);
+        let all = AhoCorasick::new(&needles).unwrap_or_else(|e| panic!("{e}"));
+        let scan = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&needles)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Ordinary lines full of the needles' common words, then every literal planted, then
+        // lines holding only the tail of a needle (`…ore is tombstone` without `st`).
+        let ordinary = [
+            "[INFO] [store.rs:1] [\"store is up\"] [store_id=4] [failed=0]",
+            "[WARN] [client.rs:2] [\"failed to send\"] [err=\"connection reset\"]",
+            "[INFO] [server.go:3] [\"new connection\"] [conn=7] [remoteAddr=10.0.1.7:5234]",
+            "[INFO] [peer.rs:4] [\"maybe later\"] [duplicated=false] [mismatch=none]",
+        ];
+        let mut text = String::new();
+        for i in 0..4000 {
+            text.push_str(&format!(
+                "[2022/02/07 12:00:{:02}.000 +08:00] {}\n",
+                i % 60,
+                ordinary[i % ordinary.len()]
+            ));
+        }
+        for (i, l) in literals.iter().enumerate() {
+            text.push_str(&format!(
+                "[2022/02/07 12:01:00.000 +08:00] [WARN] [x.rs:{i}] [\"{l}\"]\n"
+            ));
+            text.push_str(&format!("{}\n", ordinary[i % ordinary.len()]));
+            let tail = &l[l.len() / 2..];
+            text.push_str(&format!("tail only: {tail}\n"));
+        }
+        let text = text.as_bytes();
+        let fitted = fitted(&needles, &text[..SAMPLE_BYTES]).unwrap_or_else(|| panic!("no Teddy"));
+        let by_fitted = lines_found(text, |h| fitted.find(h), &all);
+        let by_scan = lines_found(text, |h| scan.find(h), &all);
+        assert_eq!(by_fitted, by_scan);
+        assert_eq!(by_scan.len(), literals.len());
     }
 
     #[test]
