@@ -351,8 +351,8 @@ mod fast {
             self.eat(c).is_some()
         }
 
-        /// A string without escapes or control characters.
-        fn string(&mut self) -> Option<&'a str> {
+        /// The bytes of a string without escapes or control characters.
+        fn raw_string(&mut self) -> Option<&'a [u8]> {
             self.eat(b'"')?;
             let start = self.i;
             let len = memchr::memchr(b'"', &self.b[start..])?;
@@ -361,7 +361,12 @@ mod fast {
                 return None;
             }
             self.i = start + len + 1;
-            std::str::from_utf8(raw).ok()
+            Some(raw)
+        }
+
+        /// A string without escapes or control characters.
+        fn string(&mut self) -> Option<&'a str> {
+            std::str::from_utf8(self.raw_string()?).ok()
         }
 
         fn key(&mut self, name: &str) -> Option<()> {
@@ -395,15 +400,7 @@ mod fast {
         /// A sample value: a string without escapes or control characters, read as bytes
         /// (no UTF-8 pass: [`super::parse_value_bytes`] takes ASCII only on its fast path).
         fn value(&mut self) -> Option<f64> {
-            self.eat(b'"')?;
-            let start = self.i;
-            let len = memchr::memchr(b'"', &self.b[start..])?;
-            let raw = &self.b[start..start + len];
-            if raw.iter().any(|&c| c == b'\\' || c < 0x20) {
-                return None;
-            }
-            self.i = start + len + 1;
-            super::parse_value_bytes(raw)
+            super::parse_value_bytes(self.raw_string()?)
         }
 
         /// A JSON number (strict grammar) as f64, correctly rounded: plain integers and
