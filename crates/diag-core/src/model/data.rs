@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::value::{ConfigMap, ConfigNode, ConfigTree, ConfigValue};
 use crate::bundle::Source;
-use crate::bundle::stream::{ZSTD_MAGIC, decompressing};
+use crate::bundle::stream::{Stored, WholeError, ZSTD_MAGIC, decompressing, read_whole};
 use crate::error::{Format, LoadError};
 
 pub use crate::bundle::kind::{DataKind, LogKind};
@@ -132,17 +132,25 @@ impl DataFile {
     /// reuses one buffer.
     pub fn bytes_into(&self, out: &mut Vec<u8>) -> Result<(), LoadError> {
         out.clear();
+        self.read_with(|bytes| out.extend_from_slice(bytes))
+    }
+
+    /// The whole content (as [`DataFile::bytes`] gives it) lent to `f`, from buffers the
+    /// thread reuses with its zstd context: the way to read many small files (a metrics
+    /// folder) without a context, a buffer and fresh pages per file.
+    pub fn read_with<T>(&self, f: impl FnOnce(&[u8]) -> T) -> Result<T, LoadError> {
         let cap = self.source.limits().max_read_bytes;
         if self.size > cap {
             return Err(crate::bundle::read_too_large(&self.path, self.size, cap));
         }
-        let mut reader = self.reader()?;
-        out.reserve(self.size.min(cap) as usize);
-        let read = reader
-            .by_ref()
-            .take(cap.saturating_add(1))
-            .read_to_end(out)
-            .map_err(|e| {
+        // A rule case's replacement content is served in place of the bundle's file.
+        let stored = match &self.content {
+            Some(content) => Stored::Memory(content),
+            None => Stored::Stream(self.source.open(&self.path)?, self.size),
+        };
+        read_whole(stored, cap, f).map_err(|e| match e {
+            WholeError::TooLarge(read) => crate::bundle::read_too_large(&self.path, read, cap),
+            WholeError::Read(e) => {
                 let message = without_file(&self.path, &e.to_string()).to_string();
                 match e.kind() {
                     std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other => {
@@ -153,11 +161,8 @@ impl DataFile {
                     }
                     kind => self.io_error(std::io::Error::new(kind, message)),
                 }
-            })?;
-        if read as u64 > cap {
-            return Err(crate::bundle::read_too_large(&self.path, read as u64, cap));
-        }
-        Ok(())
+            }
+        })
     }
 
     /// The content as UTF-8 text (logs, `dmesg.log`, `ss.txt`).

@@ -140,9 +140,7 @@ impl MetricData {
         chosen.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
         let decoded: Vec<Result<Vec<Series>, LoadError>> = chosen
             .par_iter()
-            .map_init(Vec::new, |buffer, (_, f)| {
-                f.bytes_into(buffer).and_then(|()| decode(&f.path, buffer))
-            })
+            .map(|(_, f)| f.read_with(|bytes| decode(&f.path, bytes)).and_then(|r| r))
             .collect();
         let mut parts: BTreeMap<&str, Vec<Series>> = BTreeMap::new();
         for ((name, f), result) in chosen.iter().zip(decoded) {
