@@ -214,25 +214,35 @@ impl SeriesSketch {
     /// Thins `points` to at most [`SeriesSketch::MAX_POINTS`], keeping each stretch's extreme
     /// (so a spike survives thinning).
     pub fn of(points: &[crate::model::metrics::Point], threshold: f64) -> SeriesSketch {
-        let finite: Vec<(f64, f64)> = points
-            .iter()
-            .filter(|p| p.v.is_finite())
-            .map(|p| (p.t, p.v))
-            .collect();
-        let per = finite.len().div_ceil(Self::MAX_POINTS).max(1);
-        let points = finite
-            .chunks(per)
-            .filter_map(|c| {
-                c.iter().copied().reduce(|a, b| {
-                    if (b.1 - threshold).abs() > (a.1 - threshold).abs() {
-                        b
-                    } else {
-                        a
-                    }
-                })
-            })
-            .collect();
-        SeriesSketch { points, threshold }
+        // Two passes over the borrowed points (count, then thin), no copy of them: a check
+        // sketches every row's series.
+        let finite = || {
+            points
+                .iter()
+                .filter(|p| p.v.is_finite())
+                .map(|p| (p.t, p.v))
+        };
+        let count = finite().count();
+        let per = count.div_ceil(Self::MAX_POINTS).max(1);
+        let mut thinned = Vec::with_capacity(count.div_ceil(per));
+        let (mut extreme, mut taken): (Option<(f64, f64)>, usize) = (None, 0);
+        for b in finite() {
+            extreme = Some(match extreme {
+                Some(a) if (b.1 - threshold).abs() > (a.1 - threshold).abs() => b,
+                Some(a) => a,
+                None => b,
+            });
+            taken += 1;
+            if taken == per {
+                thinned.extend(extreme.take());
+                taken = 0;
+            }
+        }
+        thinned.extend(extreme);
+        SeriesSketch {
+            points: thinned,
+            threshold,
+        }
     }
 }
 

@@ -960,30 +960,31 @@ pub fn sliding(samples: &[Point], range: f64, f: Windowed) -> Vec<Point> {
     } else {
         std::borrow::Cow::Borrowed(samples)
     };
-    // prefix[i] = the function's accumulation from pts[0] to pts[i].
-    let mut prefix = Vec::with_capacity(pts.len());
-    let mut acc = 0.0;
-    for (i, p) in pts.iter().enumerate() {
-        if i > 0 {
-            let prev = pts[i - 1].v;
-            acc += match f {
-                Windowed::Increase | Windowed::Rate => step(prev, p.v),
-                Windowed::Changes => f64::from(u8::from(p.v != prev)),
-                Windowed::Delta => p.v - prev,
-            };
+    // The accumulation from pts[0] to pts[i], added up in the same order for the window's end
+    // and for its start (so their difference has the bits a table of prefix sums would give),
+    // without the table.
+    let grow = |i: usize| -> f64 {
+        let (prev, v) = (pts[i - 1].v, pts[i].v);
+        match f {
+            Windowed::Increase | Windowed::Rate => step(prev, v),
+            Windowed::Changes => f64::from(u8::from(v != prev)),
+            Windowed::Delta => v - prev,
         }
-        prefix.push(acc);
-    }
-    let mut out = Vec::new();
-    let mut start = 0;
+    };
+    let mut out = Vec::with_capacity(pts.len());
+    let (mut start, mut at_start, mut at_end) = (0, 0.0, 0.0);
     for (end, p) in pts.iter().enumerate() {
+        if end > 0 {
+            at_end += grow(end);
+        }
         while pts[start].t < p.t - range {
             start += 1;
+            at_start += grow(start);
         }
         if end == start {
             continue;
         }
-        let grown = prefix[end] - prefix[start];
+        let grown = at_end - at_start;
         let value = match f {
             Windowed::Rate => grown / (p.t - pts[start].t),
             _ => grown,
