@@ -462,7 +462,10 @@ mod fast {
         let mut scratch = Vec::new();
         if !c.take(b']') {
             loop {
-                out.push(series(&mut c, &mut scratch)?);
+                let expect = out
+                    .last()
+                    .map_or(0, |(_, s): &(Labels, Vec<Point>)| s.len());
+                out.push(series(&mut c, &mut scratch, expect)?);
                 if c.take(b']') {
                     break;
                 }
@@ -475,8 +478,14 @@ mod fast {
         (c.i == bytes.len()).then_some(out)
     }
 
-    /// One series; its samples are gathered in `scratch` and copied out at their exact length.
-    fn series(c: &mut Cursor<'_>, scratch: &mut Vec<Point>) -> Option<(Labels, Vec<Point>)> {
+    /// One series. Its samples go straight into a vector of `expect` (the previous series'
+    /// count: the series of one response mostly have the same) when that is known, else they
+    /// are gathered in `scratch` and copied out at their exact length.
+    fn series(
+        c: &mut Cursor<'_>,
+        scratch: &mut Vec<Point>,
+        expect: usize,
+    ) -> Option<(Labels, Vec<Point>)> {
         c.eat(b'{')?;
         c.key("metric")?;
         c.eat(b'{')?;
@@ -498,8 +507,14 @@ mod fast {
         c.eat(b',')?;
         c.key("values")?;
         c.eat(b'[')?;
-        let samples = scratch;
-        samples.clear();
+        let mut own = Vec::new();
+        let samples = if expect > 0 {
+            own.reserve_exact(expect);
+            &mut own
+        } else {
+            scratch.clear();
+            &mut *scratch
+        };
         if !c.take(b']') {
             loop {
                 let point = match c.compact_sample() {
@@ -514,6 +529,19 @@ mod fast {
                     }
                 };
                 samples.push(point);
+                // `,[` (the next compact sample) and `]` without whitespace, the way
+                // Prometheus writes them; anything else piece by piece.
+                match c.b.get(c.i..c.i + 2) {
+                    Some(b",[") => {
+                        c.i += 1;
+                        continue;
+                    }
+                    Some([b']', _]) => {
+                        c.i += 1;
+                        break;
+                    }
+                    _ => {}
+                }
                 if c.take(b']') {
                     break;
                 }
@@ -521,7 +549,13 @@ mod fast {
             }
         }
         c.eat(b'}')?;
-        Some((labels, samples.clone()))
+        let samples = if expect > 0 {
+            own.shrink_to_fit();
+            own
+        } else {
+            scratch.clone()
+        };
+        Some((labels, samples))
     }
 }
 
@@ -642,17 +676,23 @@ fn exact_decimal(text: &[u8]) -> Option<f64> {
         .map(|(v, _)| v)
 }
 
-/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: eight at a
-/// time while eight are there, then one by one.
+/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: a word of
+/// eight bytes at a time (the digits that start it found and read in a few word operations),
+/// then one by one near the end of `b`.
 #[inline(always)]
 fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
-    while *n + 8 <= 17 {
-        let Some(d) = b.get(*i..*i + 8).and_then(eight_digits) else {
-            break;
-        };
-        *w = *w * 100_000_000 + d;
-        *i += 8;
-        *n += 8;
+    while let Some(word) = b.get(*i..*i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word);
+        let k = leading_digits(x).min(17 - *n);
+        if k == 0 {
+            return;
+        }
+        *w = *w * POW10_U64[k] + first_digits(x, k);
+        *i += k;
+        *n += k;
+        if k < 8 {
+            return;
+        }
     }
     while *n < 17 && *i < b.len() && b[*i].is_ascii_digit() {
         *w = *w * 10 + u64::from(b[*i] - b'0');
@@ -661,22 +701,54 @@ fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
     }
 }
 
-/// The number eight ASCII digits spell (the first the most significant), or `None` unless all
-/// eight are digits; in a few word operations (SWAR).
-#[inline]
-fn eight_digits(b: &[u8]) -> Option<u64> {
-    let x = u64::from_le_bytes(b.try_into().ok()?);
-    // Each byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of it.
-    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
-    let carried = (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
-    if high | carried != 0x3333_3333_3333_3333 {
-        return None;
-    }
+/// `10^k` for `k <= 8`.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many ASCII digits the eight bytes of `x` (the first in the low byte) start with.
+#[inline(always)]
+fn leading_digits(x: u64) -> usize {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, without carries between bytes (each sum stays under 0x100): the high bit of
+    // `at_least_0` is set where the low seven bits are >= 0x30, of `past_9` where >= 0x3A.
+    let low = x & LOW7;
+    let at_least_0 = (low + 0x5050_5050_5050_5050) & HIGH;
+    let past_9 = (low + 0x4646_4646_4646_4646) & HIGH;
+    let digit = at_least_0 & !past_9 & !x & HIGH;
+    ((!digit & HIGH).trailing_zeros() / 8) as usize
+}
+
+/// The number the first `k` (1..=8) bytes of `x` spell, all of them ASCII digits.
+#[inline(always)]
+fn first_digits(x: u64, k: usize) -> u64 {
+    // The k digits moved to the end of the word, '0's before them: eight digits to read.
+    let padded = if k == 8 {
+        x
+    } else {
+        (x << (8 * (8 - k))) | (0x3030_3030_3030_3030 >> (8 * k))
+    };
+    eight_digit_value(padded)
+}
+
+/// The number eight ASCII digits spell (the first the most significant), in a few word
+/// operations (SWAR).
+#[inline(always)]
+fn eight_digit_value(x: u64) -> u64 {
     // Digit values, then pairs, fours, the eight (byte 0 is the first digit).
     let v = x - 0x3030_3030_3030_3030;
     let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
     let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
+    (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF
 }
 
 /// The decimal `[+-]?digits[.digits]` that `b` starts with, as `(value, length)`, when its
@@ -1292,6 +1364,15 @@ mod tests {
             matrix("x", r#""a":"ü""#, r#"[1e9,"3"],[-5,"4"],[1234567890123456789,"5"]"#),
             r#" { "status" : "success" , "data" : { "resultType" : "matrix" , "result" : [ { "metric" : { } , "values" : [ ] } , { "metric" : { "__name__" : "y" } , "values" : [ [ 1 , "2" ] ] } ] } } "#.to_string(),
             r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#.to_string(),
+            // Series longer and shorter than the one before (each is sized by the last).
+            concat!(
+                r#"{"status":"success","data":{"resultType":"matrix","result":["#,
+                r#"{"metric":{"a":"1"},"values":[[1,"1"],[2,"2"]]},"#,
+                r#"{"metric":{"a":"2"},"values":[[1,"1"],[2,"2"],[3,"3"],[4,"4"],[5,"5"]]},"#,
+                r#"{"metric":{"a":"3"},"values":[[1,"7"]]},{"metric":{"a":"4"},"values":[]},"#,
+                r#"{"metric":{"a":"5"},"values":[[1,"8"] ,[2,"9"], [3,"0"]]}]}}"#,
+            )
+            .to_string(),
             // The number path: specials, exponents, huge integers (past 2^53 and past u64),
             // negative zero, long decimals, signs and leading zeros in values, spaced pairs
             // between compact ones.
@@ -1397,21 +1478,35 @@ mod tests {
     }
 
     #[test]
-    fn eight_digits_at_once() {
-        for text in [
-            "00000000", "12345678", "99999999", "16442064", "00000001", "10000000",
-        ] {
-            assert_eq!(eight_digits(text.as_bytes()), text.parse().ok(), "{text}");
+    fn digits_are_found_and_read_a_word_at_a_time() {
+        // Every byte value after a run of digits ends it; the run's value is the digits'.
+        for run in 0..=8 {
+            for stop in 0..=255u8 {
+                let mut word = *b"73920486";
+                if run < 8 {
+                    word[run] = stop;
+                }
+                let x = u64::from_le_bytes(word);
+                let want = if run < 8 && stop.is_ascii_digit() {
+                    run + 1
+                        + word[run + 1..]
+                            .iter()
+                            .take_while(|c| c.is_ascii_digit())
+                            .count()
+                } else {
+                    run
+                };
+                assert_eq!(leading_digits(x), want, "{word:?}");
+                if want > 0 {
+                    let text = std::str::from_utf8(&word[..want]).unwrap_or_default();
+                    assert_eq!(Some(first_digits(x, want)), text.parse().ok(), "{text}");
+                }
+            }
         }
-        for text in [
-            "1234567",
-            "1234567a",
-            "/2345678",
-            ":2345678",
-            "1234 678",
-            "12345678\0",
-        ] {
-            assert_eq!(eight_digits(text.as_bytes()), None, "{text:?}");
+        for text in ["00000000", "99999999", "16442064", "00000001", "10000000"] {
+            let x = u64::from_le_bytes(text.as_bytes().try_into().unwrap_or_default());
+            assert_eq!(leading_digits(x), 8);
+            assert_eq!(Some(eight_digit_value(x)), text.parse().ok(), "{text}");
         }
     }
 
