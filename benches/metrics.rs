@@ -1,7 +1,8 @@
 //! Metric rules against `zstd -dc`: decoding and evaluating every shipped metric and alert rule
 //! over a generated 1,000-instance bundle's Prometheus data (zstd matrices, 2 h at 15 s), as a
 //! ratio to `zstd -dc` of the same files to /dev/null, measured in the same run (medians of 5
-//! interleaved runs). Target (issue 13): ≤ 2×.
+//! interleaved runs), by wall time and by CPU time (user + sys: of this process for the check,
+//! of the `zstd` child for the floor). Target (issue 13): ≤ 2×.
 //!
 //! `cargo bench -p diag-bundlegen --bench metrics` (needs `zstd` on the PATH).
 
@@ -23,6 +24,24 @@ fn vm_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// User + system time so far of this process (`self`) or of its waited-for children, from
+/// `/proc/self/stat` (clock ticks of 10 ms); `None` where it is not readable.
+fn cpu_time(children: bool) -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (user, sys) = if children { (13, 14) } else { (11, 12) };
+    let ticks: u64 = fields.get(user)?.parse::<u64>().ok()? + fields.get(sys)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// 1-minute load average, for the table.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -62,7 +81,10 @@ fn main() {
         written.bytes as f64 / (1 << 20) as f64,
         written.json_bytes as f64 / (1 << 20) as f64
     );
+    // Each side returns its wall time and the CPU time it used (ticks of 10 ms: a run's CPU
+    // figure is coarse, the median of several less so).
     let zstd = || {
+        let cpu = cpu_time(true);
         let start = Instant::now();
         let status = Command::new("zstd")
             .arg("-dcq")
@@ -71,14 +93,18 @@ fn main() {
             .status()
             .unwrap_or_else(|e| panic!("zstd: {e}"));
         assert!(status.success());
-        start.elapsed()
+        let wall = start.elapsed();
+        let used = cpu.zip(cpu_time(true)).map(|(a, b)| b.saturating_sub(a));
+        (wall, used.unwrap_or_default())
     };
     let ours = || {
+        let cpu = cpu_time(false);
         let start = Instant::now();
         let outcome = check(&cluster, &rules, &options);
-        let elapsed = start.elapsed();
+        let wall = start.elapsed();
+        let used = cpu.zip(cpu_time(false)).map(|(a, b)| b.saturating_sub(a));
         assert!(outcome.abnormal().count() >= 4);
-        elapsed
+        (wall, used.unwrap_or_default())
     };
     let mut names: Vec<&str> = cluster
         .files_of(DataKind::Metric)
@@ -128,6 +154,7 @@ fn main() {
         series_bytes as f64 / (1 << 20) as f64,
         written.json_bytes as f64 / (1 << 20) as f64
     );
+    let load_start = load();
     let (mut floor, mut mine) = (Vec::new(), Vec::new());
     zstd();
     ours();
@@ -135,7 +162,11 @@ fn main() {
         floor.push(zstd());
         mine.push(ours());
     }
-    let (f, m) = (median(floor), median(mine));
+    let load_end = load();
+    let f = median(floor.iter().map(|r| r.0).collect());
+    let m = median(mine.iter().map(|r| r.0).collect());
+    let f_cpu = median(floor.iter().map(|r| r.1).collect());
+    let m_cpu = median(mine.iter().map(|r| r.1).collect());
     let d = median((0..3).map(|_| decode_only()).collect());
     println!(
         "decoding every metric file alone: {:.0} ms ({:.2} × zstd -dc)",
@@ -149,5 +180,11 @@ fn main() {
         m.as_secs_f64() * 1e3,
         f.as_secs_f64() * 1e3,
         rayon::current_num_threads()
+    );
+    println!(
+        "CPU (user + sys): {:.0} ms ÷ {:.0} ms = {:.2}; load (1 min) {load_start} → {load_end}",
+        m_cpu.as_secs_f64() * 1e3,
+        f_cpu.as_secs_f64() * 1e3,
+        m_cpu.as_secs_f64() / f_cpu.as_secs_f64().max(1e-3),
     );
 }

@@ -166,8 +166,9 @@ struct Whole {
     dctx: Option<DCtx<'static>>,
     /// The stored bytes of the file being read.
     raw: Vec<u8>,
-    /// Decompressed content, `out[..filled]` of one read; every byte of `out` is initialized,
-    /// so it only grows (and is zeroed) past the largest file the thread has read.
+    /// Decompressed content, `out[..filled]` of one read; every byte of `out` is initialized
+    /// (its length), so it only grows (and is zeroed) past the largest file the thread has
+    /// read, unless a new one is written whole.
     out: Vec<u8>,
 }
 
@@ -310,14 +311,27 @@ fn zstd_whole(
                 .filter(|&n| n > 0 && n < left)
         };
         let room = declared.unwrap_or_else(|| FIRST_ROOM.max(filled)).min(left);
-        if out.len() < filled + room {
-            out.resize(filled + room, 0);
-        }
-        let mut dst = OutBuffer::around(&mut out[filled..filled + room]);
         let mut src = InBuffer::around(&input[pos..]);
-        let result = dctx.decompress_stream(&mut dst, &mut src);
-        let progressed = dst.pos() > 0 || src.pos() > 0;
-        filled += dst.pos();
+        let (result, written) = if filled == 0 && out.len() < room && declared.is_some() {
+            // A first frame larger than the buffer: a new one of exactly its size (a vector
+            // made with a capacity has exactly that capacity), which libzstd fills without
+            // the buffer being zeroed first.
+            let mut exact = Vec::with_capacity(room);
+            let mut dst = OutBuffer::around(&mut exact);
+            let result = dctx.decompress_stream(&mut dst, &mut src);
+            let written = dst.pos();
+            *out = exact;
+            (result, written)
+        } else {
+            if out.len() < filled + room {
+                out.resize(filled + room, 0);
+            }
+            let mut dst = OutBuffer::around(&mut out[filled..filled + room]);
+            let result = dctx.decompress_stream(&mut dst, &mut src);
+            (result, dst.pos())
+        };
+        let progressed = written > 0 || src.pos() > 0;
+        filled += written;
         pos += src.pos();
         if result.is_ok() && !progressed {
             // Input and room were both there: libzstd always takes or gives something.

@@ -1,8 +1,9 @@
 //! The checkers for `source: metric` and `source: alert` rules.
 //!
 //! The metrics the selected rules read are decoded once when the check starts, in one parallel
-//! pass over their files, and shared by every rule of the check ([`MetricCache`]); metrics no
-//! selected rule names are never decoded. A metric rule computes its
+//! pass over their files, and shared by every rule of the check ([`MetricCache`]) until the last
+//! rule reading a metric has finished, when its series are dropped; metrics no selected rule
+//! names are never decoded. A metric rule computes its
 //! function over each series' window, groups series into rows by its `by` labels, and the worst
 //! series of a group decides the row; the row cites the file, the series and the time of the
 //! worst sample. An alert rule reports each alert of its names seen in `alerts.json` (firing or
@@ -25,6 +26,9 @@ use crate::rules::{Rule, RuleBody, Severity, Subject};
 pub(crate) struct MetricCache<'c> {
     cluster: &'c Cluster,
     loaded: Mutex<BTreeMap<String, Arc<OnceLock<Arc<MetricData>>>>>,
+    /// How many selected rules are still to read each metric decoded up front: its series are
+    /// dropped once the last of them has finished, not kept to the end of the check.
+    readers: Mutex<BTreeMap<String, usize>>,
     /// Alert names some selected alert rule reports by name (the `"*"` rule reports the rest).
     claimed: BTreeSet<String>,
     /// `instance` label → cluster instance, built on first use.
@@ -69,25 +73,13 @@ impl<'c> MetricCache<'c> {
             .collect();
         // Every metric a selected rule reads, decoded up front in one parallel pass over all
         // their files; metrics no selected rule names are never decoded.
-        let mut names: BTreeSet<&str> = BTreeSet::new();
+        let mut readers: BTreeMap<String, usize> = BTreeMap::new();
         for rule in selected {
-            match &rule.body {
-                RuleBody::Metric(spec) => {
-                    names.insert(&spec.series.metric);
-                    if let Some(d) = &spec.divide_by {
-                        names.insert(&d.metric);
-                    }
-                    if spec.pd_leader {
-                        names.insert(LEADER_METRIC);
-                    }
-                }
-                RuleBody::Alert(_) => {
-                    names.insert("ALERTS");
-                }
-                _ => {}
+            for name in metrics_read(rule) {
+                *readers.entry(name.to_string()).or_default() += 1;
             }
         }
-        let names: Vec<&str> = names.into_iter().collect();
+        let names: Vec<&str> = readers.keys().map(String::as_str).collect();
         let loaded = if names.is_empty() {
             BTreeMap::new()
         } else {
@@ -99,9 +91,38 @@ impl<'c> MetricCache<'c> {
         MetricCache {
             cluster,
             loaded: Mutex::new(loaded),
+            readers: Mutex::new(readers),
             claimed,
             instances: OnceLock::new(),
         }
+    }
+
+    /// `rule` has finished with the metrics it reads: those no other rule is still to read are
+    /// dropped from the cache (freed once the last reader lets go of them).
+    fn finished(&self, rule: &Rule) {
+        let mut readers = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut done = Vec::new();
+        for name in metrics_read(rule) {
+            if let Some(n) = readers.get_mut(name) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    readers.remove(name);
+                    done.push(name);
+                }
+            }
+        }
+        drop(readers);
+        let mut loaded = self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dropped: Vec<_> = done.iter().filter_map(|n| loaded.remove(*n)).collect();
+        drop(loaded);
+        // Freed outside the lock.
+        drop(dropped);
     }
 
     /// Every series of `name`, decoded once (on first use if no selected rule named it).
@@ -121,6 +142,27 @@ impl<'c> MetricCache<'c> {
             ))
         }))
     }
+}
+
+/// The metrics `rule` reads (each once).
+fn metrics_read(rule: &Rule) -> BTreeSet<&str> {
+    let mut names = BTreeSet::new();
+    match &rule.body {
+        RuleBody::Metric(spec) => {
+            names.insert(spec.series.metric.as_str());
+            if let Some(d) = &spec.divide_by {
+                names.insert(d.metric.as_str());
+            }
+            if spec.pd_leader {
+                names.insert(LEADER_METRIC);
+            }
+        }
+        RuleBody::Alert(_) => {
+            names.insert("ALERTS");
+        }
+        _ => {}
+    }
+    names
 }
 
 /// One thing a metric rule evaluated: the series it rests on and what the function gave.
@@ -153,7 +195,19 @@ fn window<'a>(s: &'a Series, leader: Option<&PdLeader>, spec: &MetricRule) -> Co
     Cow::Owned(samples)
 }
 
+/// A metric rule's rows; the metrics it read are let go of once it has finished.
 pub(super) fn metric_rows(
+    cluster: &Cluster,
+    rule: &Rule,
+    spec: &MetricRule,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    let rows = rows_of_metric(cluster, rule, spec, cache);
+    cache.finished(rule);
+    rows
+}
+
+fn rows_of_metric(
     cluster: &Cluster,
     rule: &Rule,
     spec: &MetricRule,
@@ -349,6 +403,7 @@ fn metric_row(
 ) -> Row {
     let shown = spec.unit.format(point.v);
     let time = rfc3339(point.t);
+    let cited = cited(e);
     let file = e
         .series
         .file_at(point.t)
@@ -356,7 +411,7 @@ fn metric_row(
         .unwrap_or_else(|| Arc::from(""));
     let evidence = Evidence::at(file, 0)
         .with_time(time.clone())
-        .with_excerpt(format!("{} = {shown}", cited(e)));
+        .with_excerpt(format!("{cited} = {shown}"));
     let variation: Arc<str> = if rule.meta.variation.is_empty() {
         Arc::from(spec.describe())
     } else {
@@ -379,8 +434,7 @@ fn metric_row(
                 _ => spec.abnormal,
             };
             Some(format!(
-                "{} at {time}: {shown} {} {}",
-                cited(e),
+                "{cited} at {time}: {shown} {} {}",
                 past.symbol(),
                 spec.unit.format(past.value)
             ))
@@ -422,8 +476,14 @@ fn metric_row(
 
 /// The series a row cites, as PromQL writes it (a histogram without its `le`).
 fn cited(e: &Evaluated<'_>) -> String {
-    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{}{{{}}}", e.series.metric, labels.join(","))
+    use std::fmt::Write;
+    let mut out = format!("{}{{", e.series.metric);
+    for (i, (k, v)) in e.labels.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(out, "{comma}{k}={v:?}");
+    }
+    out.push('}');
+    out
 }
 
 /// The denominator series of a ratio, indexed by the values of the labels they are joined on:
@@ -715,7 +775,19 @@ struct AlertSeen {
     history: bool,
 }
 
+/// An alert rule's rows; the `ALERTS` history is let go of once the last has finished.
 pub(super) fn alert_rows(
+    rule: &Rule,
+    spec: &AlertRule,
+    cluster: &Cluster,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    let rows = rows_of_alert(rule, spec, cluster, cache);
+    cache.finished(rule);
+    rows
+}
+
+fn rows_of_alert(
     rule: &Rule,
     spec: &AlertRule,
     cluster: &Cluster,
