@@ -1,6 +1,7 @@
 //! Generated bundles at v5.3, v5.4, v6.1 and v7.5 hold each version's stock runtime configs
 //! except the keys the generator tunes on purpose (`configs::TUNED`): `--types default_config`
-//! flags exactly those, and nothing else.
+//! flags exactly those, and nothing else. TiFlash's rows read the `tiflash.toml` TiUP writes for
+//! the version (not the `tiflash-learner.toml` beside it).
 
 use std::collections::BTreeSet;
 
@@ -18,6 +19,9 @@ fn flagged_and_checked(version: &str) -> (Keys, Keys) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut spec = BundleSpec::with_instances(12, Layout::Tiup, 5).violation_share(0.0);
     spec.version = version.to_string();
+    // Two TiFlash, with the `tiflash.toml` and `tiflash-learner.toml` TiUP writes.
+    spec.counts.tikv -= 2;
+    spec.counts.tiflash += 2;
     let written = write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cluster.version.text, version);
