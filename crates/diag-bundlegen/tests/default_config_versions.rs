@@ -70,3 +70,34 @@ fn generated_bundles_flag_exactly_the_tuned_keys_at_every_version() {
         assert_eq!(flagged, expected, "{version}");
     }
 }
+
+/// A cluster script's rows were one Rhai array whose messages counted against the 64 KiB string
+/// limit together: on a 1,000-instance bundle without `insight.json` every formula rule (845
+/// TiKV `nodata` rows with a note each) failed as a whole with "Length of string too large".
+#[test]
+fn formula_rules_decide_every_instance_of_a_thousand_instance_cluster() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = BundleSpec::with_instances(1_000, Layout::Tiup, 3).violation_share(0.0);
+    let written = write_bundle(&spec, Format::Dir, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = Cluster::open(&written.bundle).unwrap_or_else(|e| panic!("{e}"));
+    let options = CheckOptions {
+        kinds: vec![CheckKind::DefaultConfig],
+        only: vec!["2336".into(), "2038".into()],
+        ..CheckOptions::default()
+    };
+    let outcome = check(&cluster, &RuleSet::builtin(), &options);
+    assert_eq!(outcome.findings.len(), 2);
+    for finding in &outcome.findings {
+        let tikv = spec.counts.tikv;
+        assert_eq!(finding.rows.len(), tikv, "{}", finding.rule.name);
+        assert!(
+            finding.rows.iter().all(|r| r.state == RowState::NoData
+                && r.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("no insight.json"))),
+            "{}: {:?}",
+            finding.rule.name,
+            finding.rows.first()
+        );
+    }
+}
