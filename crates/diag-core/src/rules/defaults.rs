@@ -363,10 +363,6 @@ fn expand_entry(
         None,
         entry.version.trim(),
     );
-    let notes: Vec<&str> = [row.note.trim(), entry.note.trim()]
-        .into_iter()
-        .filter(|n| !n.is_empty())
-        .collect();
     let (description, cases);
     if let Some(value) = &entry.value {
         let (ty, literal) = comparison(as_type, value)?;
@@ -423,16 +419,12 @@ fn expand_entry(
         let _ = writeln!(text, "  rows");
         cases = formula_cases(comp, entry);
     }
-    let mut description = description;
-    for n in notes {
-        description.push(' ');
-        description.push_str(n);
-    }
-    let _ = writeln!(text, "description: {}", quote(&description));
-    let _ = writeln!(
-        text,
-        "suggestion: {}",
-        quote("If the change was not made on purpose, set it back to the default.")
+    rule_tail(
+        &mut text,
+        description,
+        row,
+        entry,
+        "If the change was not made on purpose, set it back to the default.",
     );
     Ok(Expanded { text, cases })
 }
@@ -472,12 +464,6 @@ fn removed_entry(
     if let Some(to) = to {
         description.push_str(&format!(" It is replaced by {to}."));
     }
-    for n in [row.note.trim(), entry.note.trim()] {
-        if !n.is_empty() {
-            description.push(' ');
-            description.push_str(n);
-        }
-    }
     let conf = row.file.as_deref().map(str::trim);
     let mut text = rule_head(
         &format!("{file}, row `{path}`: set after it was {word}?"),
@@ -494,14 +480,13 @@ fn removed_entry(
         quote(&format!("doc.has({path:?})"))
     );
     let _ = writeln!(text, "message: {}", quote(&message));
-    let _ = writeln!(text, "description: {}", quote(&description));
     let suggestion = match to {
         Some(to) => {
             format!("Remove `{path}` from the config file; set {to} instead if the value matters.")
         }
         None => format!("Remove `{path}` from the config file."),
     };
-    let _ = writeln!(text, "suggestion: {}", quote(&suggestion));
+    rule_tail(&mut text, description, row, entry, &suggestion);
     Ok(Expanded {
         text,
         cases: removed_cases(comp, path, conf, &version)?,
@@ -539,6 +524,25 @@ fn rule_head(
     let _ = writeln!(text, "severity: info");
     let _ = writeln!(text, "version: {}", quote(version));
     text
+}
+
+/// The end of every expanded rule file: the description with the row's and the entry's notes,
+/// and the suggestion.
+fn rule_tail(
+    text: &mut String,
+    mut description: String,
+    row: &Row,
+    entry: &Entry,
+    suggestion: &str,
+) {
+    for n in [row.note.trim(), entry.note.trim()] {
+        if !n.is_empty() {
+            description.push(' ');
+            description.push_str(n);
+        }
+    }
+    let _ = writeln!(text, "description: {}", quote(&description));
+    let _ = writeln!(text, "suggestion: {}", quote(suggestion));
 }
 
 /// A value entry of a row read from a config file: abnormal only when the file sets the key
@@ -629,19 +633,12 @@ fn file_entry(
         }
         description.push('.');
     }
-    for n in [row.note.trim(), entry.note.trim()] {
-        if !n.is_empty() {
-            description.push(' ');
-            description.push_str(n);
-        }
-    }
-    let _ = writeln!(text, "description: {}", quote(&description));
-    let _ = writeln!(
-        text,
-        "suggestion: {}",
-        quote(&format!(
-            "If the change was not made on purpose, remove `{path}` from `{conf}`."
-        ))
+    rule_tail(
+        &mut text,
+        description,
+        row,
+        entry,
+        &format!("If the change was not made on purpose, remove `{path}` from `{conf}`."),
     );
     Ok(Expanded {
         text,
