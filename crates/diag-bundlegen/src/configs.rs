@@ -81,7 +81,7 @@ fn telemetry_default(version: &str) -> bool {
 /// Keys the generator sets away from their default on purpose, as `(component, path)`: what a
 /// correct `default_config` check flags on a healthy generated bundle (at versions whose
 /// default tables have a row for the key). Every other key holds the version's stock default.
-pub const TUNED: [(&str, &str); 8] = [
+pub const TUNED: [(&str, &str); 9] = [
     ("PdConfig", "log.file.max-days"),
     ("PdConfig", "log.file.max-backups"),
     ("TikvConfig", "raftstore.apply-pool-size"),
@@ -90,7 +90,79 @@ pub const TUNED: [(&str, &str); 8] = [
     ("TidbConfig", "mem-quota-query"),
     ("TidbConfig", "log.file.max-days"),
     ("TidbConfig", "log.file.max-backups"),
+    // TiUP's topology examples set it; TiFlash's default is `debug` before v7.5.1 (and on the
+    // v6.6-v7.0 and v7.2-v7.4 lines), `info` after.
+    ("TiflashConfig", "logger.level"),
 ];
+
+/// What TiUP writes into a TiFlash instance's `conf/tiflash.toml` (its `initTiFlashConfig`:
+/// the keys differ before v5.4.0 and from v7.1.0), plus `logger.level = "info"` from the
+/// topology (one of [`TUNED`]).
+pub fn tiflash_toml(ctx: &ConfigContext<'_>, deploy_dir: &str, tidb_status: &[String]) -> String {
+    let v = ctx.version;
+    let mut top = vec![
+        format!("default_profile = {:?}", "default"),
+        format!("display_name = {:?}", "TiFlash"),
+        format!("listen_host = {:?}", "0.0.0.0"),
+        format!("path = {:?}", ctx.data_dir),
+        format!("tmp_path = {:?}", format!("{}/tmp", ctx.data_dir)),
+    ];
+    if !since(v, "7.1.0") {
+        top.push("http_port = 8123".to_string());
+        top.push("tcp_port = 9000".to_string());
+    }
+    if !since(v, "5.4.0") {
+        top.push("mark_cache_size = 5368709120".to_string());
+    }
+    top.sort();
+    let mut out = String::from(
+        "# WARNING: This file is auto-generated. Do not edit! All your modification will be overwritten!\n",
+    );
+    for line in top {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if !since(v, "5.4.0") {
+        out.push_str("\n[application]\nrunAsDaemon = true\n");
+    }
+    out.push_str(&format!(
+        "\n[flash]\nservice_addr = {:?}\ntidb_status_addr = {:?}\n",
+        format!("{}:{}", ctx.advertise_host, ctx.port),
+        tidb_status.join(",")
+    ));
+    out.push_str(&format!(
+        "\n[flash.flash_cluster]\ncluster_manager_path = {:?}\nlog = {:?}\nmaster_ttl = 60\nrefresh_interval = 20\nupdate_rule_interval = 5\n",
+        format!("{deploy_dir}/bin/tiflash/flash_cluster_manager"),
+        format!("{deploy_dir}/log/tiflash_cluster_manager.log"),
+    ));
+    out.push_str(&format!(
+        "\n[flash.proxy]\nconfig = {:?}\n",
+        format!("{deploy_dir}/conf/tiflash-learner.toml")
+    ));
+    out.push_str(&format!(
+        "\n[logger]\nerrorlog = {:?}\nlevel = \"info\"\nlog = {:?}\n",
+        format!("{deploy_dir}/log/tiflash_error.log"),
+        format!("{deploy_dir}/log/tiflash.log"),
+    ));
+    out.push_str(&format!(
+        "\n[raft]\npd_addr = {:?}\n\n[status]\nmetrics_port = 8234\n",
+        ctx.pd_endpoints.join(",")
+    ));
+    out
+}
+
+/// What TiUP writes into a TiFlash instance's `conf/tiflash-learner.toml` (its proxy's).
+pub fn tiflash_learner_toml(ctx: &ConfigContext<'_>, deploy_dir: &str) -> String {
+    format!(
+        "# WARNING: This file is auto-generated. Do not edit! All your modification will be overwritten!\nlog-file = {:?}\n\n[raftstore]\ncapacity = \"0\"\n\n[server]\nadvertise-addr = {:?}\nadvertise-status-addr = {:?}\naddr = \"0.0.0.0:20170\"\nengine-addr = {:?}\nstatus-addr = \"0.0.0.0:{}\"\n\n[storage]\ndata-dir = {:?}\n",
+        format!("{deploy_dir}/log/tiflash_tikv.log"),
+        format!("{}:20170", ctx.advertise_host),
+        format!("{}:{}", ctx.advertise_host, ctx.status_port),
+        format!("{}:{}", ctx.advertise_host, ctx.port),
+        ctx.status_port,
+        format!("{}/flash", ctx.data_dir),
+    )
+}
 
 /// Builds the runtime config of one instance.
 pub fn runtime_config(knobs: &Knobs, ctx: &ConfigContext<'_>, rng: &mut Rng) -> Json {

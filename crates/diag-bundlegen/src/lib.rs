@@ -403,6 +403,11 @@ pub fn generate(spec: &BundleSpec, sink: &mut dyn BundleSink) -> io::Result<Summ
         .map(|i| format!("{}:{}", advertise_host(spec, i), i.port))
         .collect();
     let version_bare = spec.version.trim_start_matches('v');
+    let tidb_status: Vec<String> = instances
+        .iter()
+        .filter(|i| i.component == Component::Tidb)
+        .map(|i| format!("{}:{}", advertise_host(spec, i), i.status_port))
+        .collect();
     let root = Rng::new(spec.seed);
     let mut config_bytes = 0u64;
     let log_each = if instances.is_empty() {
@@ -435,6 +440,26 @@ pub fn generate(spec: &BundleSpec, sink: &mut dyn BundleSink) -> io::Result<Summ
             &format!("{}/conf/config.json", inst.dir()),
             config.as_bytes(),
         )?;
+        // TiUP writes a TiFlash's two config files; diag collects them beside its config.json.
+        if inst.component == Component::Tiflash && spec.layout == Layout::Tiup {
+            let files = [
+                (
+                    "tiflash.toml",
+                    configs::tiflash_toml(&ctx, &inst.deploy_dir, &tidb_status),
+                ),
+                (
+                    "tiflash-learner.toml",
+                    configs::tiflash_learner_toml(&ctx, &inst.deploy_dir),
+                ),
+            ];
+            for (name, text) in files {
+                put(
+                    sink,
+                    &format!("{}/conf/{name}", inst.dir()),
+                    text.as_bytes(),
+                )?;
+            }
+        }
         if log_each > 0 {
             put(
                 sink,

@@ -760,7 +760,13 @@ pub fn apply(cluster: &mut Cluster, case: &Case) -> Result<(), String> {
             log_dir: None,
             data_dir: None,
             attributes: ConfigNode::new(ConfigValue::Map(ConfigMap::new())),
-            dir: String::new(),
+            // Where TiUP deploys it, so a case can give it config files (`<dir>/conf/*.toml`).
+            dir: format!(
+                "{}/tidb-deploy/{}-{}",
+                add.host,
+                component.topology_key(),
+                add.port
+            ),
             config,
             files: Vec::new(),
         };

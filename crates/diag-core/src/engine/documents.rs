@@ -34,7 +34,7 @@ pub(super) fn rows(
     rule: &Rule,
     condition: &Condition,
 ) -> Vec<Row> {
-    subjects(cluster, rule.data)
+    subjects(cluster, rule)
         .into_iter()
         // An instance's config file is read for the rule's components only.
         .filter(|s| {
@@ -184,9 +184,36 @@ fn e_file(subject: &DocSubject<'_>) -> String {
     subject.file.map(|f| f.path.clone()).unwrap_or_default()
 }
 
+/// The config file a rule reads of an instance, or what to say when it has none: the file the
+/// rule names (`tiflash.toml` apart from `tiflash-learner.toml`), else the component's own
+/// `<component>.toml`, else the instance's only config file under whatever name it has.
+fn config_file<'a>(
+    instance: &'a crate::model::Instance,
+    named: Option<&str>,
+) -> (Option<&'a DataFile>, String) {
+    let own = format!("{}.toml", instance.component.topology_key());
+    let wanted = named.unwrap_or(&own);
+    let files: Vec<&DataFile> = instance.files_of(DataKind::ConfigFile).collect();
+    let found = files
+        .iter()
+        .find(|f| f.path.rsplit('/').next() == Some(wanted))
+        .or(match files.as_slice() {
+            [only] if named.is_none() => Some(only),
+            _ => None,
+        })
+        .copied();
+    let absent = if files.is_empty() {
+        format!("no config file under `{}/conf`", instance.dir)
+    } else {
+        format!("no `{wanted}` under `{}/conf`", instance.dir)
+    };
+    (found, absent)
+}
+
 /// The subjects of a source, in a stable order: hosts sorted by address, instances in bundle
 /// order, one cluster row.
-fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
+fn subjects<'a>(cluster: &'a Cluster, rule: &Rule) -> Vec<DocSubject<'a>> {
+    let data = rule.data;
     match data {
         DataSource::System(file) => {
             let kind = file.data_kind();
@@ -218,11 +245,14 @@ fn subjects(cluster: &Cluster, data: DataSource) -> Vec<DocSubject<'_>> {
             .instances
             .iter()
             .enumerate()
-            .map(|(index, instance)| DocSubject {
-                tag: instance.tag(),
-                instances: vec![index],
-                file: instance.files_of(DataKind::ConfigFile).next(),
-                absent: format!("no config file under `{}/conf`", instance.dir),
+            .map(|(index, instance)| {
+                let (file, absent) = config_file(instance, rule.conf_file.as_deref());
+                DocSubject {
+                    tag: instance.tag(),
+                    instances: vec![index],
+                    file,
+                    absent,
+                }
             })
             .collect(),
         DataSource::Store | DataSource::Placement => {

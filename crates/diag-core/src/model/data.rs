@@ -309,13 +309,58 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     (line, column)
 }
 
+/// Gives each node of a TOML tree the line its key is written on (a table's: its header's or
+/// its first dotted key's), so that rows reading a config file cite the line.
+fn toml_lines(node: &mut ConfigNode, table: &toml::de::DeTable<'_>, newlines: &[usize]) {
+    let ConfigValue::Map(map) = &mut node.value else {
+        return;
+    };
+    for (key, value) in table.iter() {
+        let Some(child) = map.get_mut(key.get_ref()) else {
+            continue;
+        };
+        child.line = line_at(newlines, key.span().start);
+        toml_value_lines(child, value, newlines);
+    }
+}
+
+fn toml_value_lines(
+    node: &mut ConfigNode,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    newlines: &[usize],
+) {
+    match (value.get_ref(), &mut node.value) {
+        (toml::de::DeValue::Table(t), _) => toml_lines(node, t, newlines),
+        (toml::de::DeValue::Array(items), ConfigValue::Array(nodes)) => {
+            for (item, child) in items.iter().zip(nodes.iter_mut()) {
+                child.line = line_at(newlines, item.span().start);
+                toml_value_lines(child, item, newlines);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The 1-based line of a byte offset, given the offsets of the text's `\n`s.
+fn line_at(newlines: &[usize], offset: usize) -> u32 {
+    newlines.partition_point(|&n| n < offset) as u32 + 1
+}
+
 pub(crate) fn parse_toml(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
     let text = text_of(file, bytes)?;
     match text.parse::<toml::Table>() {
-        Ok(table) => Ok(ConfigTree {
-            file: Arc::from(file),
-            root: ConfigNode::from(&toml::Value::Table(table)),
-        }),
+        Ok(table) => {
+            let mut root = ConfigNode::from(&toml::Value::Table(table));
+            // The same text again, for where each key is written (its values are the above).
+            if let Ok(spans) = toml::de::DeTable::parse(&text) {
+                let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+                toml_lines(&mut root, spans.get_ref(), &newlines);
+            }
+            Ok(ConfigTree {
+                file: Arc::from(file),
+                root,
+            })
+        }
         Err(e) => {
             let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
             Err(LoadError::Syntax {
@@ -606,6 +651,21 @@ fn parse_csv(file: &str, bytes: Vec<u8>) -> Result<ConfigTree, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_keys_carry_the_line_they_are_written_on() {
+        let text = "# TiUP header\nmark_cache_size = 1073741824\n\n[logger]\nlevel = \"info\"\n\n[profiles.default]\nmax_threads = 8\nflash.proxy.config = \"x\"\n\n[[hosts]]\nname = \"a\"\n[[hosts]]\nname = \"b\"\n";
+        let t = parse_toml("conf/tiflash.toml", text.as_bytes().to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line = |p: &str| t.lookup(p).present().map(|n| n.line);
+        assert_eq!(line("mark_cache_size"), Some(2));
+        assert_eq!(line("logger"), Some(4));
+        assert_eq!(line("logger.level"), Some(5));
+        assert_eq!(line("profiles.default.max_threads"), Some(8));
+        assert_eq!(line("profiles.default.flash.proxy.config"), Some(9));
+        assert_eq!(line("hosts.0.name"), Some(12));
+        assert_eq!(line("hosts.1.name"), Some(14));
+    }
 
     #[test]
     fn csv_with_quotes_and_two_columns() {

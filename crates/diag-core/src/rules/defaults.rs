@@ -42,7 +42,14 @@
 //!   its own row, "set, but removed in v6.1.0". The rule is named `<Component>.<path>-removed`
 //!   (`-deprecated`, `-renamed`) so it never replaces the row's default entries, and its
 //!   version range is `>= <version>` unless `version` says otherwise.
-//! - A missing or `null` key is `nodata`, as everywhere.
+//! - A missing or `null` key is `nodata`, as everywhere — except in rows with `file:`.
+//! - `file: tiflash.toml` on a row — the setting exists only in that config file of the
+//!   instance (`conf/tiflash.toml`, not the `tiflash-learner.toml` beside it; TiFlash's
+//!   runtime JSON is its proxy's), where a key the file does not set is at its default: the
+//!   rule reads that file (`source: config_file`, `file:`) and is abnormal only when the file
+//!   sets another value. Text compares ignoring case, and an entry's `aliases` are spellings
+//!   that mean the default too (`aliases: [information]` for `info`). Its `removed` /
+//!   `deprecated` / `renamed` entries read the same file. No such file is `nodata`.
 //!
 //! Every entry gets `name` = `<Component>.<path>` unless it says otherwise, so the entries of a
 //! row share diag's rule name and version ranges that touch resolve as diag's selection does.
@@ -76,6 +83,10 @@ struct Row {
     /// Why the row looks the way it does (where it diverges from diag's data, …).
     #[serde(default)]
     note: String,
+    /// The config file the row reads instead of the runtime JSON (`tiflash.toml`): an
+    /// absent key is the default there.
+    #[serde(default)]
+    file: Option<String>,
     defaults: Vec<Entry>,
 }
 
@@ -113,6 +124,9 @@ struct Entry {
     /// What replaces a removed, deprecated or renamed key.
     #[serde(default)]
     to: Option<String>,
+    /// Other spellings of a text default in a config file (`information` for `info`).
+    #[serde(default)]
+    aliases: Vec<String>,
     #[serde(default)]
     note: String,
 }
@@ -316,6 +330,14 @@ fn expand_entry(
     if let Some((word, since)) = change {
         return removed_entry(comp, path, row, entry, word, since, file);
     }
+    if !entry.aliases.is_empty() && row.file.is_none() {
+        return Err(
+            "`aliases` are spellings in a config file: they go with a row's `file:`".into(),
+        );
+    }
+    if let Some(conf) = row.file.as_deref().map(str::trim) {
+        return file_entry(comp, path, conf, row, as_type, entry, file);
+    }
     let name = entry
         .name
         .clone()
@@ -332,22 +354,15 @@ fn expand_entry(
     if !matches!(as_type, None | Some("size" | "int" | "float")) && entry.expr.is_some() {
         return Err("a formula compares numbers or sizes (`as: size`, `int` or `float`)".into());
     }
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# Expanded from {file}, row `{path}`: still at its default?"
+    let mut text = rule_head(
+        &format!("{file}, row `{path}`: still at its default?"),
+        entry.id,
+        &name,
+        comp,
+        path,
+        None,
+        entry.version.trim(),
     );
-    let _ = writeln!(text, "id: {}", entry.id);
-    let _ = writeln!(text, "name: {}", quote(&name));
-    let _ = writeln!(text, "kind: default_config");
-    let _ = writeln!(text, "component: {comp}");
-    let _ = writeln!(text, "variation: {}", quote(&format!("{comp}.{path}")));
-    let _ = writeln!(text, "severity: info");
-    let _ = writeln!(text, "version: {}", quote(entry.version.trim()));
-    let notes: Vec<&str> = [row.note.trim(), entry.note.trim()]
-        .into_iter()
-        .filter(|n| !n.is_empty())
-        .collect();
     let (description, cases);
     if let Some(value) = &entry.value {
         let (ty, literal) = comparison(as_type, value)?;
@@ -404,16 +419,12 @@ fn expand_entry(
         let _ = writeln!(text, "  rows");
         cases = formula_cases(comp, entry);
     }
-    let mut description = description;
-    for n in notes {
-        description.push(' ');
-        description.push_str(n);
-    }
-    let _ = writeln!(text, "description: {}", quote(&description));
-    let _ = writeln!(
-        text,
-        "suggestion: {}",
-        quote("If the change was not made on purpose, set it back to the default.")
+    rule_tail(
+        &mut text,
+        description,
+        row,
+        entry,
+        "If the change was not made on purpose, set it back to the default.",
     );
     Ok(Expanded { text, cases })
 }
@@ -453,94 +464,274 @@ fn removed_entry(
     if let Some(to) = to {
         description.push_str(&format!(" It is replaced by {to}."));
     }
-    for n in [row.note.trim(), entry.note.trim()] {
-        if !n.is_empty() {
-            description.push(' ');
-            description.push_str(n);
-        }
-    }
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "# Expanded from {file}, row `{path}`: set after it was {word}?"
+    let conf = row.file.as_deref().map(str::trim);
+    let mut text = rule_head(
+        &format!("{file}, row `{path}`: set after it was {word}?"),
+        entry.id,
+        &name,
+        comp,
+        path,
+        Some(conf.unwrap_or_default()),
+        &version,
     );
-    let _ = writeln!(text, "id: {}", entry.id);
-    let _ = writeln!(text, "name: {}", quote(&name));
-    let _ = writeln!(text, "kind: default_config");
-    let _ = writeln!(text, "component: {comp}");
-    let _ = writeln!(text, "source: config_file");
-    let _ = writeln!(text, "variation: {}", quote(&format!("{comp}.{path}")));
-    let _ = writeln!(text, "severity: info");
-    let _ = writeln!(text, "version: {}", quote(&version));
     let _ = writeln!(
         text,
         "abnormal_when: {{rhai: {}}}",
         quote(&format!("doc.has({path:?})"))
     );
     let _ = writeln!(text, "message: {}", quote(&message));
-    let _ = writeln!(text, "description: {}", quote(&description));
     let suggestion = match to {
         Some(to) => {
             format!("Remove `{path}` from the config file; set {to} instead if the value matters.")
         }
         None => format!("Remove `{path}` from the config file."),
     };
-    let _ = writeln!(text, "suggestion: {}", quote(&suggestion));
+    rule_tail(&mut text, description, row, entry, &suggestion);
     Ok(Expanded {
         text,
-        cases: removed_cases(comp, path, &version)?,
+        cases: removed_cases(comp, path, conf, &version)?,
     })
 }
 
-/// The TOML of a config file that sets `path` (`[a.b]` then `c = 1`).
-fn toml_setting(path: &str) -> String {
+/// The head every expanded rule file starts with. `source` is `Some` for rules that read a
+/// config file (`Some("")`: the instance's own `<component>.toml`).
+fn rule_head(
+    origin: &str,
+    id: i64,
+    name: &str,
+    comp: &str,
+    path: &str,
+    source: Option<&str>,
+    version: &str,
+) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "# Expanded from {origin}");
+    let _ = writeln!(text, "id: {id}");
+    let _ = writeln!(text, "name: {}", quote(name));
+    let _ = writeln!(text, "kind: default_config");
+    let _ = writeln!(text, "component: {comp}");
+    match source {
+        Some("") => {
+            let _ = writeln!(text, "source: config_file");
+        }
+        Some(conf) => {
+            let _ = writeln!(text, "source: config_file");
+            let _ = writeln!(text, "file: {}", quote(conf));
+        }
+        None => {}
+    }
+    let _ = writeln!(text, "variation: {}", quote(&format!("{comp}.{path}")));
+    let _ = writeln!(text, "severity: info");
+    let _ = writeln!(text, "version: {}", quote(version));
+    text
+}
+
+/// The end of every expanded rule file: the description with the row's and the entry's notes,
+/// and the suggestion.
+fn rule_tail(
+    text: &mut String,
+    mut description: String,
+    row: &Row,
+    entry: &Entry,
+    suggestion: &str,
+) {
+    for n in [row.note.trim(), entry.note.trim()] {
+        if !n.is_empty() {
+            description.push(' ');
+            description.push_str(n);
+        }
+    }
+    let _ = writeln!(text, "description: {}", quote(&description));
+    let _ = writeln!(text, "suggestion: {}", quote(suggestion));
+}
+
+/// A value entry of a row read from a config file: abnormal only when the file sets the key
+/// to another value (an absent key is the default). Text compares ignoring case, and any of
+/// the entry's `aliases` is the default too, as TiFlash reads `logger.level` and
+/// `dt_compression_method`.
+fn file_entry(
+    comp: &str,
+    path: &str,
+    conf: &str,
+    row: &Row,
+    as_type: Option<&str>,
+    entry: &Entry,
+    file: &str,
+) -> Result<Expanded, String> {
+    let Some(value) = &entry.value else {
+        return Err(format!(
+            "a row read from `{conf}` takes `value` entries (or `removed`, `deprecated`, `renamed`)"
+        ));
+    };
+    if conf.is_empty() || conf.contains(['/', '\\']) {
+        return Err(format!("`file: {conf}` is not a file name"));
+    }
+    let (ty, literal) = comparison(as_type, value)?;
+    let text_default = ty == Some("string") || matches!(value, serde_yaml::Value::String(_));
+    if !entry.aliases.is_empty() && !text_default {
+        return Err("`aliases` are other spellings of a text default".into());
+    }
+    let shown = scalar_text(value);
+    let compare = if text_default {
+        let spellings: Vec<String> = std::iter::once(shown.as_str())
+            .chain(entry.aliases.iter().map(|a| a.trim()))
+            .map(regex::escape)
+            .collect();
+        format!(
+            "{{not: {{path: {}, matches: {}}}}}",
+            quote(path),
+            quote(&format!("(?i)^(?:{})$", spellings.join("|")))
+        )
+    } else {
+        let ty_part = ty.map(|t| format!(", as: {t}")).unwrap_or_default();
+        format!("{{path: {}{ty_part}, ne: {literal}}}", quote(path))
+    };
+    let name = entry
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{comp}.{path}"));
+    let mut text = rule_head(
+        &format!("{file}, row `{path}`: still at its default in {conf}?"),
+        entry.id,
+        &name,
+        comp,
+        path,
+        Some(conf),
+        entry.version.trim(),
+    );
+    let _ = writeln!(text, "default: {}", flow(value));
+    let _ = writeln!(
+        text,
+        "abnormal_when: {{all_of: [{{rhai: {}}}, {compare}]}}",
+        quote(&format!("doc.has({path:?})"))
+    );
+    let _ = writeln!(
+        text,
+        "message: {}",
+        quote(&format!(
+            "set to {{{path}}} in {conf}; the default is {shown}"
+        ))
+    );
+    let mut description = format!(
+        "`{path}` is set in `{conf}` to a value other than its default {shown} on this version (a key the file does not set is at its default)."
+    );
+    if text_default {
+        description.push_str(" Text is compared ignoring case");
+        let aliases: Vec<String> = entry
+            .aliases
+            .iter()
+            .map(|a| format!("`{}`", a.trim()))
+            .collect();
+        match aliases.as_slice() {
+            [] => {}
+            [one] => {
+                let _ = write!(description, ", and {one} is the default too");
+            }
+            many => {
+                let _ = write!(description, ", and {} are the default too", many.join(", "));
+            }
+        }
+        description.push('.');
+    }
+    rule_tail(
+        &mut text,
+        description,
+        row,
+        entry,
+        &format!("If the change was not made on purpose, remove `{path}` from `{conf}`."),
+    );
+    Ok(Expanded {
+        text,
+        cases: file_value_cases(comp, path, conf, value, entry)?,
+    })
+}
+
+/// The TOML of a config file that sets `path` to `literal` (`[a.b]` then `c = 1`).
+fn toml_setting(path: &str, literal: &str) -> String {
     match path.rsplit_once('.') {
-        Some((section, key)) => format!("[{section}]\n{key} = 1\n"),
-        None => format!("{path} = 1\n"),
+        Some((section, key)) => format!("[{section}]\n{key} = {literal}\n"),
+        None => format!("{path} = {literal}\n"),
     }
 }
 
-/// Set in the config file → abnormal; a config file without it → OK; no config file → nodata;
-/// a version before the change → not selected.
-fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String> {
-    let inside = case_version(version)?;
-    let c = crate::model::version::VersionConstraint::parse(version)
-        .map_err(|e| format!("version `{version}`: {e}"))?;
-    let outside = CASE_VERSIONS
-        .iter()
-        .find(|v| !c.matches(crate::model::version::parse_version(v).as_ref()));
+/// A default as a TOML literal.
+fn toml_literal(value: &serde_yaml::Value) -> String {
+    match value {
+        serde_yaml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => scalar_text(other),
+    }
+}
+
+/// The instance the generated cases of `comp` run on (the `minimal` base's, or the TiFlash
+/// [`case`] adds) and the bundle path of its config file `conf` (its `<component>.toml` when
+/// `None`).
+fn case_conf_path(comp: &str, conf: Option<&str>) -> Result<String, String> {
     let kind = ComponentKind::from_config_struct(comp).ok_or_else(|| format!("`{comp}`"))?;
-    // The instance of the `minimal` base the cases run on.
     let port = match kind {
         ComponentKind::Pd => 2379,
         ComponentKind::Tidb => 4000,
         ComponentKind::Tikv => 20160,
+        ComponentKind::Tiflash => 3930,
         _ => return Err(format!("`{comp}` has no instance in the `minimal` base")),
     };
     let key = kind.topology_key();
-    let conf = format!("127.0.0.1/tidb-deploy/{key}-{port}/conf/{key}.toml");
+    let name = conf.map_or_else(|| format!("{key}.toml"), str::to_string);
+    Ok(format!("127.0.0.1/tidb-deploy/{key}-{port}/conf/{name}"))
+}
+
+/// The files a case gives (`files:`), bundle path and content.
+fn case_files(out: &mut String, files: &[(&str, String)]) {
+    if files.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "    files:");
+    for (path, content) in files {
+        let _ = writeln!(out, "      {path}: {}", quote(content));
+    }
+}
+
+/// The first case version outside `version`, if any.
+fn version_outside(version: &str) -> Result<Option<&'static str>, String> {
+    let c = crate::model::version::VersionConstraint::parse(version)
+        .map_err(|e| format!("version `{version}`: {e}"))?;
+    Ok(CASE_VERSIONS
+        .iter()
+        .find(|v| !c.matches(crate::model::version::parse_version(v).as_ref()))
+        .copied())
+}
+
+/// Set in the config file → abnormal; a config file without it → OK; no config file → nodata;
+/// a version before the change → not selected.
+fn removed_cases(
+    comp: &str,
+    path: &str,
+    conf: Option<&str>,
+    version: &str,
+) -> Result<String, String> {
+    let inside = case_version(version)?;
+    let outside = version_outside(version)?;
+    let at = case_conf_path(comp, conf)?;
+    let set = toml_setting(path, "1");
     let mut out = header();
     let cases = [
         (
             format!("{path} set in the config file"),
             "abnormal",
-            inside,
-            Some(toml_setting(path)),
+            Some(set.clone()),
         ),
         (
             format!("{path} not in the config file"),
             "ok",
-            inside,
             Some("# nothing set\n".to_string()),
         ),
-        ("no config file".to_string(), "nodata", inside, None),
+        ("no config file".to_string(), "nodata", None),
     ];
-    for (name, expect, version, content) in cases {
-        case(&mut out, &name, expect, version, comp, &[], &[]);
-        if let Some(content) = content {
-            let _ = writeln!(out, "    files:");
-            let _ = writeln!(out, "      {conf}: {}", quote(&content));
-        }
+    for (name, expect, content) in cases {
+        case(&mut out, &name, expect, inside, comp, &[], &[]);
+        case_files(
+            &mut out,
+            &content.map(|c| vec![(at.as_str(), c)]).unwrap_or_default(),
+        );
     }
     if let Some(before) = outside {
         case(
@@ -552,8 +743,94 @@ fn removed_cases(comp: &str, path: &str, version: &str) -> Result<String, String
             &[],
             &[],
         );
-        let _ = writeln!(out, "    files:");
-        let _ = writeln!(out, "      {conf}: {}", quote(&toml_setting(path)));
+        case_files(&mut out, &[(at.as_str(), set)]);
+    }
+    Ok(out)
+}
+
+/// The cases of a value read from a config file: set to the default (and each spelling of
+/// it) → OK, set to another value → abnormal, the file without the key → OK, the key set in
+/// another config file of the instance only → nodata, no config file → nodata.
+fn file_value_cases(
+    comp: &str,
+    path: &str,
+    conf: &str,
+    value: &serde_yaml::Value,
+    entry: &Entry,
+) -> Result<String, String> {
+    use serde_yaml::Value as V;
+    let version = case_version(&entry.version)?;
+    let at = case_conf_path(comp, Some(conf))?;
+    let other_file = case_conf_path(comp, Some(&format!("other-{conf}")))?;
+    let shown = scalar_text(value);
+    let other = match value {
+        V::Bool(b) => (!b).to_string(),
+        V::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) if i.abs() < i64::MAX / 4 => (i * 2 + 1).to_string(),
+            (_, Some(f)) if f.abs() < 1.0e15 => format!("{:?}", f * 2.0 + 1.0),
+            _ => "7".to_string(),
+        },
+        _ => serde_json::to_string(&format!("{shown}-changed")).unwrap_or_default(),
+    };
+    let mut spellings = vec![(
+        format!("{path} set to its default {shown}"),
+        toml_literal(value),
+    )];
+    if let V::String(s) = value {
+        let upper = s.to_uppercase();
+        if upper != *s {
+            spellings.push((
+                format!("{path} written {upper}"),
+                toml_literal(&V::String(upper)),
+            ));
+        }
+    }
+    for alias in &entry.aliases {
+        let alias = alias.trim();
+        spellings.push((
+            format!("{path} written {alias}"),
+            toml_literal(&V::String(alias.to_string())),
+        ));
+    }
+    let mut out = header();
+    for (name, literal) in &spellings {
+        case(&mut out, name, "ok", version, comp, &[], &[]);
+        case_files(&mut out, &[(at.as_str(), toml_setting(path, literal))]);
+    }
+    let changed = toml_setting(path, &other);
+    let cases = [
+        (
+            format!("{path} changed from {shown}"),
+            "abnormal",
+            vec![(at.as_str(), changed.clone())],
+        ),
+        (
+            format!("{conf} without {path} is the default"),
+            "ok",
+            vec![(at.as_str(), "# nothing set\n".to_string())],
+        ),
+        (
+            format!("{path} changed in another config file only"),
+            "nodata",
+            vec![(other_file.as_str(), changed.clone())],
+        ),
+        (format!("no {conf}"), "nodata", Vec::new()),
+    ];
+    for (name, expect, files) in cases {
+        case(&mut out, &name, expect, version, comp, &[], &[]);
+        case_files(&mut out, &files);
+    }
+    if let Some(outside) = version_outside(&entry.version)? {
+        case(
+            &mut out,
+            &format!("not checked on {outside}"),
+            "not_selected",
+            outside,
+            comp,
+            &[],
+            &[],
+        );
+        case_files(&mut out, &[(at.as_str(), changed)]);
     }
     Ok(out)
 }

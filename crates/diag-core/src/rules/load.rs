@@ -112,7 +112,8 @@ struct RuleFile {
     /// What a row is about (the source's default when absent).
     #[serde(default)]
     subject: Option<String>,
-    /// Which system file a `source: system` rule reads.
+    /// Which system file a `source: system` rule reads, or which of an instance's config files
+    /// a `source: config_file` rule reads.
     #[serde(default)]
     file: Option<String>,
     /// What a `source: metric` rule computes (see [`super::metric_rule`]).
@@ -674,6 +675,9 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty());
             rule.allow = raw.allow;
+            if data == DataSource::ConfigFile {
+                rule.conf_file = raw.file.map(|f| f.trim().to_string());
+            }
             Ok(rule)
         }
         _ => Err(errors),
@@ -753,6 +757,7 @@ impl RuleHead<'_> {
             cases: None,
             message: None,
             allow: Vec::new(),
+            conf_file: None,
         }
     }
 }
@@ -842,15 +847,27 @@ fn source_and_subject(
             DataSource::Config
         }
     };
-    if known && raw.file.is_some() && !matches!(data, DataSource::System(_)) {
-        err(
+    match raw.file.as_deref().map(str::trim) {
+        Some(_) if !known || matches!(data, DataSource::System(_)) => {}
+        Some(f) if data == DataSource::ConfigFile && (f.is_empty() || f.contains(['/', '\\'])) => {
+            err(
+                "file",
+                format!(
+                    "`{f}` is not a file name: a `source: config_file` rule names one file of the instance's `conf/` folder, e.g. `file: tiflash.toml`"
+                ),
+                None,
+            );
+        }
+        Some(_) if data == DataSource::ConfigFile => {}
+        Some(_) => err(
             "file",
             format!(
-                "only `source: system` rules name a file; this rule reads `{}`",
+                "only `source: system` and `source: config_file` rules name a file; this rule reads `{}`",
                 data.as_str()
             ),
             None,
-        );
+        ),
+        None => {}
     }
     if known && raw.facts.is_some() && !matches!(data, DataSource::Facts(_)) {
         err(
@@ -1076,6 +1093,35 @@ mod tests {
         assert_eq!(e.len(), 4, "{e:?}");
         assert!(lines.iter().all(|&l| l > 0), "{e:?}");
         assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{e:?}");
+    }
+
+    /// Issue 11: a TiFlash instance has two config files, so a `source: config_file` rule names
+    /// the one it reads; only that source and `system` take a `file:`.
+    #[test]
+    fn a_config_file_rule_names_a_file_of_the_conf_folder() {
+        let rule = GOOD.replace("kind: config\n", "kind: config\nsource: config_file\n");
+        assert_eq!(errors(&rule), Vec::<String>::new());
+        let named = rule.replace(
+            "source: config_file\n",
+            "source: config_file\nfile: tidb.toml\n",
+        );
+        assert_eq!(errors(&named), Vec::<String>::new());
+        let e = errors(&rule.replace(
+            "source: config_file\n",
+            "source: config_file\nfile: conf/tidb.toml\n",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("r.yaml:5: field `file`: `conf/tidb.toml` is not a file name"),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace("kind: config\n", "kind: config\nfile: tidb.toml\n"));
+        assert_eq!(
+            e,
+            [
+                "r.yaml:4: field `file`: only `source: system` and `source: config_file` rules name a file; this rule reads `config`"
+            ]
+        );
     }
 
     #[test]

@@ -444,6 +444,9 @@ pub struct Rule {
     pub(crate) message: Option<String>,
     /// Keys a `facts: drift` rule does not report (`allow:`), besides the built-in ones.
     pub(crate) allow: Vec<String>,
+    /// The config file a `source: config_file` rule reads (`file: tiflash.toml`); without it,
+    /// the instance's `<component>.toml`.
+    pub(crate) conf_file: Option<String>,
 }
 
 /// One item of a rule's `variation`: `PdConfig.log.file.max-days`, or a plain label.

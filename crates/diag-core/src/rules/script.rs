@@ -257,10 +257,15 @@ fn build_engine() -> Engine {
         });
 
     engine
-        .register_fn("ok", |i: Dynamic| row(i, "ok", ""))
-        .register_fn("abnormal", |i: Dynamic| row(i, "abnormal", ""))
-        .register_fn("abnormal", |i: Dynamic, m: &str| row(i, "abnormal", m))
-        .register_fn("nodata", |i: Dynamic, m: &str| row(i, "nodata", m));
+        .register_type_with_name::<RowValue>("row")
+        .register_fn("ok", |i: Dynamic| row(i, ScriptState::Ok, ""))
+        .register_fn("abnormal", |i: Dynamic| row(i, ScriptState::Abnormal, ""))
+        .register_fn("abnormal", |i: Dynamic, m: &str| {
+            row(i, ScriptState::Abnormal, m)
+        })
+        .register_fn("nodata", |i: Dynamic, m: &str| {
+            row(i, ScriptState::NoData, m)
+        });
     engine
 }
 
@@ -311,12 +316,23 @@ fn to_dynamic(n: &ConfigNode) -> Dynamic {
     }
 }
 
-fn row(instances: Dynamic, state: &str, message: &str) -> Map {
-    let mut m = Map::new();
-    m.insert("instances".into(), instances);
-    m.insert("state".into(), ImmutableString::from(state).into());
-    m.insert("message".into(), ImmutableString::from(message).into());
-    m
+/// A row a cluster script returns (`ok(i)`, `abnormal(i, why)`, `nodata(i, why)`). Opaque to
+/// the script, so that Rhai's data-size limits count a `rows` array as its rows rather than as
+/// the sum of their messages: a 64 KiB string limit spread over 1,000 instances' messages
+/// failed whole rules on large clusters.
+#[derive(Debug, Clone)]
+struct RowValue {
+    instances: Dynamic,
+    state: ScriptState,
+    message: String,
+}
+
+fn row(instances: Dynamic, state: ScriptState, message: &str) -> RowValue {
+    RowValue {
+        instances,
+        state,
+        message: message.to_string(),
+    }
 }
 
 /// Compiles an expression (`abnormal_when: {rhai: …}`): statements are allowed, the last value
@@ -455,31 +471,17 @@ pub(crate) fn run_script(ast: &AST, cluster: &ScriptCluster) -> Result<Vec<Scrip
     };
     let mut rows = Vec::with_capacity(items.len());
     for item in items {
-        let Some(map) = item.clone().try_cast::<Map>() else {
+        let Some(RowValue {
+            instances: target,
+            state,
+            message,
+        }) = item.clone().try_cast::<RowValue>()
+        else {
             return Err(Undecided::Failed(format!(
                 "row {} is not a row (use ok(i), abnormal(i), nodata(i, why))",
                 item.type_name()
             )));
         };
-        let state = match map
-            .get("state")
-            .and_then(|s| s.clone().into_string().ok())
-            .as_deref()
-        {
-            Some("ok") => ScriptState::Ok,
-            Some("abnormal") => ScriptState::Abnormal,
-            Some("nodata") => ScriptState::NoData,
-            other => {
-                return Err(Undecided::Failed(format!(
-                    "row state {other:?} is not ok, abnormal or nodata"
-                )));
-            }
-        };
-        let message = map
-            .get("message")
-            .and_then(|s| s.clone().into_string().ok())
-            .unwrap_or_default();
-        let target = map.get("instances").cloned().unwrap_or(Dynamic::UNIT);
         let members: Vec<Dynamic> = match target.clone().try_cast::<Array>() {
             Some(a) => a,
             None => vec![target],
