@@ -32,7 +32,8 @@ fn cpu_time(children: bool) -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let (user, sys) = if children { (13, 14) } else { (11, 12) };
-    let ticks: u64 = fields.get(user)?.parse::<u64>().ok()? + fields.get(sys)?.parse::<u64>().ok()?;
+    let ticks: u64 =
+        fields.get(user)?.parse::<u64>().ok()? + fields.get(sys)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
 }
 
