@@ -176,8 +176,9 @@ thread_local! {
     static WHOLE: RefCell<Whole> = RefCell::new(Whole::default());
 }
 
-/// Buffers a thread keeps for its next file, at most; bigger ones are freed once used, so a
-/// thread that read one huge file does not hold its size for the life of the process.
+/// Buffers (and a zstd context) a thread keeps for its next file, at most; bigger ones are
+/// freed once used, so a thread that read one huge file does not hold its size for the life of
+/// the process.
 const KEEP_BYTES: usize = 8 << 20;
 
 /// How much room a zstd frame of unknown content size first gets, then doubled as it fills.
@@ -265,6 +266,11 @@ impl Whole {
             if buffer.capacity() > KEEP_BYTES {
                 *buffer = Vec::new();
             }
+        }
+        // The context keeps the window buffers of the largest streamed frame (up to libzstd's
+        // 128 MiB window limit): a large one goes with the file that needed it.
+        if self.dctx.as_ref().is_some_and(|d| d.sizeof() > KEEP_BYTES) {
+            self.dctx = None;
         }
     }
 }
