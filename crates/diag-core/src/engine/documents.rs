@@ -35,18 +35,6 @@ pub(super) fn rows(
     condition: &Condition,
 ) -> Vec<Row> {
     subjects(cluster, rule)
-        .into_iter()
-        // An instance's config file is read for the rule's components only.
-        .filter(|s| {
-            rule.data != DataSource::ConfigFile
-                || rule.meta.components.is_empty()
-                || s.instances.iter().any(|&i| {
-                    rule.meta
-                        .components
-                        .contains(&cluster.instances[i].component)
-                })
-        })
-        .collect::<Vec<_>>()
         .into_par_iter()
         .map(|subject| {
             let (state, message, tree) = match subject.file.map(DataFile::shared_tree) {
@@ -245,6 +233,11 @@ fn subjects<'a>(cluster: &'a Cluster, rule: &Rule) -> Vec<DocSubject<'a>> {
             .instances
             .iter()
             .enumerate()
+            // An instance's config file is read for the rule's components only.
+            .filter(|(_, instance)| {
+                rule.meta.components.is_empty()
+                    || rule.meta.components.contains(&instance.component)
+            })
             .map(|(index, instance)| {
                 let (file, absent) = config_file(instance, rule.conf_file.as_deref());
                 DocSubject {
