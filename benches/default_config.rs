@@ -17,6 +17,9 @@
 //! by the other side's allocations, so the two sides paid for each other and the ratio moved
 //! with any change to either's allocation pattern (1.3 to 2.2 with the sum of both unchanged).
 
+#[path = "measure.rs"]
+mod measure;
+
 use std::io::BufRead;
 use std::io::Write as _;
 use std::path::Path;
@@ -27,6 +30,7 @@ use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, check};
 use diag_core::model::slowlog::SlowLogReader;
 use diag_core::rules::{CheckKind, RuleSet};
+use measure::{cpu_time, load};
 
 type Job<'a> = Box<dyn FnMut() + 'a>;
 
@@ -44,10 +48,10 @@ fn alternate_cpu(runs: usize, jobs: &mut [Job<'_>]) -> Vec<(Duration, Option<Dur
     let mut samples: Vec<Vec<(Duration, Option<Duration>)>> = vec![Vec::new(); jobs.len()];
     for round in 0..=runs {
         for (job, out) in jobs.iter_mut().zip(&mut samples) {
-            let (start, cpu) = (Instant::now(), cpu_time());
+            let (start, cpu) = (Instant::now(), cpu_time(false));
             job();
             if round > 0 {
-                let used = cpu.zip(cpu_time()).map(|(a, b)| b.saturating_sub(a));
+                let used = cpu.zip(cpu_time(false)).map(|(a, b)| b.saturating_sub(a));
                 out.push((start.elapsed(), used));
             }
         }
@@ -82,23 +86,6 @@ fn medians(s: Vec<(Duration, Option<Duration>)>) -> (Duration, Option<Duration>)
     (wall[wall.len() / 2], cpu.get(cpu.len() / 2).copied())
 }
 
-/// User + system time of this process so far (Linux: `/proc/self/stat`, in clock ticks of
-/// 10 ms).
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// 1-minute load average, for the table.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
-}
-
 fn full_check(bundle: &Path, rules: &RuleSet, kind: CheckKind) -> usize {
     let cluster = Cluster::open(bundle).unwrap_or_else(|e| panic!("{e}"));
     let options = CheckOptions {
@@ -115,15 +102,33 @@ fn child(kind: &str, bundle: &Path) {
         "config" => CheckKind::Config,
         _ => CheckKind::DefaultConfig,
     };
-    let (start, cpu) = (Instant::now(), cpu_time());
+    let (start, cpu) = (Instant::now(), cpu_time(false));
     let n = full_check(bundle, &rules, kind);
     let wall = start.elapsed();
-    let used = cpu.zip(cpu_time()).map(|(a, b)| b.saturating_sub(a));
+    let used = cpu.zip(cpu_time(false)).map(|(a, b)| b.saturating_sub(a));
     println!(
         "{} {} {n}",
         wall.as_micros(),
         used.map_or(-1, |c| c.as_millis() as i64)
     );
+}
+
+/// The table rows of `default_config` (`times[1]`) ÷ `config` (`times[0]`): wall time, then
+/// CPU time where it was read.
+fn ratio_rows(wall_label: &str, times: &[(Duration, Option<Duration>)]) {
+    let row = |label: &str, ours: Duration, floor: Duration| {
+        let ratio = ours.as_secs_f64() / floor.as_secs_f64().max(1e-3);
+        println!(
+            "| {label} | {ratio:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
+            if ratio <= 1.5 { "yes" } else { "no" },
+            ours.as_secs_f64() * 1e3,
+            floor.as_secs_f64() * 1e3
+        );
+    };
+    row(wall_label, times[1].0, times[0].0);
+    if let (Some(ours), Some(floor)) = (times[1].1, times[0].1) {
+        row("the same, CPU (user + sys)", ours, floor);
+    }
 }
 
 /// One whole check in a fresh process: its wall time, CPU time and rule count.
@@ -215,28 +220,16 @@ fn main() {
             },
         ],
     );
-    let ratio = times[1].0.as_secs_f64() / times[0].0.as_secs_f64();
     println!(
         "## default_config ÷ config, 1,000 instances (medians of {runs} interleaved runs; load {load_before} → {})\n",
         load()
     );
     println!("| Measure | Ratio | Target | Met | Sides (this run) |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| default_config ({n_defaults} rules) ÷ config ({n_config} rules), wall | {ratio:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
-        if ratio <= 1.5 { "yes" } else { "no" },
-        times[1].0.as_secs_f64() * 1e3,
-        times[0].0.as_secs_f64() * 1e3
+    ratio_rows(
+        &format!("default_config ({n_defaults} rules) ÷ config ({n_config} rules), wall"),
+        &times,
     );
-    if let (Some(ours), Some(floor)) = (times[1].1, times[0].1) {
-        let ratio = ours.as_secs_f64() / floor.as_secs_f64().max(1e-3);
-        println!(
-            "| the same, CPU (user + sys) | {ratio:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
-            if ratio <= 1.5 { "yes" } else { "no" },
-            ours.as_secs_f64() * 1e3,
-            floor.as_secs_f64() * 1e3
-        );
-    }
 
     // The same in this process, each side run back to back with itself (a server checking
     // bundle after bundle): each pays for its own garbage, and the heap is warm.
@@ -252,22 +245,10 @@ fn main() {
             )[0]
         })
         .collect();
-    let wall = steady[1].0.as_secs_f64() / steady[0].0.as_secs_f64();
-    println!(
-        "| the same in one process, each side repeated (warm heap), wall | {wall:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
-        if wall <= 1.5 { "yes" } else { "no" },
-        steady[1].0.as_secs_f64() * 1e3,
-        steady[0].0.as_secs_f64() * 1e3
+    ratio_rows(
+        "the same in one process, each side repeated (warm heap), wall",
+        &steady,
     );
-    if let (Some(ours), Some(floor)) = (steady[1].1, steady[0].1) {
-        let ratio = ours.as_secs_f64() / floor.as_secs_f64().max(1e-3);
-        println!(
-            "| the same, CPU (user + sys) | {ratio:.2} | ≤ 1.5 | {} | {:.0} ms ÷ {:.0} ms |",
-            if ratio <= 1.5 { "yes" } else { "no" },
-            ours.as_secs_f64() * 1e3,
-            floor.as_secs_f64() * 1e3
-        );
-    }
 
     if std::env::args().any(|a| a == "--check-only") {
         return;

@@ -6,8 +6,11 @@
 //! on PATH. Prints the ratio rg ÷ ours (≥ 1 means the checker is at least as fast) and the
 //! checker's peak memory (VmHWM of this process) against the bytes scanned.
 
+#[path = "measure.rs"]
+mod measure;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diag_bundlegen::logs::write_scan_corpus;
 use diag_bundlegen::{BundleSpec, Format, Layout, write_bundle};
@@ -16,6 +19,7 @@ use diag_core::engine::{CheckOptions, check};
 use diag_core::model::ComponentKind;
 use diag_core::model::log::LogFileKind;
 use diag_core::rules::{CheckKind, RuleSet};
+use measure::{cpu_time, load, median};
 
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -39,38 +43,6 @@ fn own_cpu_ns() -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// CPU time (user + system) of the waited-for children so far, in nanoseconds (clock ticks of
-/// `/proc/self/stat`, taken as 100 per second).
-fn children_cpu_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let Some(rest) = stat.rfind(')').map(|p| &stat[p + 1..]) else {
-        return 0;
-    };
-    // After the command: state is field 3; cutime and cstime are fields 16 and 17.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (tick(13) + tick(14)) * 10_000_000
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split(' ')
-        .next()
-        .unwrap_or("?")
-        .to_string()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -126,12 +98,15 @@ fn main() {
     );
     let run_rg = |args: &[String]| {
         let t = Instant::now();
-        let cpu = children_cpu_ns();
+        let cpu = cpu_time(true).map_or(0, |d| d.as_nanos() as u64);
         let status = Command::new("rg")
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("rg: {e}"));
-        let took = (t.elapsed(), children_cpu_ns() - cpu);
+        let took = (
+            t.elapsed(),
+            cpu_time(true).map_or(0, |d| d.as_nanos() as u64) - cpu,
+        );
         // rg exits 1 when nothing matched, which is what ordinary logs give.
         assert!(
             status.status.code().is_some_and(|c| c <= 1),

@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p diag-bundlegen --bench metrics` (needs `zstd` on the PATH).
 
+#[path = "measure.rs"]
+mod measure;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,7 @@ use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, check};
 use diag_core::model::DataKind;
 use diag_core::rules::{CheckKind, RuleSet};
+use measure::{cpu_time, load, median};
 
 /// A `/proc/self/status` figure in KiB (0 where there is none).
 fn vm_kib(field: &str) -> u64 {
@@ -24,30 +28,6 @@ fn vm_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// User + system time so far of this process (`self`) or of its waited-for children, from
-/// `/proc/self/stat` (clock ticks of 10 ms); `None` where it is not readable.
-fn cpu_time(children: bool) -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let (user, sys) = if children { (13, 14) } else { (11, 12) };
-    let ticks: u64 =
-        fields.get(user)?.parse::<u64>().ok()? + fields.get(sys)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// 1-minute load average, for the table.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -21,6 +21,10 @@
 //! is GNU time's `%M` (`/usr/bin/time`); CPU is its user + system seconds, which say more than
 //! wall time when the machine is shared.
 
+#[path = "measure.rs"]
+mod measure;
+
+use measure::load;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -121,14 +125,6 @@ fn measure(shell: &str) -> Run {
     let kib = next() as u64;
     let cpu = next() + next();
     Run { wall, kib, cpu }
-}
-
-/// The 1-minute load average.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(String::from))
-        .unwrap_or_default()
 }
 
 fn run(shell: &str) {
