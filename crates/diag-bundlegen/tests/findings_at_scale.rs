@@ -26,7 +26,7 @@ fn abnormal_by_rule(cluster: &Cluster) -> (BTreeMap<String, Vec<String>>, usize)
             .rows
             .iter()
             .filter(|r| matches!(r.state, RowState::Abnormal(_)))
-            .map(|r| r.tag.clone())
+            .map(|r| r.tag.to_string())
             .collect();
         out.insert(finding.rule.name.clone(), tags);
     }

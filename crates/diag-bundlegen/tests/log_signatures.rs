@@ -54,8 +54,8 @@ fn each_signature_is_cited_where_it_was_planted(layout: Layout, log_bytes: u64, 
             continue;
         };
         // Cluster-wide rules (PD leader changes, TiCDC owner churn) have one `cluster` row.
-        let row = finding.rows.iter().find(|r| r.tag == p.tag);
-        let Some(row) = row.or_else(|| finding.rows.iter().find(|r| r.tag == "cluster")) else {
+        let row = finding.rows.iter().find(|r| *r.tag == *p.tag);
+        let Some(row) = row.or_else(|| finding.rows.iter().find(|r| &*r.tag == "cluster")) else {
             problems.push(format!("{}: no row {}", p.rule, p.tag));
             continue;
         };

@@ -745,8 +745,7 @@ mod regressions {
         // when counting Up stores.
         let cluster = open("store-unknown-states");
         let rows = rows(&cluster, vec![CheckKind::Topology], "store-down");
-        let states: Vec<(&str, RowState)> =
-            rows.iter().map(|r| (r.tag.as_str(), r.state)).collect();
+        let states: Vec<(&str, RowState)> = rows.iter().map(|r| (&*r.tag, r.state)).collect();
         assert_eq!(states[0], ("Store_1", RowState::NoData));
         assert_eq!(states[1], ("Store_2", RowState::NoData));
         assert!(
@@ -786,12 +785,12 @@ mod regressions {
                 let rows = rows(&cluster, vec![CheckKind::System], rule);
                 let host2 = rows
                     .iter()
-                    .find(|r| r.tag == "Host_10.0.1.2")
+                    .find(|r| &*r.tag == "Host_10.0.1.2")
                     .map(|r| r.state);
                 assert_eq!(host2, Some(RowState::NoData), "{case} {rule}: {rows:?}");
                 let host1 = rows
                     .iter()
-                    .find(|r| r.tag == "Host_10.0.1.1")
+                    .find(|r| &*r.tag == "Host_10.0.1.1")
                     .map(|r| r.state);
                 assert_eq!(host1, Some(RowState::Ok), "{case} {rule}: the healthy host");
             }

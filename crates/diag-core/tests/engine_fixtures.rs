@@ -295,7 +295,7 @@ fn a_declarative_rule_over_sysctl_conf_reports_each_host_with_the_line_it_read()
     );
     let outcome = check(&cluster, &set, &all_kinds());
     let rows = &outcome.findings[0].rows;
-    let tags: Vec<&str> = rows.iter().map(|r| r.tag.as_str()).collect();
+    let tags: Vec<&str> = rows.iter().map(|r| &*r.tag).collect();
     assert_eq!(
         tags,
         [
@@ -363,7 +363,7 @@ fn a_cluster_rule_over_two_components_is_one_row_not_a_cross_product() {
     let outcome = check(&cluster, &set, &all_kinds());
     let rows = &outcome.findings[0].rows;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].tag, "cluster");
+    assert_eq!(&*rows[0].tag, "cluster");
     assert_eq!(rows[0].instances.len(), 1 + 1001);
     assert_eq!(
         rows[0].values_display(),

@@ -62,7 +62,7 @@ fn the_seed_bundles_alerts_become_rows_at_their_level() {
     };
     let region = rows_of("alert-tikv-resources");
     assert_eq!(region.len(), 1);
-    assert_eq!(region[0].tag, "TiKV_approximate_region_size_basic-tikv-1");
+    assert_eq!(&*region[0].tag, "TiKV_approximate_region_size_basic-tikv-1");
     assert_eq!(region[0].state, RowState::Abnormal(Severity::Warning));
     assert!(
         region[0].evidence[0]

@@ -475,7 +475,7 @@ fn log_doc() -> ReportDocument {
     row.evidence = examples;
     row.evidence
         .push(Evidence::at("basic-tidb-0/conf/config.json", 88));
-    row.aggregate = Some(aggregate);
+    row.aggregate = Some(Box::new(aggregate));
     let mut outcome = seed_outcome();
     outcome.findings.push(Finding {
         rule: meta,

@@ -51,7 +51,7 @@ fn log_row(
         );
     }
     row.evidence = aggregate.examples.first().cloned().into_iter().collect();
-    row.aggregate = Some(aggregate);
+    row.aggregate = Some(Box::new(aggregate));
     row
 }
 

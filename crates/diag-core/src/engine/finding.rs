@@ -171,10 +171,11 @@ pub struct Row {
     /// Stable identity across runs and bundles of one cluster: `<rule id>/<rule name>/<tag>`.
     /// Waivers and bundle diffs match rows by it.
     pub key: String,
-    /// diag's unique tag: `TidbConfig_172.20.21.213:4000`; tuples join tags with `-`.
-    pub tag: String,
-    /// The instances involved (empty for cluster-wide rows).
-    pub instances: Vec<InstanceRef>,
+    /// diag's unique tag: `TidbConfig_172.20.21.213:4000`; tuples join tags with `-`. Shared
+    /// by the rows of one subject.
+    pub tag: Arc<str>,
+    /// The instances involved (empty for cluster-wide rows); shared by the rows of one subject.
+    pub instances: Arc<[InstanceRef]>,
     /// Values read, in variation order.
     pub values: Vec<ValueRead>,
     /// The outcome.
@@ -185,7 +186,7 @@ pub struct Row {
     /// telling one (a log rule's first match in the window), then examples.
     pub evidence: Vec<Evidence>,
     /// For rows that stand for many matches: count, first/last time, examples.
-    pub aggregate: Option<Aggregate>,
+    pub aggregate: Option<Box<Aggregate>>,
     /// What a normal value looks like (`>= 1`), for declarative conditions; `None` otherwise.
     /// Shared by the rows of a rule when it does not depend on the row.
     pub expected: Option<Arc<str>>,
@@ -193,7 +194,7 @@ pub struct Row {
     pub waiver: Option<Arc<WaiverNote>>,
     /// For metric rows: the series behind the value, thinned, with the threshold (sparklines).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub series: Option<SeriesSketch>,
+    pub series: Option<Box<SeriesSketch>>,
 }
 
 /// A metric row's series, thinned to at most [`SeriesSketch::MAX_POINTS`] points, and the
@@ -278,19 +279,20 @@ impl Row {
     ) -> Row {
         Row::keyed(
             Row::key_for(rule, &tag),
-            tag,
-            instances,
+            tag.into(),
+            instances.into(),
             values,
             state,
             message,
         )
     }
 
-    /// [`Row::new`] with its key made by the caller (`key_for`'s text, built faster).
+    /// [`Row::new`] with its key made by the caller (`key_for`'s text, built faster) and the
+    /// subject's tag and instances shared with its other rows.
     pub(crate) fn keyed(
         key: String,
-        tag: String,
-        instances: Vec<InstanceRef>,
+        tag: Arc<str>,
+        instances: Arc<[InstanceRef]>,
         values: Vec<ValueRead>,
         state: RowState,
         message: Option<String>,

@@ -879,7 +879,7 @@ fn rows_of(
                 aggregate.first = tally.first.map(|t| t.to_string());
                 aggregate.last = tally.last.map(|t| t.to_string());
                 aggregate.examples = evidence.clone();
-                row.aggregate = Some(aggregate);
+                row.aggregate = Some(Box::new(aggregate));
             }
             row.evidence = evidence;
             row.evidence.extend(state_evidence);

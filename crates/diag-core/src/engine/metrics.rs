@@ -383,10 +383,10 @@ fn rows_of_metric(
             Some((e, point)) => metric_row(rule, spec, (e, point), tag, instances, leader_note),
         };
         if let Some(e) = worst {
-            row.series = Some(super::finding::SeriesSketch::of(
+            row.series = Some(Box::new(super::finding::SeriesSketch::of(
                 &e.samples,
                 spec.abnormal.value,
-            ));
+            )));
         }
         rows.push(row);
     }

@@ -267,8 +267,8 @@ impl InstanceRule<'_> {
         cluster: &Cluster,
         view: &ScriptCluster,
         i: usize,
-        tag: &str,
-        refs: &[InstanceRef],
+        tag: &Arc<str>,
+        refs: &Arc<[InstanceRef]>,
     ) -> Row {
         let tuple = [i];
         let rule = self.rule;
@@ -304,7 +304,7 @@ impl InstanceRule<'_> {
                     })
                     .into_iter()
                     .collect();
-                Row::keyed(key, tag.to_string(), refs.to_vec(), values, state, message)
+                Row::keyed(key, tag.clone(), refs.clone(), values, state, message)
             }
             _ => {
                 let (state, message) = decide(cluster, view, rule, self.condition, &tuple);
@@ -313,8 +313,8 @@ impl InstanceRule<'_> {
                     rule,
                     &tuple,
                     key,
-                    tag.to_string(),
-                    refs.to_vec(),
+                    tag.clone(),
+                    refs.clone(),
                     state,
                     message,
                 )
@@ -372,9 +372,12 @@ fn instance_rows(
         let members: Vec<usize> = (0..cluster.instances.len())
             .filter(|&i| cluster.instances[i].component == kind)
             .collect();
-        let subjects: Vec<(usize, String, Vec<InstanceRef>)> = members
+        let subjects: Vec<(usize, Arc<str>, Arc<[InstanceRef]>)> = members
             .iter()
-            .map(|&i| (i, cluster.instances[i].tag(), instance_refs(cluster, &[i])))
+            .map(|&i| {
+                let tag: Arc<str> = cluster.instances[i].tag().into();
+                (i, tag, instance_refs(cluster, &[i]).into())
+            })
             .collect();
         let mut rows: Vec<Vec<Row>> = group
             .iter()
@@ -527,7 +530,16 @@ fn row(
         .collect::<Vec<_>>()
         .join("-");
     let key = Row::key_for(&rule.meta, &tag);
-    row_of(cluster, rule, tuple, key, tag, instances, state, message)
+    row_of(
+        cluster,
+        rule,
+        tuple,
+        key,
+        tag.into(),
+        instances.into(),
+        state,
+        message,
+    )
 }
 
 /// [`row`] with the tuple's tag and instance references already made.
@@ -537,8 +549,8 @@ fn row_of(
     rule: &Rule,
     tuple: &[usize],
     key: String,
-    tag: String,
-    instances: Vec<InstanceRef>,
+    tag: Arc<str>,
+    instances: Arc<[InstanceRef]>,
     state: RowState,
     message: Option<String>,
 ) -> Row {

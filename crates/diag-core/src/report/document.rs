@@ -764,7 +764,7 @@ fn finding_doc(f: &Finding) -> FindingDoc {
 
 fn row_doc(row: &Row) -> RowDoc {
     RowDoc {
-        tag: row.tag.clone(),
+        tag: row.tag.to_string(),
         instances: row
             .instances
             .iter()
@@ -794,7 +794,7 @@ fn row_doc(row: &Row) -> RowDoc {
             last: a.last.clone(),
             examples: a.examples.iter().map(evidence_doc).collect(),
         }),
-        series: row.series.clone(),
+        series: row.series.as_deref().cloned(),
         waiver: match (row.state, &row.waiver) {
             (RowState::Waived(severity), Some(w)) => Some(RowWaiverDoc {
                 severity: severity.as_str(),
