@@ -99,13 +99,17 @@ impl<'c> MetricCache<'c> {
 
     /// `rule` has finished with the metrics it reads: those no other rule is still to read are
     /// dropped from the cache (freed once the last reader lets go of them).
-    fn finished(&self, rule: &Rule) {
+    pub(super) fn finished(&self, rule: &Rule) {
+        let names = metrics_read(rule);
+        if names.is_empty() {
+            return;
+        }
         let mut readers = self
             .readers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut done = Vec::new();
-        for name in metrics_read(rule) {
+        for name in names {
             if let Some(n) = readers.get_mut(name) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -195,19 +199,8 @@ fn window<'a>(s: &'a Series, leader: Option<&PdLeader>, spec: &MetricRule) -> Co
     Cow::Owned(samples)
 }
 
-/// A metric rule's rows; the metrics it read are let go of once it has finished.
+/// A metric rule's rows.
 pub(super) fn metric_rows(
-    cluster: &Cluster,
-    rule: &Rule,
-    spec: &MetricRule,
-    cache: &MetricCache<'_>,
-) -> Vec<Row> {
-    let rows = rows_of_metric(cluster, rule, spec, cache);
-    cache.finished(rule);
-    rows
-}
-
-fn rows_of_metric(
     cluster: &Cluster,
     rule: &Rule,
     spec: &MetricRule,
@@ -775,19 +768,8 @@ struct AlertSeen {
     history: bool,
 }
 
-/// An alert rule's rows; the `ALERTS` history is let go of once the last has finished.
+/// An alert rule's rows.
 pub(super) fn alert_rows(
-    rule: &Rule,
-    spec: &AlertRule,
-    cluster: &Cluster,
-    cache: &MetricCache<'_>,
-) -> Vec<Row> {
-    let rows = rows_of_alert(rule, spec, cluster, cache);
-    cache.finished(rule);
-    rows
-}
-
-fn rows_of_alert(
     rule: &Rule,
     spec: &AlertRule,
     cluster: &Cluster,

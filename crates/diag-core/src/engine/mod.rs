@@ -147,7 +147,12 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
             rule: rule.meta.clone(),
             rows: match rows.take() {
                 Some(rows) => rows,
-                None => evaluate(cluster, &view, &metrics, rule, &log_rows),
+                None => {
+                    let rows = evaluate(cluster, &view, &metrics, rule, &log_rows);
+                    // The metrics a rule read are let go of once no rule is still to read them.
+                    metrics.finished(rule);
+                    rows
+                }
             },
         })
         .collect();
