@@ -748,6 +748,24 @@ fn removed_cases(
     Ok(out)
 }
 
+/// A number other than a default `n`, for the "changed" cases: 2n + 1 (0 for -1, which that
+/// leaves unchanged), 7 for numbers too large to double.
+enum Changed {
+    Int(i64),
+    Float(f64),
+}
+
+fn changed_number(n: &serde_yaml::Number) -> Changed {
+    match n.as_i64() {
+        Some(-1) => Changed::Int(0),
+        Some(i) if (i64::MIN / 4..i64::MAX / 4).contains(&i) => Changed::Int(i * 2 + 1),
+        _ => match n.as_f64() {
+            Some(f) if f.abs() < 1.0e15 => Changed::Float(f * 2.0 + 1.0),
+            _ => Changed::Int(7),
+        },
+    }
+}
+
 /// The cases of a value read from a config file: set to the default (and each spelling of
 /// it) → OK, set to another value → abnormal, the file without the key → OK, the key set in
 /// another config file of the instance only → nodata, no config file → nodata.
@@ -765,10 +783,10 @@ fn file_value_cases(
     let shown = scalar_text(value);
     let other = match value {
         V::Bool(b) => (!b).to_string(),
-        V::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) if i.abs() < i64::MAX / 4 => (i * 2 + 1).to_string(),
-            (_, Some(f)) if f.abs() < 1.0e15 => format!("{:?}", f * 2.0 + 1.0),
-            _ => "7".to_string(),
+        // A TOML float keeps its point (`3.0`).
+        V::Number(n) => match changed_number(n) {
+            Changed::Int(i) => i.to_string(),
+            Changed::Float(f) => format!("{f:?}"),
         },
         _ => serde_json::to_string(&format!("{shown}-changed")).unwrap_or_default(),
     };
@@ -965,13 +983,9 @@ fn value_cases(
             )
         }
         (_, V::Number(n)) => {
-            let other = match n.as_i64() {
-                Some(-1) => "0".to_string(),
-                Some(i) if i < i64::MAX / 4 => (i * 2 + 1).to_string(),
-                _ => match n.as_f64() {
-                    Some(f) if f.abs() < 1.0e15 => (f * 2.0 + 1.0).to_string(),
-                    _ => "7".to_string(),
-                },
+            let other = match changed_number(n) {
+                Changed::Int(i) => i.to_string(),
+                Changed::Float(f) => f.to_string(),
             };
             (n.to_string(), other)
         }
