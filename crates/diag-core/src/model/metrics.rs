@@ -320,6 +320,8 @@ fn finish(path: &Arc<str>, mut labels: Labels, mut samples: Vec<Point>) -> Serie
 /// a failure status, bad syntax — gives `None`, and [`decode`] reads it with serde_json, which
 /// also words the errors. What this accepts is valid JSON that serde_json reads the same way.
 mod fast {
+    use rayon::prelude::*;
+
     use super::{Labels, Point};
 
     struct Cursor<'a> {
@@ -445,7 +447,13 @@ mod fast {
     }
 
     /// The series of a canonical matrix response: labels (with `__name__`) and samples.
-    pub(super) fn matrix(bytes: &[u8]) -> Option<Vec<(Labels, Vec<Point>)>> {
+    pub(super) fn matrix(bytes: &[u8]) -> Option<Vec<Decoded>> {
+        matrix_in_chunks(bytes, CHUNK)
+    }
+
+    /// [`matrix`] with the result array read in chunks of about `chunk` bytes (the same
+    /// series whatever the size).
+    pub(super) fn matrix_in_chunks(bytes: &[u8], chunk: usize) -> Option<Vec<Decoded>> {
         let mut c = Cursor { b: bytes, i: 0 };
         c.eat(b'{')?;
         c.key("status")?;
@@ -458,18 +466,27 @@ mod fast {
         c.eat(b',')?;
         c.key("result")?;
         c.eat(b'[')?;
+        let starts = chunk_starts(bytes, c.i, chunk);
         let mut out = Vec::new();
-        let mut scratch = Vec::new();
-        if !c.take(b']') {
-            loop {
-                let expect = out
-                    .last()
-                    .map_or(0, |(_, s): &(Labels, Vec<Point>)| s.len());
-                out.push(series(&mut c, &mut scratch, expect)?);
-                if c.take(b']') {
-                    break;
-                }
-                c.eat(b',')?;
+        if starts.len() == 1 {
+            out = results(&mut c, None)?;
+        } else {
+            // Each chunk from one series start to the next chunk's; see `chunk_starts`.
+            let chunks: Vec<Option<(Vec<Decoded>, usize)>> = (0..starts.len())
+                .into_par_iter()
+                .map(|k| {
+                    let mut c = Cursor {
+                        b: bytes,
+                        i: starts[k],
+                    };
+                    let part = results(&mut c, starts.get(k + 1).copied())?;
+                    Some((part, c.i))
+                })
+                .collect();
+            for chunk in chunks {
+                let (part, end) = chunk?;
+                out.extend(part);
+                c.i = end;
             }
         }
         c.eat(b'}')?;
@@ -478,14 +495,62 @@ mod fast {
         (c.i == bytes.len()).then_some(out)
     }
 
+    /// Labels and samples of one series.
+    type Decoded = (Labels, Vec<Point>);
+
+    /// A response's JSON past about this many bytes is read in chunks of this size, in
+    /// parallel (a metric of a thousand instances is often one file of tens of MiB).
+    const CHUNK: usize = 1 << 20;
+
+    /// Where the chunks of the result array that starts at `from` begin: `from`, then about
+    /// every [`CHUNK`] bytes the first `{` after it that starts a series the compact way
+    /// Prometheus writes them (`},{"metric":`). Only a guess: a chunk counts when reading the
+    /// one before it stopped exactly there, after a series and its comma, where reading the
+    /// whole array would have been too. The starts depend on the bytes alone, never on the
+    /// thread count.
+    fn chunk_starts(bytes: &[u8], from: usize, chunk: usize) -> Vec<usize> {
+        let mut starts = vec![from];
+        let finder = memchr::memmem::Finder::new(b"},{\"metric\":");
+        let mut at = from.saturating_add(chunk);
+        while at.saturating_add(chunk / 2) < bytes.len() {
+            let Some(found) = finder.find(&bytes[at..]) else {
+                break;
+            };
+            let start = at + found + 2;
+            starts.push(start);
+            at = start.saturating_add(chunk);
+        }
+        starts
+    }
+
+    /// The series of the result array from `c` (at its start, or at the first series of a
+    /// chunk) up to `stop` (the next chunk's first series, which this must reach exactly
+    /// after a comma) or, with no `stop`, through the array's closing `]`.
+    fn results(c: &mut Cursor<'_>, stop: Option<usize>) -> Option<Vec<Decoded>> {
+        let mut out: Vec<Decoded> = Vec::new();
+        let mut scratch = Vec::new();
+        if c.take(b']') {
+            return stop.is_none().then_some(out);
+        }
+        loop {
+            let expect = out.last().map_or(0, |(_, s)| s.len());
+            out.push(series(c, &mut scratch, expect)?);
+            if c.take(b']') {
+                return stop.is_none().then_some(out);
+            }
+            c.eat(b',')?;
+            match stop {
+                Some(stop) if c.i == stop => return Some(out),
+                Some(stop) if c.i > stop => return None,
+                _ => {}
+            }
+        }
+    }
+
     /// One series. Its samples go straight into a vector of `expect` (the previous series'
     /// count: the series of one response mostly have the same) when that is known, else they
     /// are gathered in `scratch` and copied out at their exact length.
-    fn series(
-        c: &mut Cursor<'_>,
-        scratch: &mut Vec<Point>,
-        expect: usize,
-    ) -> Option<(Labels, Vec<Point>)> {
+    fn series(c: &mut Cursor<'_>, scratch: &mut Vec<Point>, expect: usize) -> Option<Decoded> {
         c.eat(b'{')?;
         c.key("metric")?;
         c.eat(b'{')?;
@@ -1462,6 +1527,69 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn chunked_matrices_read_the_same_series_as_one_pass() {
+        // A many-series document (some series empty, spaced-out separators between some) and
+        // odd ones: cut anywhere, the chunks must give what one pass gives, or nothing when
+        // one pass gives nothing (the fallback then reads the whole document).
+        let mut big =
+            String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+        for k in 0..40 {
+            if k > 0 {
+                big.push_str(if k % 7 == 0 { " , " } else { "," });
+            }
+            let values: Vec<String> = (0..k % 5)
+                .map(|j| format!(r#"[{},"{}.5"]"#, 100 + j * 15, k * j))
+                .collect();
+            big.push_str(&format!(
+                r#"{{"metric":{{"__name__":"m","instance":"i{k}","k":"}},{{"}},"values":[{}]}}"#,
+                values.join(",")
+            ));
+        }
+        big.push_str("]}}");
+        let docs = [
+            big.clone(),
+            // A label holding the separator's text (escaped: the fast path refuses it).
+            matrix("x", r#""a":"},{\"metric\":{""#, r#"[0,"1"]"#),
+            // Broken in the middle, at the end, and cut short.
+            big.replacen(
+                r#"},{"metric":{"__name__":"m","instance":"i20""#,
+                r#"}],{"metric":{"__name__":"m","instance":"i20""#,
+                1,
+            ),
+            big.replacen(r#"]}}"#, r#"]}"#, 1),
+            big[..big.len() / 2].to_string(),
+            // Two arrays' worth of separators where one result ends early.
+            big.replacen(
+                r#",{"metric":{"__name__":"m","instance":"i30""#,
+                r#"]}},{"metric":{"__name__":"m","instance":"i30""#,
+                1,
+            ),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}},{"metric":{}}"#
+                .to_string(),
+            // The separator's text where a string ends (not JSON: no chunk may start there).
+            big.replacen(r#""k":"},{""#, r#""k":"},{"metric":{""#, 1),
+        ];
+        for doc in &docs {
+            let whole = fast::matrix_in_chunks(doc.as_bytes(), usize::MAX);
+            for chunk in 1..doc.len() + 2 {
+                assert_eq!(
+                    format!("{:?}", fast::matrix_in_chunks(doc.as_bytes(), chunk)),
+                    format!("{whole:?}"),
+                    "{doc} in chunks of {chunk}"
+                );
+            }
+        }
+        let series = fast::matrix_in_chunks(big.as_bytes(), 64).unwrap_or_default();
+        assert_eq!(series.len(), 40);
+        assert_eq!(
+            series[39].0.get("instance").map(String::as_str),
+            Some("i39")
+        );
+        assert_eq!(series[39].1.len(), 4);
+        assert_eq!(fast::matrix(docs[1].as_bytes()), None);
     }
 
     /// The time token of every `[t, "v"]` pair of a document.
