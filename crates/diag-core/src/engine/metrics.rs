@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use rayon::prelude::*;
+
 use super::finding::{Evidence, InstanceRef, Row, RowState, ValueRead};
 use crate::model::Cluster;
 use crate::model::data::DataKind;
@@ -277,20 +279,30 @@ pub(super) fn metric_rows(
                     .map(|(selector, den)| den.select(selector).collect())
                     .unwrap_or_default(),
             );
-            for s in data.select(&spec.series) {
-                let (samples, value) = match (&spec.divide_by, &den) {
-                    (Some(_), Some(_)) => {
-                        let on = join_labels(spec, s);
-                        let Some(d) = denominators.find(&on, s) else {
-                            continue;
-                        };
-                        match counter_function(spec.function) {
+            // Each series (with its denominator) is paired first, in series order, then
+            // evaluated in parallel: a rule over a thousand series is not one thread's work.
+            let ratio = spec.divide_by.is_some() && den.is_some();
+            let pairs: Vec<(&Series, Option<&Series>)> = data
+                .select(&spec.series)
+                .filter_map(|s| {
+                    if !ratio {
+                        return Some((s, None));
+                    }
+                    let on = join_labels(spec, s);
+                    Some((s, Some(denominators.find(&on, s)?)))
+                })
+                .collect();
+            // `None`: a counter ratio whose denominator never grew.
+            let results: Vec<Option<Evaluated<'_>>> = pairs
+                .par_iter()
+                .map(|&(s, d)| {
+                    let (samples, value) = match d {
+                        Some(d) => match counter_function(spec.function) {
                             Some(f) => {
                                 let points = counter_ratio(&window(s), &window(d), spec.range, f);
                                 if points.is_empty() {
                                     // The denominator never grew (an idle disk): nothing to rate.
-                                    idle += 1;
-                                    continue;
+                                    return None;
                                 }
                                 let value = worst_point(&points, &spec.abnormal);
                                 (Cow::Owned(points), value)
@@ -300,20 +312,26 @@ pub(super) fn metric_rows(
                                 let value = evaluate(spec, &samples);
                                 (Cow::Owned(samples), value)
                             }
+                        },
+                        None => {
+                            let samples = window(s);
+                            let value = evaluate(spec, &samples);
+                            (samples, value)
                         }
-                    }
-                    _ => {
-                        let samples = window(s);
-                        let value = evaluate(spec, &samples);
-                        (samples, value)
-                    }
-                };
-                evaluated.push(Evaluated {
-                    series: s,
-                    labels: Cow::Borrowed(&s.labels),
-                    value,
-                    samples,
-                });
+                    };
+                    Some(Evaluated {
+                        series: s,
+                        labels: Cow::Borrowed(&s.labels),
+                        value,
+                        samples,
+                    })
+                })
+                .collect();
+            for result in results {
+                match result {
+                    Some(e) => evaluated.push(e),
+                    None => idle += 1,
+                }
             }
         }
     }
@@ -350,39 +368,43 @@ pub(super) fn metric_rows(
     }
     let leader_note = (spec.pd_leader && leader.is_none())
         .then_some("no etcd_server_is_leader series: every PD's samples counted");
-    for (key, members) in groups {
-        let worst =
-            members
-                .iter()
-                .filter(|e| e.value.is_some())
-                .reduce(|a, b| match (a.value, b.value) {
+    let index = cache.instances.get_or_init(|| InstanceIndex::new(cluster));
+    // Rows in group order, built in parallel (a thousand instances' rows, each a sketch).
+    let groups: Vec<(Vec<String>, Vec<Evaluated<'_>>)> = groups.into_iter().collect();
+    let built: Vec<Row> = groups
+        .into_par_iter()
+        .map(|(key, members)| {
+            let worst = members.iter().filter(|e| e.value.is_some()).reduce(|a, b| {
+                match (a.value, b.value) {
                     (Some(x), Some(y)) if spec.abnormal.worse(y.v, x.v) => b,
                     _ => a,
-                });
-        let index = cache.instances.get_or_init(|| InstanceIndex::new(cluster));
-        let (tag, instances) = subject_of(cluster, index, &by, &key);
-        let mut row = match worst.and_then(|e| e.value.map(|p| (e, p))) {
-            None => Row::new(
-                &rule.meta,
-                tag,
-                instances,
-                Vec::new(),
-                RowState::NoData,
-                Some(format!(
-                    "too few samples of `{}` to compute {}",
-                    spec.series, spec.function
-                )),
-            ),
-            Some((e, point)) => metric_row(rule, spec, (e, point), tag, instances, leader_note),
-        };
-        if let Some(e) = worst {
-            row.series = Some(Box::new(super::finding::SeriesSketch::of(
-                &e.samples,
-                spec.abnormal.value,
-            )));
-        }
-        rows.push(row);
-    }
+                }
+            });
+            let (tag, instances) = subject_of(cluster, index, &by, &key);
+            let mut row = match worst.and_then(|e| e.value.map(|p| (e, p))) {
+                None => Row::new(
+                    &rule.meta,
+                    tag,
+                    instances,
+                    Vec::new(),
+                    RowState::NoData,
+                    Some(format!(
+                        "too few samples of `{}` to compute {}",
+                        spec.series, spec.function
+                    )),
+                ),
+                Some((e, point)) => metric_row(rule, spec, (e, point), tag, instances, leader_note),
+            };
+            if let Some(e) = worst {
+                row.series = Some(Box::new(super::finding::SeriesSketch::of(
+                    &e.samples,
+                    spec.abnormal.value,
+                )));
+            }
+            row
+        })
+        .collect();
+    rows.extend(built);
     rows
 }
 
