@@ -304,7 +304,7 @@ impl WaiverNote {
 }
 
 impl Row {
-    /// A row about `instances` (or the cluster when empty) for `rule`.
+    /// A row about `instances` (or the cluster when empty); [`Row::key`] gives its identity.
     pub fn new(
         tag: String,
         instances: Vec<InstanceRef>,

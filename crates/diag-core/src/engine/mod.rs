@@ -296,7 +296,7 @@ impl InstanceRule<'_> {
                     Lookup::Present(n) | Lookup::Null(n) => (
                         Some(n.text()),
                         Some(Evidence::at(
-                            file.clone().unwrap_or_else(|| tree.file.clone()),
+                            file.as_ref().unwrap_or(&tree.file).clone(),
                             n.line,
                         )),
                     ),
