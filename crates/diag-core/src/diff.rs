@@ -168,6 +168,13 @@ fn rows(outcome: &CheckOutcome) -> impl Iterator<Item = (&Finding, &Row)> {
         .flat_map(|f| f.rows.iter().map(move |r| (f, r)))
 }
 
+/// A row's identity, [`Row::key`]'s parts: rule id, rule name, tag.
+type RowKey<'a> = (i64, &'a str, &'a str);
+
+fn row_key<'a>(f: &'a Finding, row: &'a Row) -> RowKey<'a> {
+    (f.rule.id, &f.rule.name, &row.tag)
+}
+
 fn change(f: &Finding, row: &Row, before: Option<&Row>, after: Option<&Row>) -> RowChange {
     let severity = after
         .and_then(is_abnormal)
@@ -177,7 +184,7 @@ fn change(f: &Finding, row: &Row, before: Option<&Row>, after: Option<&Row>) -> 
             id: f.rule.id,
             name: f.rule.name.clone(),
         },
-        key: row.key.clone(),
+        key: row.key(&f.rule),
         instance: instance_text(row),
         before: before.map(row_side),
         after: after.map(row_side),
@@ -236,15 +243,15 @@ impl BundleDiff {
         after: &Cluster,
         after_outcome: &CheckOutcome,
     ) -> BundleDiff {
-        let old: BTreeMap<&str, &Row> = rows(before_outcome)
-            .map(|(_, r)| (r.key.as_str(), r))
+        let old: BTreeMap<RowKey<'_>, &Row> = rows(before_outcome)
+            .map(|(f, r)| (row_key(f, r), r))
             .collect();
-        let now: BTreeMap<&str, &Row> = rows(after_outcome)
-            .map(|(_, r)| (r.key.as_str(), r))
+        let now: BTreeMap<RowKey<'_>, &Row> = rows(after_outcome)
+            .map(|(f, r)| (row_key(f, r), r))
             .collect();
         let (mut new, mut changed, mut resolved) = (Vec::new(), Vec::new(), Vec::new());
         for (f, row) in rows(after_outcome) {
-            let prior = old.get(row.key.as_str()).copied();
+            let prior = old.get(&row_key(f, row)).copied();
             let was = prior.and_then(is_abnormal).is_some();
             if is_abnormal(row).is_some() && !was {
                 new.push(change(f, row, prior, Some(row)));
@@ -258,7 +265,7 @@ impl BundleDiff {
         }
         for (f, row) in rows(before_outcome) {
             if is_abnormal(row).is_some() {
-                let later = now.get(row.key.as_str()).copied();
+                let later = now.get(&row_key(f, row)).copied();
                 if later.and_then(is_abnormal).is_none() {
                     resolved.push(change(f, row, Some(row), later));
                 }

@@ -302,17 +302,14 @@ impl RuleCases {
                 for e in row
                     .evidence
                     .iter()
-                    .filter(|e| cited && (e.line > 0 || e.time.is_some()))
+                    .filter(|e| cited && (e.line > 0 || e.time().is_some()))
                 {
                     let mut line = if e.line > 0 {
                         format!("    @ {}:{}", e.file, e.line)
                     } else {
                         format!("    @ {}", e.file)
                     };
-                    for part in [e.time.as_deref(), e.excerpt.as_deref()]
-                        .into_iter()
-                        .flatten()
-                    {
+                    for part in [e.time(), e.excerpt()].into_iter().flatten() {
                         line.push(' ');
                         line.push_str(part);
                     }

@@ -226,7 +226,7 @@ impl Timeline {
                 cited.dedup_by(|a, b| a.file == b.file && a.line == b.line);
                 let first = row.instances.first();
                 for e in cited {
-                    let Some(time) = &e.time else { continue };
+                    let Some(time) = e.time() else { continue };
                     let Some(at) = parse_time(time) else {
                         untimed += 1;
                         continue;
@@ -242,7 +242,7 @@ impl Timeline {
                     let instance = first
                         .map(|i| format!("{}:{}", i.host, i.port))
                         .unwrap_or_default();
-                    let excerpt = e.excerpt.as_deref().unwrap_or(&rule.variation);
+                    let excerpt = e.excerpt().unwrap_or(&rule.variation);
                     events.push(Event {
                         time: format_time(at, offset),
                         component: first

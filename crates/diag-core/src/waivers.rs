@@ -260,7 +260,7 @@ impl WaiverSet {
                     row.state = RowState::Waived(severity);
                     row.waiver = Some(notes[i].clone());
                     used[i] += 1;
-                    waived.push(row.key.clone());
+                    waived.push(row.key(&finding.rule));
                 }
             }
         }

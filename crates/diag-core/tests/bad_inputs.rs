@@ -480,8 +480,9 @@ mod generated {
         let row = outcome
             .findings
             .iter()
-            .flat_map(|f| &f.rows)
-            .find(|r| r.key.contains("fatal-log-line/TidbConfig"))
+            .flat_map(|f| f.rows.iter().map(move |r| r.key(&f.rule)).zip(&f.rows))
+            .find(|(key, _)| key.contains("fatal-log-line/TidbConfig"))
+            .map(|(_, row)| row)
             .unwrap_or_else(|| panic!("no TiDB fatal-log-line row"));
         let aggregate = row
             .aggregate

@@ -315,7 +315,10 @@ fn a_declarative_rule_over_sysctl_conf_reports_each_host_with_the_line_it_read()
         .as_ref()
         .map(|e| (&*e.file, e.line));
     assert_eq!(evidence, Some(("172.16.7.86/sysctl.conf", 3)));
-    assert_eq!(rows[0].key, "9001/somaxconn-small/Host_172.16.7.86");
+    assert_eq!(
+        rows[0].key(&outcome.findings[0].rule),
+        "9001/somaxconn-small/Host_172.16.7.86"
+    );
     // The rows name the instances on each host (.86 runs a TiDB and a TiKV).
     assert_eq!(rows[0].instances.len(), 2);
 }

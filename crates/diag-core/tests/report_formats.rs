@@ -456,7 +456,6 @@ fn log_doc() -> ReportDocument {
     aggregate.last = Some("2022-01-24T08:51:02.000+08:00".into());
     aggregate.examples = examples.clone();
     let mut row = Row::new(
-        &meta,
         "TidbConfig_172.20.21.213:4000".into(),
         vec![InstanceRef {
             component: ComponentKind::Tidb,

@@ -29,7 +29,6 @@ fn log_row(
     matches: &[(&str, u32, &str)],
 ) -> Row {
     let mut row = Row::new(
-        rule,
         format!("{}_{host}:{port}", component.config_struct()),
         vec![InstanceRef {
             component,

@@ -72,10 +72,9 @@ pub(super) fn rows(
                 .map(|item| {
                     let read = tree.as_ref().map(|t| (t, t.lookup(&item.path)));
                     let (value, evidence) = match read {
-                        Some((t, Lookup::Present(n) | Lookup::Null(n))) => (
-                            Some(n.to_text()),
-                            Some(Evidence::at(t.file.clone(), n.line)),
-                        ),
+                        Some((t, Lookup::Present(n) | Lookup::Null(n))) => {
+                            (Some(n.text()), Some(Evidence::at(t.file.clone(), n.line)))
+                        }
                         _ => (None, None),
                     };
                     ValueRead {
@@ -86,7 +85,6 @@ pub(super) fn rows(
                 })
                 .collect();
             let mut row = Row::new(
-                &rule.meta,
                 subject.tag,
                 instance_refs(cluster, &subject.instances),
                 values,

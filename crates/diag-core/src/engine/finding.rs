@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::model::ComponentKind;
 use crate::rules::{RuleMeta, Severity};
@@ -41,19 +43,25 @@ impl RowState {
 
 /// Where something a row rests on was read: a bundle-relative file and, when known, the line,
 /// the time of the entry (logs, metrics) and a short excerpt of what is there.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+///
+/// Config values, most of what rows cite, have neither time nor excerpt: those two live behind
+/// one pointer, so the evidence of a value is 32 bytes, not 72.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub struct Evidence {
     /// Path inside the bundle (shared with the config tree it was read from).
     pub file: Arc<str>,
     /// 1-based line; 0 when the format gives none.
     pub line: u32,
-    /// When the cited entry happened (RFC 3339, as the source wrote it), if it has a time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    /// A short excerpt of the cited entry (a log line, a `key = value`), if useful.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub excerpt: Option<String>,
+    /// Time and excerpt; `None` when both are. Ordered as the two fields in turn.
+    detail: Option<Box<EvidenceDetail>>,
+}
+
+/// What an [`Evidence`] of a log line or a sample adds to `file:line`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct EvidenceDetail {
+    time: Option<String>,
+    excerpt: Option<String>,
 }
 
 impl Evidence {
@@ -62,21 +70,49 @@ impl Evidence {
         Evidence {
             file: file.into(),
             line,
-            time: None,
-            excerpt: None,
+            detail: None,
         }
     }
 
     /// The same evidence with the time of the cited entry.
     pub fn with_time(mut self, time: impl Into<String>) -> Evidence {
-        self.time = Some(time.into());
+        self.detail.get_or_insert_default().time = Some(time.into());
         self
     }
 
     /// The same evidence with a short excerpt of the cited entry.
     pub fn with_excerpt(mut self, excerpt: impl Into<String>) -> Evidence {
-        self.excerpt = Some(excerpt.into());
+        self.detail.get_or_insert_default().excerpt = Some(excerpt.into());
         self
+    }
+
+    /// When the cited entry happened (RFC 3339, as the source wrote it), if it has a time.
+    pub fn time(&self) -> Option<&str> {
+        self.detail.as_ref()?.time.as_deref()
+    }
+
+    /// A short excerpt of the cited entry (a log line, a `key = value`), if useful.
+    pub fn excerpt(&self) -> Option<&str> {
+        self.detail.as_ref()?.excerpt.as_deref()
+    }
+}
+
+impl Serialize for Evidence {
+    /// `{"file", "line", "time"?, "excerpt"?}`: time and excerpt only when present.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (time, excerpt) = (self.time(), self.excerpt());
+        let fields = 2 + usize::from(time.is_some()) + usize::from(excerpt.is_some());
+        let mut out = serializer.serialize_struct("Evidence", fields)?;
+        out.serialize_field("file", &*self.file)?;
+        out.serialize_field("line", &self.line)?;
+        if let Some(time) = time {
+            out.serialize_field("time", time)?;
+        }
+        if let Some(excerpt) = excerpt {
+            out.serialize_field("excerpt", excerpt)?;
+        }
+        out.end()
     }
 }
 
@@ -111,11 +147,11 @@ impl Aggregate {
     /// Counts one more match (in order of appearance), keeping it as an example while there is room.
     pub fn add(&mut self, evidence: Evidence) {
         self.count += 1;
-        if let Some(time) = &evidence.time {
+        if let Some(time) = evidence.time() {
             if self.first.is_none() {
-                self.first = Some(time.clone());
+                self.first = Some(time.to_owned());
             }
-            self.last = Some(time.clone());
+            self.last = Some(time.to_owned());
         }
         if self.examples.len() < Aggregate::MAX_EXAMPLES {
             self.examples.push(evidence);
@@ -134,8 +170,8 @@ impl Default for Aggregate {
 pub struct ValueRead {
     /// `<ConfigStruct>.<path>`, e.g. `PdConfig.log.file.max-days` (shared with the rule).
     pub variation: Arc<str>,
-    /// The value as text; `None` when the path is missing.
-    pub value: Option<String>,
+    /// The value as text (inline up to 24 bytes); `None` when the path is missing.
+    pub value: Option<CompactString>,
     /// Where it came from; `None` when missing.
     pub evidence: Option<Evidence>,
 }
@@ -164,20 +200,20 @@ pub struct InstanceRef {
     pub index: usize,
 }
 
+/// The values a row read, in variation order: one (most rows) without a heap block.
+pub type Values = SmallVec<[ValueRead; 1]>;
+
 /// One result row: an instance (or a tuple of instances), the values read, the state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Row {
-    /// Stable identity across runs and bundles of one cluster: `<rule id>/<rule name>/<tag>`.
-    /// Waivers and bundle diffs match rows by it.
-    pub key: String,
     /// diag's unique tag: `TidbConfig_172.20.21.213:4000`; tuples join tags with `-`. Shared
     /// by the rows of one subject.
     pub tag: Arc<str>,
     /// The instances involved (empty for cluster-wide rows); shared by the rows of one subject.
     pub instances: Arc<[InstanceRef]>,
     /// Values read, in variation order.
-    pub values: Vec<ValueRead>,
+    pub values: Values,
     /// The outcome.
     pub state: RowState,
     /// Why, for `nodata` and `error` rows (and optional detail for abnormal ones).
@@ -268,37 +304,32 @@ impl WaiverNote {
 }
 
 impl Row {
-    /// A row about `instances` (or the cluster when empty) for `rule`, with its stable key.
+    /// A row about `instances` (or the cluster when empty); [`Row::key`] gives its identity.
     pub fn new(
-        rule: &RuleMeta,
         tag: String,
         instances: Vec<InstanceRef>,
         values: Vec<ValueRead>,
         state: RowState,
         message: Option<String>,
     ) -> Row {
-        Row::keyed(
-            Row::key_for(rule, &tag),
+        Row::shared(
             tag.into(),
             instances.into(),
-            values,
+            Values::from_vec(values),
             state,
             message,
         )
     }
 
-    /// [`Row::new`] with its key made by the caller (`key_for`'s text, built faster) and the
-    /// subject's tag and instances shared with its other rows.
-    pub(crate) fn keyed(
-        key: String,
+    /// [`Row::new`] with the subject's tag and instances shared with its other rows.
+    pub(crate) fn shared(
         tag: Arc<str>,
         instances: Arc<[InstanceRef]>,
-        values: Vec<ValueRead>,
+        values: Values,
         state: RowState,
         message: Option<String>,
     ) -> Row {
         Row {
-            key,
             tag,
             instances,
             values,
@@ -312,9 +343,10 @@ impl Row {
         }
     }
 
-    /// The stable key of `rule`'s row for subject `tag`.
-    pub fn key_for(rule: &RuleMeta, tag: &str) -> String {
-        format!("{}/{}/{}", rule.id, rule.name, tag)
+    /// Stable identity across runs and bundles of one cluster, `<rule id>/<rule name>/<tag>`,
+    /// for the row of `rule`'s finding. Waivers and bundle diffs match rows by it.
+    pub fn key(&self, rule: &RuleMeta) -> String {
+        format!("{}/{}/{}", rule.id, rule.name, self.tag)
     }
 
     /// The values as diag prints them: `A:1,B:2`.

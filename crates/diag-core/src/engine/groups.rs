@@ -144,14 +144,7 @@ fn decide(
         .iter()
         .map(|item| distinct_values(cluster, members, item.component, &item.path, &item.text))
         .collect();
-    Row::new(
-        &rule.meta,
-        tag,
-        instance_refs(cluster, members),
-        values,
-        state,
-        message,
-    )
+    Row::new(tag, instance_refs(cluster, members), values, state, message)
 }
 
 /// One value read over a group: its distinct values in order of first appearance, with how
@@ -194,7 +187,7 @@ fn distinct_values(
     };
     ValueRead {
         variation: text.clone(),
-        value,
+        value: value.map(Into::into),
         evidence,
     }
 }

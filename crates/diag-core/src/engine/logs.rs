@@ -794,7 +794,6 @@ fn rows_of(
             let tally = merged.remove(&(id, subject)).unwrap_or_default();
             if !present {
                 let mut row = Row::new(
-                    &rule.meta,
                     tag,
                     instances,
                     vec![ValueRead {
@@ -862,12 +861,11 @@ fn rows_of(
                 (None, notes) => notes,
             };
             let mut row = Row::new(
-                &rule.meta,
                 tag,
                 instances,
                 vec![ValueRead {
                     variation: variation.clone(),
-                    value: Some(tally.count.to_string()),
+                    value: Some(tally.count.to_string().into()),
                     evidence: evidence.first().cloned(),
                 }],
                 state,

@@ -209,10 +209,9 @@ pub(super) fn metric_rows(
     cache: &MetricCache<'_>,
 ) -> Vec<Row> {
     let data = cache.get(&spec.series.metric);
-    let mut rows = problem_rows(rule, &data);
+    let mut rows = problem_rows(&data);
     if data.files.is_empty() {
         rows.push(cluster_row(
-            rule,
             RowState::NoData,
             format!(
                 "no `{}` metric file under monitor/metrics/",
@@ -228,7 +227,7 @@ pub(super) fn metric_rows(
         .as_ref()
         .filter(|_| spec.divide_by.as_ref().map(|d| &d.metric) != Some(&spec.series.metric))
     {
-        rows.extend(problem_rows(rule, den));
+        rows.extend(problem_rows(den));
     }
     let leader = spec
         .pd_leader
@@ -346,7 +345,6 @@ pub(super) fn metric_rows(
             (n, Some(d)) => format!(" ({n} series whose `{}` never grew)", d.metric),
         };
         rows.push(cluster_row(
-            rule,
             RowState::NoData,
             format!("no series {what} in {} file(s){idle}", data.files.len()),
         ));
@@ -383,7 +381,6 @@ pub(super) fn metric_rows(
             let (tag, instances) = subject_of(cluster, index, &by, &key);
             let mut row = match worst.and_then(|e| e.value.map(|p| (e, p))) {
                 None => Row::new(
-                    &rule.meta,
                     tag,
                     instances,
                     Vec::new(),
@@ -461,12 +458,11 @@ fn metric_row(
         (m, _) => m,
     };
     let mut row = Row::new(
-        &rule.meta,
         tag,
         instances,
         vec![ValueRead {
             variation,
-            value: Some(shown),
+            value: Some(shown.into()),
             evidence: Some(evidence.clone()),
         }],
         state,
@@ -738,9 +734,8 @@ fn subject_of(
     (parts.join(","), instances)
 }
 
-fn cluster_row(rule: &Rule, state: RowState, message: String) -> Row {
+fn cluster_row(state: RowState, message: String) -> Row {
     Row::new(
-        &rule.meta,
         "cluster".into(),
         Vec::new(),
         Vec::new(),
@@ -750,7 +745,7 @@ fn cluster_row(rule: &Rule, state: RowState, message: String) -> Row {
 }
 
 /// A `nodata` row for each metric file that could not be used; the other files still count.
-fn problem_rows(rule: &Rule, data: &MetricData) -> Vec<Row> {
+fn problem_rows(data: &MetricData) -> Vec<Row> {
     data.problems
         .iter()
         .map(|e| {
@@ -759,7 +754,6 @@ fn problem_rows(rule: &Rule, data: &MetricData) -> Vec<Row> {
                 e => e.file().unwrap_or_default().to_string(),
             };
             let mut row = Row::new(
-                &rule.meta,
                 format!("file={file}"),
                 Vec::new(),
                 Vec::new(),
@@ -799,10 +793,9 @@ pub(super) fn alert_rows(
 ) -> Vec<Row> {
     let snapshot_files: Vec<_> = cluster.files_of(DataKind::Alerts).collect();
     let history = cache.get("ALERTS");
-    let mut rows = problem_rows(rule, &history);
+    let mut rows = problem_rows(&history);
     if snapshot_files.is_empty() && history.files.is_empty() {
         rows.push(cluster_row(
-            rule,
             RowState::NoData,
             "no alerts.json and no ALERTS history in the bundle".into(),
         ));
@@ -814,7 +807,6 @@ pub(super) fn alert_rows(
             Ok(s) => snapshot.extend(s),
             Err(e) => {
                 let mut row = Row::new(
-                    &rule.meta,
                     format!("file={}", f.path),
                     Vec::new(),
                     Vec::new(),
@@ -864,7 +856,6 @@ pub(super) fn alert_rows(
     }
     if seen.is_empty() {
         rows.push(Row::new(
-            &rule.meta,
             "cluster".into(),
             Vec::new(),
             Vec::new(),
@@ -919,12 +910,11 @@ pub(super) fn alert_rows(
             .with_time(rfc3339(*first))
             .with_excerpt(excerpt);
         let mut row = Row::new(
-            &rule.meta,
             tag,
             Vec::new(),
             vec![ValueRead {
                 variation: Arc::from("expr"),
-                value: labels.get("expr").cloned(),
+                value: labels.get("expr").map(|e| e.as_str().into()),
                 evidence: None,
             }],
             state,

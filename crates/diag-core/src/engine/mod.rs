@@ -39,10 +39,10 @@ use rayon::prelude::*;
 
 pub use finding::{
     Aggregate, CheckOutcome, Evidence, Finding, InstanceRef, Row, RowState, RuleStatus,
-    SeriesSketch, ValueRead, WaiverNote,
+    SeriesSketch, ValueRead, Values, WaiverNote,
 };
 
-use crate::model::value::Lookup;
+use crate::model::value::{Lookup, Route};
 use crate::model::{Cluster, ComponentKind, InstanceConfig};
 use crate::rules::condition::{ScriptHook, Undecided};
 use crate::rules::script::{self, ScriptCluster, ScriptState};
@@ -227,7 +227,6 @@ fn evaluate(
             Err(e) => {
                 let (state, message) = undecided(e);
                 vec![Row::new(
-                    &rule.meta,
                     "cluster".into(),
                     Vec::new(),
                     Vec::new(),
@@ -262,27 +261,29 @@ struct InstanceRule<'a> {
     compare: Option<crate::rules::condition::PreparedCompare<'a>>,
     per_row: bool,
     fixed: Option<Arc<str>>,
-    /// `<id>/<name>/`, the start of every row key.
-    key: String,
 }
 
 impl InstanceRule<'_> {
+    /// The row of the instance `subject`; `route` is where the compared path was found in the
+    /// previous instance's config.
     fn row(
         &self,
         cluster: &Cluster,
         view: &ScriptCluster,
-        i: usize,
-        tag: &Arc<str>,
-        refs: &Arc<[InstanceRef]>,
+        subject: &InstanceSubject,
+        route: &mut Route,
     ) -> Row {
-        let tuple = [i];
+        let InstanceSubject {
+            index: i,
+            tag,
+            refs,
+            file,
+        } = subject;
+        let (i, tuple) = (*i, [*i]);
         let rule = self.rule;
-        let mut key = String::with_capacity(self.key.len() + tag.len());
-        key.push_str(&self.key);
-        key.push_str(tag);
         let mut row = match (&self.compare, &cluster.instances[i].config) {
             (Some(compare), InstanceConfig::Loaded(tree)) => {
-                let found = tree.lookup(compare.path());
+                let found = tree.lookup_via(compare.path(), route);
                 let (state, message) = match compare.eval(found) {
                     Ok(true) => (RowState::Abnormal(rule.meta.severity), None),
                     Ok(false) => (RowState::Ok, None),
@@ -293,8 +294,11 @@ impl InstanceRule<'_> {
                 };
                 let (value, evidence) = match found {
                     Lookup::Present(n) | Lookup::Null(n) => (
-                        Some(n.to_text()),
-                        Some(Evidence::at(tree.file.clone(), n.line)),
+                        Some(n.text()),
+                        Some(Evidence::at(
+                            file.as_ref().unwrap_or(&tree.file).clone(),
+                            n.line,
+                        )),
                     ),
                     Lookup::Missing => (None, None),
                 };
@@ -309,7 +313,7 @@ impl InstanceRule<'_> {
                     })
                     .into_iter()
                     .collect();
-                Row::keyed(key, tag.clone(), refs.clone(), values, state, message)
+                Row::shared(tag.clone(), refs.clone(), values, state, message)
             }
             _ => {
                 let (state, message) = decide(cluster, view, rule, self.condition, &tuple);
@@ -317,7 +321,6 @@ impl InstanceRule<'_> {
                     cluster,
                     rule,
                     &tuple,
-                    key,
                     tag.clone(),
                     refs.clone(),
                     state,
@@ -332,6 +335,41 @@ impl InstanceRule<'_> {
             self.fixed.clone()
         };
         row
+    }
+}
+
+/// What the rows of one instance share: its index, tag, instance list and config file.
+///
+/// Each thread evaluating a block of instances makes its own copies of these (the same text in
+/// other heap blocks): a row holds a reference to each, and a hundred rules' rows of the
+/// instance taking references on two cores at once made the reference counts' cache lines
+/// move between the cores at every row.
+struct InstanceSubject {
+    index: usize,
+    tag: Arc<str>,
+    refs: Arc<[InstanceRef]>,
+    /// The runtime config's file, when loaded.
+    file: Option<Arc<str>>,
+}
+
+impl InstanceSubject {
+    fn of(cluster: &Cluster, i: usize) -> InstanceSubject {
+        InstanceSubject {
+            index: i,
+            tag: cluster.instances[i].tag().into(),
+            refs: instance_refs(cluster, &[i]).into(),
+            file: cluster.instances[i].config.tree().map(|t| t.file.clone()),
+        }
+    }
+
+    /// The same subject in heap blocks of its own.
+    fn copy(&self) -> InstanceSubject {
+        InstanceSubject {
+            index: self.index,
+            tag: Arc::from(&*self.tag),
+            refs: Arc::from(&*self.refs),
+            file: self.file.as_deref().map(Arc::from),
+        }
     }
 }
 
@@ -369,7 +407,6 @@ fn instance_rows(
                     }),
                     per_row: expected::per_row(condition),
                     fixed: expected::expected(condition, None).map(Arc::from),
-                    key: format!("{}/{}/", r.meta.id, r.meta.name),
                 }),
                 _ => None,
             })
@@ -377,29 +414,26 @@ fn instance_rows(
         let members: Vec<usize> = (0..cluster.instances.len())
             .filter(|&i| cluster.instances[i].component == kind)
             .collect();
-        let subjects: Vec<(usize, Arc<str>, Arc<[InstanceRef]>)> = members
+        let subjects: Vec<InstanceSubject> = members
             .iter()
-            .map(|&i| {
-                let tag: Arc<str> = cluster.instances[i].tag().into();
-                (i, tag, instance_refs(cluster, &[i]).into())
-            })
+            .map(|&i| InstanceSubject::of(cluster, i))
             .collect();
-        let mut rows: Vec<Vec<Row>> = group
+        let mut rows: Vec<(Vec<Row>, Route)> = group
             .iter()
-            .map(|_| Vec::with_capacity(members.len()))
+            .map(|_| (Vec::with_capacity(members.len()), Route::default()))
             .collect();
         // A block of instances at a time, its configs staying in cache while every rule reads
-        // them; each rule appends its rows for the block straight to its own list.
+        // them; each rule appends its rows for the block straight to its own list, the rows
+        // sharing the subjects' copies of the thread that made them.
         for block in subjects.chunks(INSTANCE_BLOCK) {
-            rows.par_iter_mut().zip(&group).for_each(|(rows, rule)| {
-                rows.extend(
-                    block
-                        .iter()
-                        .map(|(i, tag, refs)| rule.row(cluster, view, *i, tag, refs)),
-                );
-            });
+            rows.par_iter_mut().zip(&group).for_each_init(
+                || block.iter().map(InstanceSubject::copy).collect::<Vec<_>>(),
+                |copies, ((rows, route), rule)| {
+                    rows.extend(copies.iter().map(|s| rule.row(cluster, view, s, route)));
+                },
+            );
         }
-        for (rule, rows) in group.iter().zip(rows) {
+        for (rule, (rows, _)) in group.iter().zip(rows) {
             out[rule.at] = Some(rows);
         }
     }
@@ -534,12 +568,10 @@ fn row(
         .map(|i| i.tag())
         .collect::<Vec<_>>()
         .join("-");
-    let key = Row::key_for(&rule.meta, &tag);
     row_of(
         cluster,
         rule,
         tuple,
-        key,
         tag.into(),
         instances.into(),
         state,
@@ -548,18 +580,16 @@ fn row(
 }
 
 /// [`row`] with the tuple's tag and instance references already made.
-#[allow(clippy::too_many_arguments)]
 fn row_of(
     cluster: &Cluster,
     rule: &Rule,
     tuple: &[usize],
-    key: String,
     tag: Arc<str>,
     instances: Arc<[InstanceRef]>,
     state: RowState,
     message: Option<String>,
 ) -> Row {
-    let mut values = Vec::with_capacity(rule.variation.len());
+    let mut values = Values::with_capacity(rule.variation.len());
     for item in &rule.variation {
         // Each variation item is read from the tuple member of its component.
         let member = item.component.and_then(|k| {
@@ -572,7 +602,7 @@ fn row_of(
         let read = instance.config.tree().map(|t| (t, t.lookup(&item.path)));
         let (value, evidence) = match read {
             Some((tree, Lookup::Present(n) | Lookup::Null(n))) => (
-                Some(n.to_text()),
+                Some(n.text()),
                 Some(Evidence::at(tree.file.clone(), n.line)),
             ),
             _ => (None, None),
@@ -583,7 +613,7 @@ fn row_of(
             evidence,
         });
     }
-    Row::keyed(key, tag, instances, values, state, message)
+    Row::shared(tag, instances, values, state, message)
 }
 
 #[cfg(test)]

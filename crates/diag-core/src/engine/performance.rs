@@ -64,14 +64,13 @@ pub(super) fn rows(cluster: &Cluster, rule: &Rule, condition: &Condition) -> Vec
         .map(|item| ValueRead {
             variation: item.text.clone(),
             value: tree.as_ref().and_then(|t| match t.lookup(&item.path) {
-                Lookup::Present(n) => Some(n.to_text()),
+                Lookup::Present(n) => Some(n.text()),
                 _ => None,
             }),
             evidence: None,
         })
         .collect();
     let mut row = Row::new(
-        &rule.meta,
         "SQLPerformance".to_string(),
         Vec::new(),
         values,

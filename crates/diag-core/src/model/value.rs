@@ -1,6 +1,7 @@
 //! Configuration values as a faithful tree: numbers keep integer vs float, keys keep their
 //! spelling and order, and every node knows the line it came from.
 
+use compact_str::CompactString;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,15 +328,26 @@ impl ConfigNode {
     /// The value as text, the way reports print it: strings bare, arrays joined by `,`,
     /// maps as compact JSON.
     pub fn to_text(&self) -> String {
-        match &self.value {
-            ConfigValue::String(s) => s.clone(),
-            ConfigValue::Array(items) => items
-                .iter()
-                .map(ConfigNode::to_text)
-                .collect::<Vec<_>>()
-                .join(","),
-            _ => self.to_string(),
-        }
+        self.text().into()
+    }
+
+    /// [`ConfigNode::to_text`] as a [`CompactString`]: up to 24 bytes without a heap block
+    /// (what result rows keep of each value).
+    pub fn text(&self) -> CompactString {
+        use std::fmt::Write as _;
+        let mut out = CompactString::default();
+        // Writing to a CompactString cannot fail.
+        let _ = match &self.value {
+            ConfigValue::String(s) => out.write_str(s),
+            ConfigValue::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+                if i > 0 {
+                    out.write_char(',')?;
+                }
+                out.write_str(&item.text())
+            }),
+            _ => write!(out, "{self}"),
+        };
+        out
     }
 
     fn mismatch(&self, expected: &'static str) -> ValueError {
@@ -400,6 +412,16 @@ impl<'a> Lookup<'a> {
     }
 }
 
+/// Where a dotted path was found in the last tree [`ConfigTree::lookup_via`] looked it up in:
+/// the position of the entry at each level, when every segment was a key of its own (what
+/// [`ConfigTree::lookup`] tries first). Configs of one component share their shape, so the
+/// next tree usually has each key at the same position: checking those keys is cheaper than
+/// searching each map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Route {
+    at: Vec<u32>,
+}
+
 /// Looks up `rest`, the `.`-separated segments still to walk below `node` (one segment,
 /// perhaps empty, at least), without allocating: a key joining several segments is a slice of
 /// the path.
@@ -444,6 +466,25 @@ fn lookup_rest<'a>(node: &'a ConfigNode, rest: &str) -> Lookup<'a> {
     }
 }
 
+/// The node `path` names below `node` if each of its segments is the key at `at`'s position
+/// in turn (keys are unique in a map, so this is the node that key names).
+fn follow<'a>(node: &'a ConfigNode, path: &str, at: &[u32]) -> Option<&'a ConfigNode> {
+    let mut segments = path.split('.');
+    let mut node = node;
+    for &i in at {
+        let segment = segments.next()?;
+        let ConfigValue::Map(map) = &node.value else {
+            return None;
+        };
+        let (key, child) = map.entries.get(i as usize)?;
+        if **key != *segment {
+            return None;
+        }
+        node = child;
+    }
+    segments.next().is_none().then_some(node)
+}
+
 /// A parsed file: its bundle-relative path and its root value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigTree {
@@ -466,6 +507,36 @@ impl ConfigTree {
     /// ```
     pub fn lookup(&self, path: &str) -> Lookup<'_> {
         self.root.lookup(path)
+    }
+
+    /// [`ConfigTree::lookup`], guided by (and updating) where `path` was found in a tree before:
+    /// the same result, in fewer comparisons when the trees are alike.
+    pub(crate) fn lookup_via(&self, path: &str, route: &mut Route) -> Lookup<'_> {
+        if path.is_empty() {
+            return self.lookup(path);
+        }
+        if !route.at.is_empty()
+            && let Some(node) = follow(&self.root, path, &route.at)
+        {
+            return Lookup::from_node(node);
+        }
+        // Each segment a key of its own: the way `lookup` tries first, and then takes when it
+        // leads to a node. Any other way (arrays, keys with dots) is left to `lookup`.
+        route.at.clear();
+        let mut node = &self.root;
+        for segment in path.split('.') {
+            let ConfigValue::Map(map) = &node.value else {
+                route.at.clear();
+                return self.lookup(path);
+            };
+            let Some(i) = map.position(segment) else {
+                route.at.clear();
+                return self.lookup(path);
+            };
+            route.at.push(i as u32);
+            node = &map.entries[i].1;
+        }
+        Lookup::from_node(node)
     }
 
     /// Parses JSON with line numbers (see [`super::json::parse`]).
@@ -637,6 +708,38 @@ mod tests {
         assert!(matches!(t.lookup("l.0"), Lookup::Present(_)));
         assert!(matches!(t.lookup("l."), Lookup::Missing));
         assert!(matches!(t.lookup("a.x.z"), Lookup::Missing));
+    }
+
+    #[test]
+    fn a_routed_lookup_finds_what_lookup_finds_in_trees_of_any_shape() {
+        let trees = [
+            r#"{"a":{"b":1,"c":null},"l":[{"k":3}],"a.x":{"y":2}}"#,
+            // The same keys at other positions, and a key that is gone.
+            r#"{"l":[{"k":4}],"a":{"c":7,"b":"s"}}"#,
+            // A dotted key where a segment used to be a key of its own, and back again.
+            r#"{"a.b":5,"a":{"x":{}},"a.x":{"y":6}}"#,
+            r#"{"a":{"b":1,"c":null},"l":[{"k":3}],"a.x":{"y":2}}"#,
+            r#"{"a":3}"#,
+            r#"{}"#,
+        ];
+        let paths = ["a.b", "a.c", "l.0.k", "a.x.y", "a", "a.", "", "a.b.c", "z"];
+        let mut routes: Vec<Route> = paths.iter().map(|_| Route::default()).collect();
+        for (round, json) in trees.iter().chain(trees.iter().rev()).enumerate() {
+            let t = tree(json);
+            for (path, route) in paths.iter().zip(&mut routes) {
+                // The very node, not an equal one.
+                let at = |l: Lookup<'_>| match l {
+                    Lookup::Present(n) => Some((true, n as *const ConfigNode)),
+                    Lookup::Null(n) => Some((false, n as *const ConfigNode)),
+                    Lookup::Missing => None,
+                };
+                assert_eq!(
+                    at(t.lookup_via(path, route)),
+                    at(t.lookup(path)),
+                    "{path:?} in {json} (round {round})"
+                );
+            }
+        }
     }
 
     #[test]

@@ -405,8 +405,8 @@ fn evidence_doc(e: &Evidence) -> EvidenceDoc {
         file: e.file.to_string(),
         line: e.line,
         href: None,
-        time: e.time.clone(),
-        excerpt: e.excerpt.clone(),
+        time: e.time().map(str::to_owned),
+        excerpt: e.excerpt().map(str::to_owned),
     }
 }
 
@@ -779,7 +779,7 @@ fn row_doc(row: &Row) -> RowDoc {
             .iter()
             .map(|v| ValueDoc {
                 variation: v.variation.to_string(),
-                value: v.value.clone(),
+                value: v.value.as_deref().map(str::to_owned),
                 evidence: v.evidence.as_ref().map(evidence_doc),
             })
             .collect(),

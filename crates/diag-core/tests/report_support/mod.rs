@@ -43,7 +43,6 @@ pub fn rule(
 
 #[allow(clippy::too_many_arguments)] // one argument per column of a report row
 pub fn row(
-    rule: &RuleMeta,
     component: ComponentKind,
     host: &str,
     port: u16,
@@ -53,7 +52,6 @@ pub fn row(
     state: RowState,
 ) -> Row {
     Row::new(
-        rule,
         format!("{}_{host}:{port}", component.config_struct()),
         vec![InstanceRef {
             component,
@@ -92,7 +90,6 @@ pub fn seed_outcome() -> CheckOutcome {
     let mut findings = vec![Finding {
         rule: tidb_rule.clone(),
         rows: vec![row(
-            &tidb_rule,
             tidb,
             "172.20.21.213",
             4000,
@@ -121,7 +118,7 @@ pub fn seed_outcome() -> CheckOutcome {
         findings.push(Finding {
             rows: PDS
                 .iter()
-                .map(|(h, p)| row(&meta, pd, h, 2379, p, &variation, "0", warn))
+                .map(|(h, p)| row(pd, h, 2379, p, &variation, "0", warn))
                 .collect(),
             rule: meta,
         });
@@ -141,7 +138,6 @@ pub fn seed_outcome() -> CheckOutcome {
                 .iter()
                 .map(|(h, p)| {
                     row(
-                        &meta,
                         pd,
                         h,
                         2379,

@@ -245,7 +245,7 @@ fn decide(
         .iter()
         .map(|item| {
             let value = match doc.root.lookup(&item.path) {
-                Lookup::Present(n) | Lookup::Null(n) => Some(n.to_text()),
+                Lookup::Present(n) | Lookup::Null(n) => Some(n.text()),
                 Lookup::Missing => None,
             };
             ValueRead {
@@ -258,7 +258,6 @@ fn decide(
         })
         .collect();
     let mut row = Row::new(
-        &rule.meta,
         facts.tag.clone(),
         instance_refs(cluster, &facts.instances),
         values,
