@@ -752,7 +752,7 @@ fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
         if k == 0 {
             return;
         }
-        *w = *w * POW10_U64[k] + first_digits(x, k);
+        *w = *w * POW10_INT[k] + first_digits(x, k);
         *i += k;
         *n += k;
         if k < 8 {
@@ -765,19 +765,6 @@ fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
         *n += 1;
     }
 }
-
-/// `10^k` for `k <= 8`.
-const POW10_U64: [u64; 9] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-];
 
 /// How many ASCII digits the eight bytes of `x` (the first in the low byte) start with.
 #[inline(always)]
@@ -831,7 +818,7 @@ fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
 const ZEROS: u128 = 0x3030_3030_3030_3030_3030_3030_3030_3030;
 
 /// `10^k` for `k <= 17`.
-const POW10_WIDE: [u64; 18] = [
+const POW10_INT: [u64; 18] = [
     1,
     10,
     100,
@@ -906,7 +893,7 @@ fn wide_prefix(b: &[u8], json: bool) -> Option<Option<(f64, usize)>> {
         if n + m > 17 {
             return None;
         }
-        w = int * POW10_WIDE[m] + digits;
+        w = int * POW10_INT[m] + digits;
         frac = m;
         end += 1 + m;
     }
@@ -1738,6 +1725,45 @@ mod tests {
         }
     }
 
+    /// A decimal of `digits` digits from `next` (the first `zeros` of them 0), a point before
+    /// digit `point` (none at 0 or past the end), signed `-` for `sign` 0 and `+` for 1.
+    fn decimal(
+        next: &mut impl FnMut() -> u64,
+        sign: u64,
+        digits: usize,
+        point: usize,
+        zeros: usize,
+    ) -> String {
+        let mut text = String::from(match sign {
+            0 => "-",
+            1 => "+",
+            _ => "",
+        });
+        let mut d = next();
+        for i in 0..digits {
+            if i == point && i > 0 {
+                text.push('.');
+            }
+            let digit = if i < zeros { 0 } else { (d % 10) as u8 };
+            text.push(char::from(b'0' + digit));
+            d /= 10;
+            if d == 0 {
+                d = next();
+            }
+        }
+        text
+    }
+
+    /// A xorshift64 generator from `seed`: the same numbers on every run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     #[test]
     fn exact_decimals_are_the_standard_librarys_bits() {
         let edges = [
@@ -1812,34 +1838,12 @@ mod tests {
             assert!(exact_decimal(text.as_bytes()).is_none(), "{text}");
         }
         // Generated decimals: every digit count, point position and sign.
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200_000 {
             let r = next();
             let digits = 1 + (r % 18) as usize;
-            let mut text = String::new();
-            match (r >> 8) % 3 {
-                0 => text.push('-'),
-                1 => text.push('+'),
-                _ => {}
-            }
             let point = ((r >> 16) % (digits as u64 + 1)) as usize;
-            let mut d = next();
-            for i in 0..digits {
-                if i == point && i > 0 {
-                    text.push('.');
-                }
-                text.push(char::from(b'0' + (d % 10) as u8));
-                d /= 10;
-                if d == 0 {
-                    d = next();
-                }
-            }
+            let text = decimal(&mut next, (r >> 8) % 3, digits, point, 0);
             let std: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             if let Some(v) = exact_decimal(text.as_bytes()) {
                 assert_eq!(v.to_bits(), std.to_bits(), "{text}");
@@ -1858,13 +1862,7 @@ mod tests {
         // followed by what can follow a number in a document: where the one-word path answers,
         // it is the digit-at-a-time path's answer, bit for bit and length for length, and the
         // standard library's value of the number it read.
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let tails = [
             r#"","#,
             r#""],[1644206415,"798541666667"],[1644206430,"797083333333"]]}"#,
@@ -1880,26 +1878,9 @@ mod tests {
         for _ in 0..100_000 {
             let r = next();
             let digits = 1 + (r % 20) as usize;
-            let mut text = String::new();
-            match (r >> 8) % 4 {
-                0 => text.push('-'),
-                1 => text.push('+'),
-                _ => {}
-            }
             let point = ((r >> 16) % (digits as u64 + 2)) as usize;
-            let zeros = (r >> 24) % 4 == 0;
-            let mut d = next();
-            for i in 0..digits {
-                if i == point && i > 0 {
-                    text.push('.');
-                }
-                let digit = if zeros && i < 3 { 0 } else { (d % 10) as u8 };
-                text.push(char::from(b'0' + digit));
-                d /= 10;
-                if d == 0 {
-                    d = next();
-                }
-            }
+            let zeros = if (r >> 24) % 4 == 0 { 3 } else { 0 };
+            let mut text = decimal(&mut next, (r >> 8) % 4, digits, point, zeros);
             if point == digits + 1 {
                 text.push('.');
             }
