@@ -1879,7 +1879,7 @@ mod tests {
             let r = next();
             let digits = 1 + (r % 20) as usize;
             let point = ((r >> 16) % (digits as u64 + 2)) as usize;
-            let zeros = if (r >> 24) % 4 == 0 { 3 } else { 0 };
+            let zeros = if (r >> 24).is_multiple_of(4) { 3 } else { 0 };
             let mut text = decimal(&mut next, (r >> 8) % 4, digits, point, zeros);
             if point == digits + 1 {
                 text.push('.');
