@@ -1887,7 +1887,7 @@ mod tests {
             let tail = tails[((r >> 32) % tails.len() as u64) as usize];
             let mut b = format!("{text}{tail}");
             // Padding past the sixteen bytes the wide path needs, or not.
-            if (r >> 40) % 3 > 0 {
+            if !(r >> 40).is_multiple_of(3) {
                 b.push_str(r#""],[1644206445,"1"]]}]}}"#);
             }
             for json in [false, true] {
