@@ -47,7 +47,7 @@ fn probe(_n: usize) {
 }
 
 /// The entries of a map, in file order. Small maps (nearly all of them: there are hundreds of
-/// thousands in a large bundle) are a flat list searched in order; a map past [`INDEX_FROM`]
+/// thousands in a large bundle) are a flat list searched in order; a map past `INDEX_FROM` (24)
 /// entries also keeps a hash index from key to position, so inserts and lookups stay O(1)
 /// amortised however wide an object is. Keys are shared `Arc<str>`s: the JSON reader interns
 /// them, so a thousand TiKV configs hold each key name once.
