@@ -1,11 +1,11 @@
 //! Configuration values as a faithful tree: numbers keep integer vs float, keys keep their
 //! spelling and order, and every node knows the line it came from.
 
-use compact_str::CompactString;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use compact_str::CompactString;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::units::{UnitError, parse_duration, parse_size};
