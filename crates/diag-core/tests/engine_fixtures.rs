@@ -249,7 +249,7 @@ fn hostile_rules_end_in_error_rows_and_the_others_still_run() {
         spin.iter().all(|r| r.state == RowState::Error
             && r.message
                 .as_deref()
-                .is_some_and(|m| m.contains("operations"))),
+                .is_some_and(|m| m == "script stopped: more than 200000 operations")),
         "{spin:?}"
     );
     let throws = rows_of(&outcome, 901);
@@ -464,4 +464,38 @@ fn formula_defaults_are_compared_with_the_formula_on_each_host_from_insight_json
         })
         .collect();
     insta::assert_snapshot!(rows.join("\n"));
+}
+
+const SPINNING_SCRIPT: &str = r#"
+id: 903
+name: spins
+kind: config
+component: TikvConfig
+severity: info
+link: https://example.com/spins
+description: A cluster script that never ends.
+rhai_script: |
+  loop { }
+  []
+"#;
+
+#[test]
+fn cluster_scripts_get_operations_per_instance_beyond_the_fixed_limit() {
+    // Regression: one fixed limit of 200,000 operations stopped the formula defaults (a loop
+    // over the instances, ≈ 40 operations each) on clusters of 5,000 TiKV. A cluster script
+    // may take OPERATIONS_PER_INSTANCE more per instance of the cluster; an expression keeps
+    // the fixed limit (rule 900 above).
+    use diag_core::rules::script::{MAX_OPERATIONS, OPERATIONS_PER_INSTANCE};
+    let cluster = open("diag-fPrz0RnDxRn");
+    let budget = MAX_OPERATIONS + OPERATIONS_PER_INSTANCE * cluster.instances.len() as u64;
+    let set = RuleSet::from_files(vec![("spins.yaml".into(), SPINNING_SCRIPT.into())], "t")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let outcome = check(&cluster, &set, &CheckOptions::default());
+    let rows = &outcome.findings[0].rows;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].state, RowState::Error);
+    assert_eq!(
+        rows[0].message.as_deref(),
+        Some(format!("script stopped: more than {budget} operations").as_str())
+    );
 }

@@ -1,8 +1,9 @@
 //! Rhai glue: one sandboxed [`rhai::Engine`] shared by every rule, scripts compiled once.
 //!
 //! The sandbox has no module loading and no file or network access; `print`/`debug` are
-//! silenced; each evaluation is limited to [`MAX_OPERATIONS`] operations, [`MAX_CALL_LEVELS`]
-//! nested calls, and bounded string, array and map sizes. A rule that hits a limit, throws, or
+//! silenced; each evaluation is limited to [`MAX_OPERATIONS`] operations (a cluster script to
+//! [`OPERATIONS_PER_INSTANCE`] more per instance of the cluster), [`MAX_CALL_LEVELS`] nested
+//! calls, and bounded string, array and map sizes. A rule that hits a limit, throws, or
 //! reads a value of the wrong type gets an `error` row with the reason; the other rules go on.
 //!
 //! What scripts see:
@@ -32,6 +33,27 @@ use crate::model::{Cluster, DataFile, DataKind, InstanceConfig};
 
 /// Operations one evaluation may run before it is stopped.
 pub const MAX_OPERATIONS: u64 = 200_000;
+/// Operations a cluster script may run per instance of the cluster, beyond [`MAX_OPERATIONS`]:
+/// a script that loops over the instances (the formula defaults take ≈ 40 operations each)
+/// must not stop on a large cluster (at 5,000 TiKV it did, with one fixed limit).
+pub const OPERATIONS_PER_INSTANCE: u64 = 1_000;
+
+thread_local! {
+    /// The operations the evaluation running on this thread may take.
+    static BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_OPERATIONS) };
+}
+
+/// Why an evaluation was stopped by [`BUDGET`]: its limit.
+#[derive(Debug, Clone, Copy)]
+struct OutOfOperations(u64);
+
+/// `eval` with `budget` operations allowed, on this thread.
+fn with_budget<T>(budget: u64, eval: impl FnOnce() -> T) -> T {
+    let before = BUDGET.replace(budget);
+    let out = eval();
+    BUDGET.set(before);
+    out
+}
 /// Nested function calls allowed.
 pub const MAX_CALL_LEVELS: usize = 32;
 /// Longest string a script may build.
@@ -147,7 +169,8 @@ pub(crate) static ENGINE: LazyLock<Engine> = LazyLock::new(build_engine);
 fn build_engine() -> Engine {
     let mut engine = Engine::new();
     engine
-        .set_max_operations(MAX_OPERATIONS)
+        // Operations are counted against the evaluation's own budget, below.
+        .set_max_operations(0)
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(64, 32)
         .set_max_string_size(MAX_STRING_SIZE)
@@ -158,6 +181,10 @@ fn build_engine() -> Engine {
         .set_max_modules(0)
         .set_strict_variables(true)
         .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.on_progress(|operations| {
+        let budget = BUDGET.get();
+        (operations > budget).then(|| Dynamic::from(OutOfOperations(budget)))
+    });
     engine.disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
@@ -370,10 +397,9 @@ fn undecided(err: Box<EvalAltResult>) -> Undecided {
             EvalAltResult::ErrorRuntime(ref value, _) if value.is::<MissingPath>() => {
                 return Undecided::Missing(value.clone().cast::<MissingPath>().0);
             }
-            EvalAltResult::ErrorTooManyOperations(_) => {
-                return Undecided::Failed(format!(
-                    "script stopped: more than {MAX_OPERATIONS} operations"
-                ));
+            EvalAltResult::ErrorTerminated(ref token, _) if token.is::<OutOfOperations>() => {
+                let limit = token.clone().cast::<OutOfOperations>().0;
+                return Undecided::Failed(format!("script stopped: more than {limit} operations"));
             }
             ref other => return Undecided::Failed(format!("script failed: {other}")),
         }
@@ -460,9 +486,10 @@ pub(crate) enum ScriptState {
 /// Runs a cluster script; the rows it returns, or why it failed.
 pub(crate) fn run_script(ast: &AST, cluster: &ScriptCluster) -> Result<Vec<ScriptRow>, Undecided> {
     let mut scope = scope(cluster, &[]);
-    let value: Dynamic = ENGINE
-        .eval_ast_with_scope(&mut scope, ast)
-        .map_err(undecided)?;
+    let budget = MAX_OPERATIONS
+        .saturating_add(OPERATIONS_PER_INSTANCE.saturating_mul(cluster.instances.len() as u64));
+    let value: Dynamic =
+        with_budget(budget, || ENGINE.eval_ast_with_scope(&mut scope, ast)).map_err(undecided)?;
     let Some(items) = value.clone().try_cast::<Array>() else {
         return Err(Undecided::Failed(format!(
             "script returned {}, expected an array of rows (ok(i), abnormal(i), nodata(i, why))",
