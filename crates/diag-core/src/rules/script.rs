@@ -37,6 +37,12 @@ pub const MAX_OPERATIONS: u64 = 200_000;
 /// a script that loops over the instances (the formula defaults take ≈ 40 operations each)
 /// must not stop on a large cluster (at 5,000 TiKV it did, with one fixed limit).
 pub const OPERATIONS_PER_INSTANCE: u64 = 1_000;
+/// Nested function calls allowed.
+pub const MAX_CALL_LEVELS: usize = 32;
+/// Longest string a script may build.
+pub const MAX_STRING_SIZE: usize = 64 * 1024;
+/// Largest array or map a script may build.
+pub const MAX_COLLECTION_SIZE: usize = 10_000;
 
 thread_local! {
     /// The operations the evaluation running on this thread may take.
@@ -54,12 +60,6 @@ fn with_budget<T>(budget: u64, eval: impl FnOnce() -> T) -> T {
     BUDGET.set(before);
     out
 }
-/// Nested function calls allowed.
-pub const MAX_CALL_LEVELS: usize = 32;
-/// Longest string a script may build.
-pub const MAX_STRING_SIZE: usize = 64 * 1024;
-/// Largest array or map a script may build.
-pub const MAX_COLLECTION_SIZE: usize = 10_000;
 
 /// An instance as scripts see it.
 #[derive(Debug, Clone)]
