@@ -741,14 +741,14 @@ fn exact_decimal(text: &[u8]) -> Option<f64> {
         .map(|(v, _)| v)
 }
 
-/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 17 in all: a word of
+/// Appends the digits at `b[*i..]` to `w` (`n` digits so far), up to 19 in all: a word of
 /// eight bytes at a time (the digits that start it found and read in a few word operations),
 /// then one by one near the end of `b`.
 #[inline(always)]
 fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
     while let Some(word) = b.get(*i..*i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
         let x = u64::from_le_bytes(word);
-        let k = leading_digits(x).min(17 - *n);
+        let k = leading_digits(x).min(MAX_DIGITS - *n);
         if k == 0 {
             return;
         }
@@ -759,7 +759,7 @@ fn digits(b: &[u8], i: &mut usize, w: &mut u64, n: &mut usize) {
             return;
         }
     }
-    while *n < 17 && *i < b.len() && b[*i].is_ascii_digit() {
+    while *n < MAX_DIGITS && *i < b.len() && b[*i].is_ascii_digit() {
         *w = *w * 10 + u64::from(b[*i] - b'0');
         *i += 1;
         *n += 1;
@@ -803,10 +803,10 @@ fn eight_digit_value(x: u64) -> u64 {
     (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF
 }
 
-/// The decimal `[+-]?digits[.digits]` that `b` starts with, as `(value, length)`, when its
-/// digits (without the point) form an integer `w < 2^53` with at most 22 after the point: then
-/// `w` and `10^frac` are exact and `w / 10^frac` is rounded once, so the value is the correctly
-/// rounded one (Clinger's fast path, the one the standard library takes first). With `json`,
+/// The decimal `[+-]?digits[.digits]` that `b` starts with, as `(value, length)`, when it has
+/// at most 19 digits (without the point): they form an integer `w < 10^19` and the value is
+/// `w / 10^frac` correctly rounded ([`decimal_value`]: Clinger's fast path below 2^53, the
+/// one the standard library takes first, and Eisel-Lemire above it). With `json`,
 /// only what a JSON number allows: no sign (a `-` is left to the slow path) and no leading
 /// zero. `None` when the start is not such a decimal; the caller checks what follows it.
 #[inline(always)]
@@ -817,8 +817,12 @@ fn exact_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
 /// Sixteen ASCII `0`s.
 const ZEROS: u128 = 0x3030_3030_3030_3030_3030_3030_3030_3030;
 
-/// `10^k` for `k <= 17`.
-const POW10_INT: [u64; 18] = [
+/// The most digits (both parts) a decimal read by [`exact_prefix`] may have: any 19 digits form
+/// an integer below 10^19 < 2^64.
+const MAX_DIGITS: usize = 19;
+
+/// `10^k` for `k <= 19`.
+const POW10_INT: [u64; 20] = [
     1,
     10,
     100,
@@ -837,6 +841,8 @@ const POW10_INT: [u64; 18] = [
     1_000_000_000_000_000,
     10_000_000_000_000_000,
     100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+    10_000_000_000_000_000_000,
 ];
 
 /// The digits `b[i..]` starts with as `(value, count)`, when the sixteen bytes from `i` are
@@ -869,7 +875,7 @@ fn wide_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
 
 /// [`narrow_prefix`]'s answer, read with [`wide_digits`] (the integer part and the fraction
 /// one word each) where the bytes are there: `None` where this cannot tell (fewer than 16
-/// bytes left, sixteen digits or more in a part, more than 17 in all), and the narrow path
+/// bytes left, sixteen digits or more in a part, more than 19 in all), and the narrow path
 /// reads the number. Where it tells, it reads the same digits into the same `w` and
 /// `frac`, so the answer is the narrow path's.
 #[inline(always)]
@@ -890,20 +896,15 @@ fn wide_prefix(b: &[u8], json: bool) -> Option<Option<(f64, usize)>> {
         if m == 0 {
             return Some(None);
         }
-        if n + m > 17 {
+        if n + m > MAX_DIGITS {
             return None;
         }
         w = int * POW10_INT[m] + digits;
         frac = m;
         end += 1 + m;
     }
-    if w >= 1 << 53 {
+    let Some(v) = decimal_value(w, frac) else {
         return Some(None);
-    }
-    let v = if frac == 0 {
-        w as f64
-    } else {
-        w as f64 / POW10[frac]
     };
     Some(Some((if negative { -v } else { v }, end)))
 }
@@ -917,7 +918,7 @@ fn narrow_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
         _ => (false, 0),
     };
     let start = i;
-    // At most 17 digits in all: no u64 overflow. A longer number stops on a digit, which no
+    // At most 19 digits in all: no u64 overflow. A longer number stops on a digit, which no
     // caller takes as the end of a value.
     let (mut w, mut n) = (0, 0);
     digits(b, &mut i, &mut w, &mut n);
@@ -934,15 +935,118 @@ fn narrow_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
             return None;
         }
     }
-    if w >= 1 << 53 {
+    let v = decimal_value(w, frac)?;
+    Some((if negative { -v } else { v }, i))
+}
+
+/// `w / 10^frac` (`frac <= 19`) correctly rounded, the standard library's bits: below 2^53 by
+/// one IEEE division of exact operands (Clinger's fast path), an integer above it by the
+/// conversion (itself rounded to nearest, ties to even), a fraction above it by
+/// [`eisel_lemire`]. `None` only where that cannot decide.
+#[inline(always)]
+fn decimal_value(w: u64, frac: usize) -> Option<f64> {
+    if w < 1 << 53 {
+        return Some(if frac == 0 {
+            w as f64
+        } else {
+            w as f64 / POW10[frac]
+        });
+    }
+    if frac == 0 {
+        return Some(w as f64);
+    }
+    eisel_lemire(w, frac)
+}
+
+/// `2^b / 5^n` for `n <= 19`, rounded up to 128 bits (`b` puts its top bit at bit 127), as
+/// (high word, low word): the multiplier that divides by `10^n` in [`eisel_lemire`].
+const INVERSE_POWERS_OF_FIVE: [(u64, u64); MAX_DIGITS + 1] = {
+    let mut table = [(0, 0); MAX_DIGITS + 1];
+    let mut n = 1;
+    while n <= MAX_DIGITS {
+        let mut five: u64 = 1;
+        let mut k = 0;
+        while k < n {
+            five *= 5;
+            k += 1;
+        }
+        // The smallest z with 2^z >= 5^n; then 2^(z + 127) / 5^n lies in [2^127, 2^128).
+        let mut z = 0;
+        while (1u128 << z) < five as u128 {
+            z += 1;
+        }
+        // Long division of 2^(z + 127) by 5^n, a bit at a time: the leading 1, then z + 127 0s.
+        let (mut rest, mut quotient): (u128, u128) = (1, 0);
+        let mut bits = z + 127;
+        while bits > 0 {
+            rest <<= 1;
+            quotient <<= 1;
+            if rest >= five as u128 {
+                rest -= five as u128;
+                quotient |= 1;
+            }
+            bits -= 1;
+        }
+        let rounded_up = quotient + 1;
+        table[n] = ((rounded_up >> 64) as u64, rounded_up as u64);
+        n += 1;
+    }
+    table
+};
+
+/// `w / 10^frac` for `w >= 2^53` and `1 <= frac <= 19`, correctly rounded, by the method of
+/// Eisel and Lemire (Lemire, "Number Parsing at a Gigabyte per Second", 2021): `w`, shifted to
+/// the top of a word, times a 128-bit approximation of `5^-frac`; the high 54 bits of the
+/// product give the mantissa and a rounding bit, the power of two comes from the shift and
+/// `frac * log2(10)`. For these exponents the truncated product always decides (exact
+/// halfway cases need `frac <= 4`, checked on the product's low bits); `None` where the
+/// method would not (never for these inputs), and the caller parses the text instead.
+#[inline(always)]
+fn eisel_lemire(w: u64, frac: usize) -> Option<f64> {
+    let (high5, low5) = *INVERSE_POWERS_OF_FIVE.get(frac)?;
+    let q = -i32::try_from(frac).ok()?;
+    let shift = w.leading_zeros();
+    let w = w << shift;
+    let product = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64, (p >> 64) as u64)
+    };
+    // 55 bits matter (52 stored, the implicit one, a rounding bit and the top bit's place):
+    // the low word of the multiplier is needed only when the 9 bits under them are all ones.
+    let (mut low, mut high) = product(w, high5);
+    const BELOW: u64 = u64::MAX >> 55;
+    if high & BELOW == BELOW {
+        let (_, carry) = product(w, low5);
+        low = low.wrapping_add(carry);
+        if carry > low {
+            high += 1;
+        }
+    }
+    if low == u64::MAX && !(-27..=55).contains(&q) {
         return None;
     }
-    let v = if frac == 0 {
-        w as f64
-    } else {
-        w as f64 / POW10[frac]
-    };
-    Some((if negative { -v } else { v }, i))
+    let top = (high >> 63) as i32;
+    let mut mantissa = high >> (top + 9);
+    // floor(q * log2(10)) + 63, from the shift and the top bit: the biased exponent.
+    let mut exponent = ((q * (152_170 + 65_536)) >> 16) + 63 + top - shift as i32 + 1023;
+    if exponent <= 0 {
+        return None;
+    }
+    // Exactly halfway between two doubles: round to even, not up.
+    if low <= 1 && q >= -4 && mantissa & 3 == 1 && (mantissa << (top + 9)) == high {
+        mantissa &= !1;
+    }
+    mantissa += mantissa & 1;
+    mantissa >>= 1;
+    if mantissa >= 2 << 52 {
+        mantissa = 1 << 52;
+        exponent += 1;
+    }
+    mantissa &= !(1 << 52);
+    if exponent >= 0x7FF {
+        return None;
+    }
+    Some(f64::from_bits(mantissa | (exponent as u64) << 52))
 }
 
 /// A PromQL-style series selector: `name{a="x",b=~"y|z",c!="w",d!~"v"}` (the name optional).
@@ -1825,23 +1929,28 @@ mod tests {
             "1642980867",
             "1642980867.123",
             "9007199254740991",
+            // Past 2^53: integers by the conversion, fractions by Eisel-Lemire.
+            "9007199254740992",
+            "2000208333.3333333",
+            "9999999999999999999",
+            "0.000000000000000001",
         ] {
             assert!(exact_decimal(text.as_bytes()).is_some(), "{text}");
         }
         for text in [
-            "9007199254740992",
             "1e3",
             "1.",
             ".5",
             "12345678901234567890",
+            "1.0000000000000000000",
         ] {
             assert!(exact_decimal(text.as_bytes()).is_none(), "{text}");
         }
-        // Generated decimals: every digit count, point position and sign.
+        // Generated decimals: every digit count to 20, point position and sign.
         let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200_000 {
             let r = next();
-            let digits = 1 + (r % 18) as usize;
+            let digits = 1 + (r % 20) as usize;
             let point = ((r >> 16) % (digits as u64 + 1)) as usize;
             let text = decimal(&mut next, (r >> 8) % 3, digits, point, 0);
             let std: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -1853,6 +1962,100 @@ mod tests {
                 Some(std.to_bits()),
                 "{text}"
             );
+        }
+    }
+
+    /// `text`'s value by [`exact_decimal`] is the standard library's, and its 16-19 digits
+    /// take that path; the same through [`parse_value`].
+    fn long_decimal_is_exact(text: &str) {
+        let std: f64 = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        let fast = exact_decimal(text.as_bytes());
+        if digits <= MAX_DIGITS {
+            assert!(fast.is_some(), "{text}");
+        }
+        if let Some(v) = fast {
+            assert_eq!(v.to_bits(), std.to_bits(), "{text}");
+        }
+        assert_eq!(
+            parse_value(text).map(f64::to_bits),
+            Some(std.to_bits()),
+            "{text}"
+        );
+    }
+
+    /// The digits of `w` with a point before the last `frac` of them (zeros in front as
+    /// needed).
+    fn with_point(w: u128, frac: usize) -> String {
+        let digits = format!("{w:0>width$}", width = frac + 1);
+        let (int, fraction) = digits.split_at(digits.len() - frac);
+        if frac == 0 {
+            int.to_string()
+        } else {
+            format!("{int}.{fraction}")
+        }
+    }
+
+    #[test]
+    fn long_decimals_past_2_pow_53_are_the_standard_librarys_bits() {
+        // 16 to 19 significant digits, every point position, as real Prometheus values are
+        // (`2000208333.3333333`): past 2^53 they go through Eisel-Lemire.
+        let mut next = xorshift(0xd1b5_4a32_d192_ed03);
+        let mut lemire = 0;
+        for _ in 0..1_000_000 {
+            let r = next();
+            let digits = 16 + (r % 4) as usize;
+            let point = ((r >> 8) % (digits as u64)) as usize;
+            let text = decimal(&mut next, 2, digits, point, 0);
+            let w: u64 = text.replace('.', "").parse().unwrap_or_default();
+            lemire += usize::from(w >= 1 << 53 && text.contains('.'));
+            long_decimal_is_exact(&text);
+        }
+        assert!(lemire > 700_000, "{lemire}");
+        // Exactly halfway between two doubles and one unit of the last digit either side:
+        // (2M + 1) * 2^e for a 53-bit M, written out exactly (e < 0: -e digits after the
+        // point), ties to even.
+        let mut next = xorshift(0x94d0_49bb_1331_11eb);
+        for _ in 0..200_000 {
+            let r = next();
+            let m = (1u128 << 52) | u128::from(next() >> 12);
+            let e = (r % 8) as u32;
+            let half = 2 * m + 1;
+            let (w, frac) = if e < 4 {
+                (half << e, 0)
+            } else {
+                let k = e - 3;
+                (half * 5u128.pow(k), k as usize)
+            };
+            for w in [w - 1, w, w + 1] {
+                long_decimal_is_exact(&with_point(w, frac));
+            }
+        }
+        // Near powers of ten, at every point position.
+        for k in 15..=19u32 {
+            let p = 10u128.pow(k);
+            for w in [p - 1, p, p + 1, p - 5, p + 5, 2 * p - 1] {
+                let digits = w.to_string().len();
+                for frac in 0..digits {
+                    long_decimal_is_exact(&with_point(w, frac));
+                }
+            }
+        }
+        for text in [
+            "9007199254740993",
+            "9007199254740995",
+            "18446744073709551615",
+            "9999999999999999.5",
+            "4503599627370496.75",
+            "2251799813685248.125",
+            "1125899906842624.0625",
+            "0.9999999999999999999",
+            "1.000000000000000001",
+            "123456789.0123456789",
+            "-2000208333.3333333",
+            "+2000208333.3333333",
+        ] {
+            long_decimal_is_exact(text);
         }
     }
 
