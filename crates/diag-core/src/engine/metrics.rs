@@ -1,9 +1,11 @@
 //! The checkers for `source: metric` and `source: alert` rules.
 //!
-//! The metrics the selected rules read are decoded once when the check starts, in one parallel
-//! pass over their files, and shared by every rule of the check ([`MetricCache`]) until the last
-//! rule reading a metric has finished, when its series are dropped; metrics no selected rule
-//! names are never decoded. A metric rule computes its
+//! The metrics the selected rules read are decoded once when the check starts, their files in
+//! parallel, and shared by the rules that read them ([`MetricCache`]) until the last of those
+//! has finished, when the series are dropped; metrics no selected rule names are never decoded.
+//! Each metric and alert rule is evaluated as soon as the metrics it reads are decoded, beside
+//! the decoding of the others (no thread waits for a metric another one decodes); its rows are
+//! kept for the engine in rule order. A metric rule computes its
 //! function over each series' window, groups series into rows by its `by` labels, and the worst
 //! series of a group decides the row; the row cites the file, the series and the time of the
 //! worst sample. An alert rule reports each alert of its names seen in `alerts.json` (firing or
@@ -11,13 +13,14 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
 use super::finding::{Evidence, InstanceRef, Row, RowState, ValueRead};
 use crate::model::Cluster;
-use crate::model::data::DataKind;
+use crate::model::data::{DataFile, DataKind};
 use crate::model::metrics::{
     self, Labels, MetricData, PdLeader, Point, Series, Windowed, histogram_quantile,
 };
@@ -35,6 +38,9 @@ pub(crate) struct MetricCache<'c> {
     claimed: BTreeSet<String>,
     /// `instance` label → cluster instance, built on first use.
     instances: OnceLock<InstanceIndex>,
+    /// The rows of each selected metric and alert rule (by rule name, unique in a selection),
+    /// evaluated when the cache was made; the engine takes them in its own order.
+    rows: Mutex<BTreeMap<String, Vec<Row>>>,
 }
 
 /// How `instance` labels name cluster instances: by address, status address or pod name; and
@@ -73,30 +79,39 @@ impl<'c> MetricCache<'c> {
             })
             .flatten()
             .collect();
-        // Every metric a selected rule reads, decoded up front in one parallel pass over all
-        // their files; metrics no selected rule names are never decoded.
         let mut readers: BTreeMap<String, usize> = BTreeMap::new();
         for rule in selected {
             for name in metrics_read(rule) {
                 *readers.entry(name.to_string()).or_default() += 1;
             }
         }
-        let names: Vec<&str> = readers.keys().map(String::as_str).collect();
-        let loaded = if names.is_empty() {
-            BTreeMap::new()
-        } else {
-            MetricData::load_all(&names, cluster.files_of(DataKind::Metric))
-                .into_iter()
-                .map(|(name, data)| (name, Arc::new(OnceLock::from(Arc::new(data)))))
-                .collect()
-        };
-        MetricCache {
+        let cache = MetricCache {
             cluster,
-            loaded: Mutex::new(loaded),
+            loaded: Mutex::new(BTreeMap::new()),
             readers: Mutex::new(readers),
             claimed,
             instances: OnceLock::new(),
+            rows: Mutex::new(BTreeMap::new()),
+        };
+        let rules: Vec<&Rule> = selected
+            .iter()
+            .copied()
+            .filter(|r| matches!(r.body, RuleBody::Metric(_) | RuleBody::Alert(_)))
+            .collect();
+        if !rules.is_empty() {
+            Schedule::new(&cache, rules).run();
         }
+        cache
+    }
+
+    /// The rows evaluated for `rule` when the cache was made, if it was one of its rules.
+    fn take_rows(&self, rule: &Rule) -> Option<Vec<Row>> {
+        lock(&self.rows).remove(&rule.meta.name)
+    }
+
+    /// `metric` is decoded: its series are there for the rules that read it.
+    fn insert(&self, metric: &str, data: MetricData) {
+        lock(&self.loaded).insert(metric.to_string(), Arc::new(OnceLock::from(Arc::new(data))));
     }
 
     /// `rule` has finished with the metrics it reads: those no other rule is still to read are
@@ -147,6 +162,152 @@ impl<'c> MetricCache<'c> {
                 self.cluster.files_of(DataKind::Metric),
             ))
         }))
+    }
+}
+
+/// A mutex's guard, whether or not a thread panicked holding it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One metric being decoded for a [`Schedule`].
+struct Pending<'a> {
+    name: &'a str,
+    /// Its files, in path order.
+    files: Vec<&'a DataFile>,
+    /// What decoding each file gave, in the same order, as the tasks finish.
+    decoded: Mutex<Vec<Option<Result<Vec<Series>, crate::error::LoadError>>>>,
+    /// Files not decoded yet: the task that decodes the last joins the blocks.
+    left: AtomicUsize,
+    /// The rules (positions in [`Schedule::rules`]) that read it.
+    readers: Vec<usize>,
+}
+
+/// The metric and alert rules of a check with the metrics they read: every file a task of its
+/// own, the task that decodes a metric's last file joins its blocks, and a rule is spawned by
+/// the task that completes the last metric it reads. Nothing waits for another task: a rayon
+/// thread blocking on a metric another thread decodes could leave no thread to decode it.
+/// Which thread does what varies; what each rule computes does not (its metrics are joined in
+/// path order, its rows kept by rule).
+struct Schedule<'s, 'c> {
+    cache: &'s MetricCache<'c>,
+    rules: Vec<&'s Rule>,
+    metrics: Vec<Pending<'s>>,
+    /// Per rule, how many of the metrics it reads are not decoded yet.
+    unmet: Vec<AtomicUsize>,
+    /// Per rule, its rows once evaluated.
+    rows: Vec<Mutex<Option<Vec<Row>>>>,
+}
+
+impl<'s, 'c> Schedule<'s, 'c> {
+    fn new(cache: &'s MetricCache<'c>, rules: Vec<&'s Rule>) -> Schedule<'s, 'c> {
+        let reads: Vec<BTreeSet<&str>> = rules.iter().map(|r| metrics_read(r)).collect();
+        let names: Vec<&str> = reads
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let files = MetricData::files_of(&names, cache.cluster.files_of(DataKind::Metric));
+        let metrics = files
+            .into_iter()
+            .map(|(name, files)| Pending {
+                name,
+                decoded: Mutex::new((0..files.len()).map(|_| None).collect()),
+                left: AtomicUsize::new(files.len()),
+                files,
+                readers: (0..rules.len())
+                    .filter(|&r| reads[r].contains(name))
+                    .collect(),
+            })
+            .collect();
+        Schedule {
+            cache,
+            unmet: reads.iter().map(|r| AtomicUsize::new(r.len())).collect(),
+            rows: rules.iter().map(|_| Mutex::new(None)).collect(),
+            rules,
+            metrics,
+        }
+    }
+
+    /// Decodes, evaluates, and leaves each rule's rows with the cache.
+    fn run(self) {
+        // Built before the rules start, so that none waits for another to build it.
+        self.cache
+            .instances
+            .get_or_init(|| InstanceIndex::new(self.cache.cluster));
+        // The largest metrics first (stored bytes), so that the small ones and their rules
+        // fill in around the long ones rather than after them.
+        let mut order: Vec<usize> = (0..self.metrics.len()).collect();
+        order.sort_by_key(|&m| {
+            std::cmp::Reverse(self.metrics[m].files.iter().map(|f| f.size).sum::<u64>())
+        });
+        let this = &self;
+        rayon::scope_fifo(|s| {
+            for &m in &order {
+                if this.metrics[m].files.is_empty() {
+                    this.complete(s, m, Vec::new());
+                }
+            }
+            for &m in &order {
+                for k in 0..this.metrics[m].files.len() {
+                    s.spawn_fifo(move |s| this.decode(s, m, k));
+                }
+            }
+        });
+        let mut rows = lock(&self.cache.rows);
+        for (rule, evaluated) in self.rules.iter().zip(self.rows) {
+            let evaluated = evaluated
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rows.insert(rule.meta.name.clone(), evaluated.unwrap_or_default());
+        }
+    }
+
+    /// Decodes file `k` of metric `m`; the last of its files completes it.
+    fn decode<'x>(&'x self, s: &rayon::ScopeFifo<'x>, m: usize, k: usize) {
+        let metric = &self.metrics[m];
+        let result = metrics::decode_file(metric.files[k]);
+        lock(&metric.decoded)[k] = Some(result);
+        if metric.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let decoded: Vec<_> = std::mem::take(&mut *lock(&metric.decoded))
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Ok(Vec::new())))
+                .collect();
+            self.complete(s, m, decoded);
+        }
+    }
+
+    /// Metric `m`'s files are all decoded: its blocks are joined into the cache, and each rule
+    /// reading it that has nothing else to wait for is spawned.
+    fn complete<'x>(
+        &'x self,
+        s: &rayon::ScopeFifo<'x>,
+        m: usize,
+        decoded: Vec<Result<Vec<Series>, crate::error::LoadError>>,
+    ) {
+        let metric = &self.metrics[m];
+        let data = MetricData::from_decoded(metric.name, &metric.files, decoded);
+        self.cache.insert(metric.name, data);
+        for &r in &metric.readers {
+            if self.unmet[r].fetch_sub(1, Ordering::AcqRel) == 1 {
+                s.spawn_fifo(move |_| self.evaluate(r));
+            }
+        }
+    }
+
+    /// Rule `r`'s rows; then the metrics no other rule is still to read are dropped.
+    fn evaluate(&self, r: usize) {
+        let rule = self.rules[r];
+        let cluster = self.cache.cluster;
+        let rows = match &rule.body {
+            RuleBody::Metric(spec) => evaluate_metric_rule(cluster, rule, spec, self.cache),
+            RuleBody::Alert(spec) => evaluate_alert_rule(rule, spec, cluster, self.cache),
+            _ => Vec::new(),
+        };
+        *lock(&self.rows[r]) = Some(rows);
+        self.cache.finished(rule);
     }
 }
 
@@ -201,8 +362,20 @@ fn window<'a>(s: &'a Series, leader: Option<&PdLeader>, spec: &MetricRule) -> Co
     Cow::Owned(samples)
 }
 
-/// A metric rule's rows.
+/// A metric rule's rows (evaluated when the cache was made, if it was among its rules).
 pub(super) fn metric_rows(
+    cluster: &Cluster,
+    rule: &Rule,
+    spec: &MetricRule,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    cache
+        .take_rows(rule)
+        .unwrap_or_else(|| evaluate_metric_rule(cluster, rule, spec, cache))
+}
+
+/// A metric rule's rows, computed.
+fn evaluate_metric_rule(
     cluster: &Cluster,
     rule: &Rule,
     spec: &MetricRule,
@@ -784,8 +957,20 @@ struct AlertSeen {
     history: bool,
 }
 
-/// An alert rule's rows.
+/// An alert rule's rows (evaluated when the cache was made, if it was among its rules).
 pub(super) fn alert_rows(
+    rule: &Rule,
+    spec: &AlertRule,
+    cluster: &Cluster,
+    cache: &MetricCache<'_>,
+) -> Vec<Row> {
+    cache
+        .take_rows(rule)
+        .unwrap_or_else(|| evaluate_alert_rule(rule, spec, cluster, cache))
+}
+
+/// An alert rule's rows, computed.
+fn evaluate_alert_rule(
     rule: &Rule,
     spec: &AlertRule,
     cluster: &Cluster,

@@ -120,49 +120,66 @@ impl MetricData {
         names: &[&str],
         files: impl IntoIterator<Item = &'a DataFile>,
     ) -> BTreeMap<String, MetricData> {
-        let mut out: BTreeMap<String, MetricData> = names
-            .iter()
-            .map(|n| {
-                let data = MetricData {
-                    name: n.to_string(),
-                    ..MetricData::default()
-                };
-                (n.to_string(), data)
+        let chosen = MetricData::files_of(names, files);
+        let all: Vec<&DataFile> = chosen.values().flatten().copied().collect();
+        let mut decoded = all.par_iter().map(|f| decode_file(f)).collect::<Vec<_>>();
+        // Back into one list per metric, in the order `all` took them.
+        let mut per_metric = Vec::with_capacity(chosen.len());
+        for (name, files) in &chosen {
+            let rest = decoded.split_off(files.len());
+            per_metric.push((*name, files, std::mem::replace(&mut decoded, rest)));
+        }
+        per_metric
+            .into_par_iter()
+            .map(|(name, files, results)| {
+                (
+                    name.to_string(),
+                    MetricData::from_decoded(name, files, results),
+                )
             })
-            .collect();
-        let wanted: std::collections::BTreeSet<&str> = names.iter().copied().collect();
-        let mut chosen: Vec<(&str, &DataFile)> = files
-            .into_iter()
-            .filter(|f| f.kind == DataKind::Metric)
-            .filter_map(|f| Some((*wanted.get(f.metric_name()?)?, f)))
-            .collect();
-        // By metric, then path: the order the blocks of one metric are joined in.
-        chosen.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
-        let decoded: Vec<Result<Vec<Series>, LoadError>> = chosen
-            .par_iter()
-            .map(|(_, f)| f.read_with(|bytes| decode(&f.path, bytes)).and_then(|r| r))
-            .collect();
-        let mut parts: BTreeMap<&str, Vec<Series>> = BTreeMap::new();
-        for ((name, f), result) in chosen.iter().zip(decoded) {
-            let Some(data) = out.get_mut(*name) else {
-                continue;
-            };
+            .collect()
+    }
+
+    /// The metric files of each of `names` among `files`, in path order (the order the blocks
+    /// of one metric are joined in); every name has an entry, empty when no file holds it.
+    pub fn files_of<'a, 'n>(
+        names: &[&'n str],
+        files: impl IntoIterator<Item = &'a DataFile>,
+    ) -> BTreeMap<&'n str, Vec<&'a DataFile>> {
+        let mut out: BTreeMap<&'n str, Vec<&'a DataFile>> =
+            names.iter().map(|n| (*n, Vec::new())).collect();
+        for f in files.into_iter().filter(|f| f.kind == DataKind::Metric) {
+            if let Some(list) = f.metric_name().and_then(|n| out.get_mut(n)) {
+                list.push(f);
+            }
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        out
+    }
+
+    /// The metric `name` from its `files` (in path order) and what [`decode_file`] gave for
+    /// each of them, in the same order: the blocks joined, the files that failed as problems.
+    pub fn from_decoded(
+        name: &str,
+        files: &[&DataFile],
+        decoded: Vec<Result<Vec<Series>, LoadError>>,
+    ) -> MetricData {
+        let mut data = MetricData {
+            name: name.to_string(),
+            ..MetricData::default()
+        };
+        let mut parts = Vec::new();
+        for (f, result) in files.iter().zip(decoded) {
             data.files.push(f.path.clone());
             match result {
-                Ok(series) => parts.entry(name).or_default().extend(series),
+                Ok(series) => parts.extend(series),
                 Err(e) => data.problems.push(e),
             }
         }
-        let joined: Vec<(String, Vec<Series>)> = parts
-            .into_par_iter()
-            .map(|(name, p)| (name.to_string(), join(p)))
-            .collect();
-        for (name, series) in joined {
-            if let Some(data) = out.get_mut(&name) {
-                data.series = series;
-            }
-        }
-        out
+        data.series = join(parts);
+        data
     }
 
     /// The series that `selector` matches.
@@ -222,6 +239,11 @@ fn merge(mut group: Vec<Series>) -> Series {
         }
     }
     first
+}
+
+/// Reads and decodes one metric file ([`decode`]), into buffers its thread keeps.
+pub fn decode_file(f: &DataFile) -> Result<Vec<Series>, LoadError> {
+    f.read_with(|bytes| decode(&f.path, bytes)).and_then(|r| r)
 }
 
 /// Decodes one range-query response (`resultType: matrix`; an instant `vector` is read as one
