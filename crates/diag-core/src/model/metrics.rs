@@ -316,18 +316,25 @@ fn decode_serde(file: &str, path: &Arc<str>, bytes: &[u8]) -> Result<Vec<Series>
         if let Some(one) = raw.value {
             samples.push(one);
         }
-        out.push(finish(path, raw.metric, samples));
+        out.push(finish(path, raw.metric, in_time_order(samples)));
     }
     Ok(out)
 }
 
-/// One decoded series: `__name__` taken out of the labels, samples in time order.
-fn finish(path: &Arc<str>, mut labels: Labels, mut samples: Vec<Point>) -> Series {
-    let metric: Arc<str> = Arc::from(labels.remove("__name__").unwrap_or_default());
+/// A series' samples in time order, each time once (a response's almost always are: checked
+/// while they are still in cache, right after they are read).
+fn in_time_order(mut samples: Vec<Point>) -> Vec<Point> {
     if !samples.windows(2).all(|w| w[0].t < w[1].t) {
         samples.sort_by(|a, b| a.t.total_cmp(&b.t));
         samples.dedup_by(|b, a| a.t == b.t);
     }
+    samples
+}
+
+/// One decoded series: `__name__` taken out of the labels; the samples are in time order
+/// ([`in_time_order`]).
+fn finish(path: &Arc<str>, mut labels: Labels, samples: Vec<Point>) -> Series {
+    let metric: Arc<str> = Arc::from(labels.remove("__name__").unwrap_or_default());
     Series {
         metric,
         labels,
@@ -398,8 +405,11 @@ mod fast {
 
         /// A sample in the form Prometheus writes almost all of them, `[<t>,"<v>"]` without
         /// whitespace and with plain decimals, read in one pass; `None` (nothing consumed) for
-        /// any other form, which [`series`] reads piece by piece.
-        fn compact_sample(&mut self) -> Option<Point> {
+        /// any other form, which [`series`] reads piece by piece. A value whose text (and the
+        /// closing `"]`) is `last`'s is `last`'s value, found by one comparison of 16 bytes
+        /// (many series hold one value throughout: capacities, start times, states).
+        #[inline(always)]
+        fn compact_sample(&mut self, last: &mut LastValue) -> Option<Point> {
             let b = self.b.get(self.i..)?;
             if b.first() != Some(&b'[') {
                 return None;
@@ -410,12 +420,35 @@ mod fast {
                 return None;
             }
             i += 2;
+            let word = b
+                .get(i..i + 16)
+                .and_then(|w| <[u8; 16]>::try_from(w).ok())
+                .map(u128::from_le_bytes);
+            if let Some(x) = word
+                && last.mask != 0
+                && (x ^ last.text) & last.mask == 0
+            {
+                self.i += i + last.len;
+                return Some(Point { t, v: last.v });
+            }
             let (v, len) = super::exact_prefix(&b[i..], false)?;
-            i += len;
-            if b.get(i..i + 2) != Some(&b"\"]"[..]) {
+            if b.get(i + len..i + len + 2) != Some(&b"\"]"[..]) {
                 return None;
             }
-            self.i += i + 2;
+            let taken = len + 2;
+            *last = match word {
+                Some(x) if taken <= 16 => {
+                    let mask = u128::MAX >> (8 * (16 - taken));
+                    LastValue {
+                        text: x & mask,
+                        mask,
+                        len: taken,
+                        v,
+                    }
+                }
+                _ => LastValue::default(),
+            };
+            self.i += i + taken;
             Some(Point { t, v })
         }
 
@@ -520,6 +553,16 @@ mod fast {
     /// Labels and samples of one series.
     type Decoded = (Labels, Vec<Point>);
 
+    /// The text of the previous compact sample's value with its closing `"]` (the low `len`
+    /// bytes of `text`, `mask` covering them; no mask: none known) and the value it read.
+    #[derive(Default)]
+    struct LastValue {
+        text: u128,
+        mask: u128,
+        len: usize,
+        v: f64,
+    }
+
     /// A response's JSON past about this many bytes is read in chunks of this size, in
     /// parallel (a metric of a thousand instances is often one file of tens of MiB).
     const CHUNK: usize = 1 << 20;
@@ -602,9 +645,10 @@ mod fast {
             scratch.clear();
             &mut *scratch
         };
+        let mut last = LastValue::default();
         if !c.take(b']') {
             loop {
-                let point = match c.compact_sample() {
+                let point = match c.compact_sample(&mut last) {
                     Some(p) => p,
                     None => {
                         c.eat(b'[')?;
@@ -642,7 +686,7 @@ mod fast {
         } else {
             scratch.clone()
         };
-        Some((labels, samples))
+        Some((labels, super::in_time_order(samples)))
     }
 }
 
@@ -1667,6 +1711,24 @@ mod tests {
                 r#"[9007199254740993,"6"],[123456789012345678901234567890,"7"],[-1642980867.5,"8"],"#,
                 r#"[1642980867.12345678901234,"9"],[1E2,"10"]"#,
             )),
+            // A value repeating the previous one's text is read by comparing it: repeats,
+            // values the previous one's text starts (or that start it), signs, the longest
+            // text a 16-byte word holds with its `"]` and longer, repeats written another
+            // way (a space before `]`), repeats of specials, and a repeat at the very end.
+            matrix("x", r#""a":"b""#, concat!(
+                r#"[1,"1"],[2,"1"],[3,"10"],[4,"1"],[5,"1.5"],[6,"1.5"],[7,"1"],[8,"-1"],"#,
+                r#"[9,"-1"],[10,"+1"],[11,"1"],[12,"12345678901.25"],[13,"12345678901.25"],"#,
+                r#"[14,"12345678901.255"],[15,"123456789012.255"],[16,"123456789012.255"],"#,
+                r#"[17,"2000208333.3333333"],[18,"2000208333.3333333"],[19,"2000208333.33333"],"#,
+                r#"[20,"0"],[21,"0" ],[22,"0"],[23,"NaN"],[24,"NaN"],[25,"0"],[26,"0.0"],"#,
+                r#"[27,"0"],[28,"00"],[29,"0"],[30,"0"]"#,
+            )),
+            concat!(
+                r#"{"status":"success","data":{"resultType":"matrix","result":["#,
+                r#"{"metric":{"a":"1"},"values":[[1,"7"],[2,"7"]]},"#,
+                r#"{"metric":{"a":"2"},"values":[[1,"7"],[2,"7"],[3,"8"],[4,"7"]]}]}}"#,
+            )
+            .to_string(),
         ];
         for doc in &docs {
             let fast = fast::matrix(doc.as_bytes());
