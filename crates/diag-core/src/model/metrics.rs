@@ -596,7 +596,8 @@ mod fast {
                 return None;
             }
             let t = self.time_high * 100 + u64::from(d1 - b'0') * 10 + u64::from(d2 - b'0');
-            Some((t as f64, self.time_digits))
+            // Below 10^10: the signed conversion (one instruction) is exact.
+            Some((t as i64 as f64, self.time_digits))
         }
 
         /// Keeps the time `t` that the general path read from the `len` bytes after `b`'s `[`
@@ -1073,11 +1074,9 @@ fn narrow_prefix(b: &[u8], json: bool) -> Option<(f64, usize)> {
 #[inline(always)]
 fn decimal_value(w: u64, frac: usize) -> Option<f64> {
     if w < 1 << 53 {
-        return Some(if frac == 0 {
-            w as f64
-        } else {
-            w as f64 / POW10[frac]
-        });
+        // Exact either way; the signed conversion is one instruction.
+        let w = w as i64 as f64;
+        return Some(if frac == 0 { w } else { w / POW10[frac] });
     }
     if frac == 0 {
         return Some(w as f64);
