@@ -466,6 +466,55 @@ fn formula_defaults_are_compared_with_the_formula_on_each_host_from_insight_json
     insta::assert_snapshot!(rows.join("\n"));
 }
 
+/// A `host_formula` rule on the block cache with `body` as its `host_formula:` block.
+fn block_cache_formula(id: i64, body: &str) -> String {
+    format!(
+        "id: {id}\nname: formula-{id}\nkind: default_config\ncomponent: TikvConfig\nvariation: TikvConfig.storage.block-cache.capacity\nseverity: warning\nlink: https://example.com/f\ndescription: d\nhost_formula: {body}\n"
+    )
+}
+
+#[test]
+fn host_formulas_name_every_value_they_give_and_why_they_did_not_compare() {
+    // diag-system-healthy: every TiKV host has 48 CPUs and 128 GiB; the block caches are set to
+    // 48GiB (10.0.1.3) and 24GiB (10.0.1.4).
+    let cluster = open("diag-system-healthy");
+    let files = [
+        // Several defaults: a value near any of them is the default.
+        "{formula: 45% or 30% of the memory, as: size, expr: '[memory * 45 / 100, memory * 30 / 100, 48 * 1073741824]'}",
+        "{formula: a word, as: size, expr: '\"half\"'}",
+        "{formula: CPUs, expr: 'cpus'}",
+        "{formula: named only}",
+        "{formula: reads a missing key, as: size, expr: 'cfg.size(\"no.such.key\")'}",
+        "{formula: throws, as: size, expr: 'throw \"no default on this host\"'}",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(n, body)| (format!("f{n}.yaml"), block_cache_formula(950 + n as i64, body)))
+    .collect();
+    let set = RuleSet::from_files(files, "t").unwrap_or_else(|e| panic!("{e}"));
+    let options = CheckOptions {
+        kinds: vec![CheckKind::DefaultConfig],
+        ..CheckOptions::default()
+    };
+    let outcome = check(&cluster, &set, &options);
+    let rows: Vec<String> = outcome
+        .findings
+        .iter()
+        .flat_map(|f| {
+            f.rows.iter().map(move |r| {
+                format!(
+                    "{} {} {} {}",
+                    f.rule.id,
+                    r.tag,
+                    r.state.as_str(),
+                    r.message.as_deref().unwrap_or("-")
+                )
+            })
+        })
+        .collect();
+    insta::assert_snapshot!(rows.join("\n"));
+}
+
 const SPINNING_SCRIPT: &str = r#"
 id: 903
 name: spins

@@ -23,6 +23,7 @@ mod documents;
 mod expected;
 mod facts;
 pub mod finding;
+mod formula;
 mod groups;
 mod logs;
 mod metrics;
@@ -209,6 +210,7 @@ fn evaluate(
                 })
                 .collect()
         }
+        RuleBody::HostFormula(f) => formula::rows(cluster, view, rule, f),
         RuleBody::ClusterScript(ast) => match script::run_script(ast, view) {
             Ok(mut rows) => {
                 rows.sort_by(|a, b| a.instances.cmp(&b.instances));

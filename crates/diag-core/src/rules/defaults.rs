@@ -146,10 +146,6 @@ struct Example {
     value: serde_yaml::Value,
 }
 
-/// How far a size may be from the formula's value and still be the default: the runtime
-/// JSON prints sizes to 3 or 4 digits (`"1.719TiB"`) and `insight.json` counts whole MiB.
-const SIZE_TOLERANCE: f64 = 0.01;
-
 /// One rule an entry expands into: its file text and generated cases.
 #[derive(Debug)]
 pub(crate) struct Expanded {
@@ -399,24 +395,27 @@ fn expand_entry(
             "`{path}` differs from its default, a formula of the host ({formula}) evaluated with the CPUs and memory of the instance's host from its `insight.json`; without that file the value is not compared."
         );
         let size = as_type == Some("size");
-        let _ = writeln!(text, "rhai_script: |");
-        for line in formula_script(comp, path, formula, expr, size).lines() {
-            let _ = writeln!(text, "  {line}");
+        let _ = writeln!(text, "host_formula:");
+        let _ = writeln!(text, "  formula: {}", quote(formula));
+        if size {
+            let _ = writeln!(text, "  as: size");
         }
+        let expr = expr.trim();
+        // Single quotes when they need no escapes: the expression reads as written.
+        let expr = if expr.contains(['\'', '\n']) {
+            quote(expr)
+        } else {
+            format!("'{expr}'")
+        };
+        let _ = writeln!(text, "  expr: {expr}");
         cases = formula_example_cases(comp, path, size, example, entry)?;
     } else {
         let formula = entry.formula.as_deref().unwrap_or_default().trim();
         description = format!(
             "`{path}` defaults to a formula of the host ({formula}); it is not compared with one value, so every instance gets a `nodata` row rather than a false \"differs\"."
         );
-        let message = format!("not compared: the default is a formula ({formula})");
-        let _ = writeln!(text, "rhai_script: |");
-        let _ = writeln!(text, "  let rows = [];");
-        let _ = writeln!(
-            text,
-            "  for i in cluster.instances({comp:?}) {{ rows.push(nodata(i, {message:?})); }}"
-        );
-        let _ = writeln!(text, "  rows");
+        let _ = writeln!(text, "host_formula:");
+        let _ = writeln!(text, "  formula: {}", quote(formula));
         cases = formula_cases(comp, entry);
     }
     rule_tail(
@@ -1064,61 +1063,6 @@ fn same_as_cases(comp: &str, path: &str, other: &str, times: i64, entry: &Entry)
         &[],
     );
     out
-}
-
-/// A cluster script comparing each instance's value with `expr` on its host.
-fn formula_script(comp: &str, path: &str, formula: &str, expr: &str, size: bool) -> String {
-    let read = if size { "size" } else { "float" };
-    let show = if size {
-        "\"\" + (w / 1048576.0).round().to_int() + \"MiB\""
-    } else {
-        "if w == w.floor() { \"\" + w.to_int() } else { \"\" + w }"
-    };
-    let unfit = format!("not compared: the default is a formula ({formula}) and ");
-    let differs = format!("the formula ({formula}) gives ");
-    format!(
-        r#"fn num(x) {{ if type_of(x) == "f64" {{ x }} else {{ x.to_float() }} }}
-fn shown(w) {{ {show} }}
-let rows = [];
-for i in cluster.instances({comp:?}) {{
-  if !i.has_config || !i.has({path:?}) {{ rows.push(nodata(i, {missing:?})); continue; }}
-  let cpus = i.host_cpus;
-  let memory = i.host_memory;
-  if type_of(cpus) == "()" || type_of(memory) == "()" {{
-    rows.push(nodata(i, {unfit:?} + i.host_note));
-    continue;
-  }}
-  let cfg = i;
-  let got = ();
-  let want = ();
-  try {{
-    got = num(i.{read}({path:?}));
-    want = {{ {expr} }};
-  }} catch (e) {{
-    rows.push(nodata(i, "not compared: " + e.to_string()));
-    continue;
-  }}
-  if type_of(want) != "array" {{ want = [want]; }}
-  let near = false;
-  let texts = "";
-  for w in want {{
-    let w = num(w);
-    if (got - w).abs() <= {tolerance:?} * w.abs() {{ near = true; }}
-    if texts != "" {{ texts += " or "; }}
-    texts += shown(w);
-  }}
-  if near {{
-    rows.push(ok(i));
-  }} else {{
-    let host = "" + cpus + " CPUs and " + (memory / 1048576) + " MiB";
-    rows.push(abnormal(i, {differs:?} + texts + " on " + host));
-  }}
-}}
-rows
-"#,
-        missing = format!("`{path}` is missing or null"),
-        tolerance = if size { SIZE_TOLERANCE } else { 0.0 },
-    )
 }
 
 /// The insight.json of a host with `cpus` logical CPUs and `memory_mib` MiB.

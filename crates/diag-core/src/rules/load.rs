@@ -106,6 +106,9 @@ struct RuleFile {
     abnormal_when: Option<ConditionSpec>,
     #[serde(default)]
     rhai_script: Option<String>,
+    /// A default that is a formula of the host (see [`super::formula`]).
+    #[serde(default)]
+    host_formula: Option<super::formula::HostFormulaSpec>,
     /// Where the data comes from (`config` when absent).
     #[serde(default)]
     source: Option<String>,
@@ -304,7 +307,7 @@ pub(super) fn line_of(text: &str, key: &str) -> usize {
 }
 
 /// Top-level fields of a rule file, diag's TOML names included as aliases.
-const FIELDS: [&str; 25] = [
+const FIELDS: [&str; 26] = [
     "id",
     "name",
     "kind",
@@ -322,6 +325,7 @@ const FIELDS: [&str; 25] = [
     "default",
     "abnormal_when",
     "rhai_script",
+    "host_formula",
     "source",
     "subject",
     "file",
@@ -592,6 +596,9 @@ fn parse_rule_fields(file: &str, text: &str) -> Result<Rule, Vec<RuleLoadError>>
         raw.abnormal_when.is_some() || raw.rhai_script.is_some(),
     );
     let body = match (&raw.abnormal_when, &raw.rhai_script) {
+        _ if let Some(spec) = &raw.host_formula => {
+            host_formula(spec, &raw, data, subject, &components, &variation, &mut err)
+        }
         _ if special.is_some() => match special {
             Some(Ok(body)) => Some(body),
             Some(Err((field, message))) => {
@@ -763,6 +770,51 @@ impl RuleHead<'_> {
 }
 
 /// Reads `source:`, `file:` and `subject:`, reporting what does not fit together.
+/// The body of a `host_formula:` rule: one runtime-config value per instance of one component.
+fn host_formula(
+    spec: &super::formula::HostFormulaSpec,
+    raw: &RuleFile,
+    data: DataSource,
+    subject: Subject,
+    components: &[ComponentKind],
+    variation: &[VariationItem],
+    err: &mut impl FnMut(&str, String, Option<String>),
+) -> Option<RuleBody> {
+    let mut fits = true;
+    if raw.abnormal_when.is_some() || raw.rhai_script.is_some() {
+        err(
+            "host_formula",
+            "a rule has one of `abnormal_when`, `rhai_script` or `host_formula`".into(),
+            None,
+        );
+        fits = false;
+    }
+    if data != DataSource::Config || subject != Subject::Instance {
+        err(
+            "host_formula",
+            "a `host_formula` compares each instance's runtime config (`source: config`, `subject: instance`)".into(),
+            None,
+        );
+        fits = false;
+    }
+    if components.len() != 1 || variation.len() != 1 {
+        err(
+            "host_formula",
+            "a `host_formula` rule names one `component` and the one value it compares in `variation`".into(),
+            None,
+        );
+        fits = false;
+    }
+    match spec.compile() {
+        Ok(formula) if fits => Some(RuleBody::HostFormula(Arc::new(formula))),
+        Ok(_) => None,
+        Err(m) => {
+            err("host_formula", m, None);
+            None
+        }
+    }
+}
+
 fn source_and_subject(
     raw: &RuleFile,
     err: &mut impl FnMut(&str, String, Option<String>),

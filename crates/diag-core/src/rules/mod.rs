@@ -15,6 +15,7 @@
 
 pub mod condition;
 mod defaults;
+pub(crate) mod formula;
 mod load;
 mod log_rule;
 pub mod metric_rule;
@@ -464,6 +465,8 @@ pub(crate) enum RuleBody {
     Condition(Condition),
     /// A Rhai script that sees the whole cluster and returns the rows.
     ClusterScript(Arc<rhai::AST>),
+    /// A value whose default is a formula of the host (`host_formula:`).
+    HostFormula(Arc<formula::HostFormula>),
     /// A function over metric series and a threshold (`source: metric`).
     Metric(Arc<metric_rule::MetricRule>),
     /// Alerts by name (`source: alert`).
@@ -499,6 +502,7 @@ impl Rule {
             RuleBody::Condition(Condition::Rhai(_)) => "rhai expression",
             RuleBody::Condition(_) => "declarative",
             RuleBody::ClusterScript(_) => "rhai script",
+            RuleBody::HostFormula(_) => "host formula",
             RuleBody::Log(_) => "log match",
             RuleBody::Metric(_) => "metric function",
             RuleBody::Alert(_) => "alert names",

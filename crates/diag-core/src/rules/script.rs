@@ -92,6 +92,16 @@ impl ScriptInstance {
         }
     }
 
+    /// The host's logical CPUs and memory (bytes), or why either is unknown.
+    pub(crate) fn host_facts(&self) -> Result<(i64, i64), String> {
+        let cpus = self.host_fact("sysinfo.cpu.threads", 1).as_int();
+        let memory = self.host_fact("sysinfo.memory.size", 1 << 20).as_int();
+        match (cpus, memory) {
+            (Ok(cpus), Ok(memory)) => Ok((cpus, memory)),
+            _ => Err(self.host_note()),
+        }
+    }
+
     /// Why the host's CPU count or memory is unknown; empty when both are known.
     fn host_note(&self) -> String {
         match self.insight.as_ref().map(|f| (f, f.shared_tree())) {
@@ -387,6 +397,60 @@ pub(crate) fn compile_script(source: &str) -> Result<Arc<AST>, String> {
         .compile_with_scope(&scope, source)
         .map(Arc::new)
         .map_err(|e| format!("rhai: {e}"))
+}
+
+/// Compiles a `host_formula` expression, which sees `cpus`, `memory` (bytes) and `cfg`.
+pub(crate) fn compile_formula(source: &str) -> Result<Arc<AST>, String> {
+    let mut scope = Scope::new();
+    scope
+        .push_dynamic("cpus", Dynamic::UNIT)
+        .push_dynamic("memory", Dynamic::UNIT)
+        .push_dynamic("cfg", Dynamic::UNIT);
+    ENGINE
+        .compile_with_scope(&scope, source)
+        .map(Arc::new)
+        .map_err(|e| format!("rhai: {e}"))
+}
+
+/// Evaluates a `host_formula` expression for instance `index` on a host with `cpus` logical
+/// CPUs and `memory` bytes: the default(s) it gives, or why it gave none.
+pub(crate) fn eval_formula(
+    ast: &AST,
+    cluster: &ScriptCluster,
+    index: usize,
+    cpus: i64,
+    memory: i64,
+) -> Result<Vec<f64>, String> {
+    let mut scope = Scope::new();
+    scope.push("cpus", cpus).push("memory", memory);
+    if let Some(instance) = cluster.instance(index) {
+        scope.push("cfg", instance.clone());
+    }
+    let value: Dynamic = ENGINE
+        .eval_ast_with_scope(&mut scope, ast)
+        .map_err(|e| match *e {
+            // What a reader or `throw` raised, as the script would have caught it.
+            EvalAltResult::ErrorRuntime(ref value, _) if value.is::<MissingPath>() => {
+                value.clone().cast::<MissingPath>().0
+            }
+            EvalAltResult::ErrorRuntime(ref value, _) => value.to_string(),
+            other => other.to_string(),
+        })?;
+    let items = match value.clone().try_cast::<Array>() {
+        Some(items) => items,
+        None => vec![value],
+    };
+    items
+        .iter()
+        .map(|v| match (v.as_float(), v.as_int()) {
+            (Ok(x), _) => Ok(x),
+            (_, Ok(n)) => Ok(n as f64),
+            _ => Err(format!(
+                "the formula gave {}, expected a number or an array of numbers",
+                v.type_name()
+            )),
+        })
+        .collect()
 }
 
 fn undecided(err: Box<EvalAltResult>) -> Undecided {
