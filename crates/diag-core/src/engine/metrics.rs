@@ -184,8 +184,8 @@ struct Pending<'a> {
 }
 
 /// The metric and alert rules of a check with the metrics they read: every file a task of its
-/// own, the task that decodes a metric's last file joins its blocks, and a rule is spawned by
-/// the task that completes the last metric it reads. Nothing waits for another task: a rayon
+/// own, the task that decodes a metric's last file joins its blocks, and a rule is evaluated
+/// by the task that completes the last metric it reads. Nothing waits for another task: a rayon
 /// thread blocking on a metric another thread decodes could leave no thread to decode it.
 /// Which thread does what varies; what each rule computes does not (its metrics are joined in
 /// path order, its rows kept by rule).
@@ -246,13 +246,14 @@ impl<'s, 'c> Schedule<'s, 'c> {
         let this = &self;
         rayon::scope_fifo(|s| {
             for &m in &order {
-                if this.metrics[m].files.is_empty() {
-                    this.complete(s, m, Vec::new());
+                for k in 0..this.metrics[m].files.len() {
+                    s.spawn_fifo(move |_| this.decode(m, k));
                 }
             }
+            // Metrics the bundle has no file of are complete already.
             for &m in &order {
-                for k in 0..this.metrics[m].files.len() {
-                    s.spawn_fifo(move |s| this.decode(s, m, k));
+                if this.metrics[m].files.is_empty() {
+                    this.complete(m, Vec::new());
                 }
             }
         });
@@ -266,7 +267,7 @@ impl<'s, 'c> Schedule<'s, 'c> {
     }
 
     /// Decodes file `k` of metric `m`; the last of its files completes it.
-    fn decode<'x>(&'x self, s: &rayon::ScopeFifo<'x>, m: usize, k: usize) {
+    fn decode(&self, m: usize, k: usize) {
         let metric = &self.metrics[m];
         let result = metrics::decode_file(metric.files[k]);
         lock(&metric.decoded)[k] = Some(result);
@@ -275,26 +276,25 @@ impl<'s, 'c> Schedule<'s, 'c> {
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Ok(Vec::new())))
                 .collect();
-            self.complete(s, m, decoded);
+            self.complete(m, decoded);
         }
     }
 
     /// Metric `m`'s files are all decoded: its blocks are joined into the cache, and each rule
-    /// reading it that has nothing else to wait for is spawned.
-    fn complete<'x>(
-        &'x self,
-        s: &rayon::ScopeFifo<'x>,
-        m: usize,
-        decoded: Vec<Result<Vec<Series>, crate::error::LoadError>>,
-    ) {
+    /// reading it that has nothing else to wait for is evaluated.
+    fn complete(&self, m: usize, decoded: Vec<Result<Vec<Series>, crate::error::LoadError>>) {
         let metric = &self.metrics[m];
         let data = MetricData::from_decoded(metric.name, &metric.files, decoded);
         self.cache.insert(metric.name, data);
-        for &r in &metric.readers {
-            if self.unmet[r].fetch_sub(1, Ordering::AcqRel) == 1 {
-                s.spawn_fifo(move |_| self.evaluate(r));
-            }
-        }
+        let ready: Vec<usize> = metric
+            .readers
+            .iter()
+            .copied()
+            .filter(|&r| self.unmet[r].fetch_sub(1, Ordering::AcqRel) == 1)
+            .collect();
+        // Evaluated here and now (in parallel when there are several): a job spawned into the
+        // scope would queue behind the files still to decode, holding the metric meanwhile.
+        ready.into_par_iter().for_each(|r| self.evaluate(r));
     }
 
     /// Rule `r`'s rows; then the metrics no other rule is still to read are dropped.
