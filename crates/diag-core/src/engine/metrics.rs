@@ -170,13 +170,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What decoding one metric file gave.
+type Decoded = Result<Vec<Series>, crate::error::LoadError>;
+
 /// One metric being decoded for a [`Schedule`].
 struct Pending<'a> {
     name: &'a str,
     /// Its files, in path order.
     files: Vec<&'a DataFile>,
     /// What decoding each file gave, in the same order, as the tasks finish.
-    decoded: Mutex<Vec<Option<Result<Vec<Series>, crate::error::LoadError>>>>,
+    decoded: Mutex<Vec<Option<Decoded>>>,
     /// Files not decoded yet: the task that decodes the last joins the blocks.
     left: AtomicUsize,
     /// The rules (positions in [`Schedule::rules`]) that read it.
