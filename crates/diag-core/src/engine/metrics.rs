@@ -170,6 +170,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The files of one metric in runs to decode as one task: a file of 64 KiB or more stored
+/// alone, smaller ones up to 16 at a time or 64 KiB in all (a thousand per-instance files of a
+/// few KiB are not a thousand tasks, each waking a thread).
+fn batches(files: &[&DataFile]) -> Vec<std::ops::Range<usize>> {
+    const BYTES: u64 = 64 << 10;
+    const FILES: usize = 16;
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (k, f) in files.iter().enumerate() {
+        if k > start && (k - start == FILES || bytes + f.size > BYTES) {
+            out.push(start..k);
+            (start, bytes) = (k, 0);
+        }
+        bytes += f.size;
+    }
+    if start < files.len() {
+        out.push(start..files.len());
+    }
+    out
+}
+
 /// What decoding one metric file gave.
 type Decoded = Result<Vec<Series>, crate::error::LoadError>;
 
@@ -249,8 +270,8 @@ impl<'s, 'c> Schedule<'s, 'c> {
         let this = &self;
         rayon::scope_fifo(|s| {
             for &m in &order {
-                for k in 0..this.metrics[m].files.len() {
-                    s.spawn_fifo(move |_| this.decode(m, k));
+                for files in batches(&this.metrics[m].files) {
+                    s.spawn_fifo(move |_| this.decode(m, files));
                 }
             }
             // Metrics the bundle has no file of are complete already.
@@ -269,12 +290,18 @@ impl<'s, 'c> Schedule<'s, 'c> {
         }
     }
 
-    /// Decodes file `k` of metric `m`; the last of its files completes it.
-    fn decode(&self, m: usize, k: usize) {
+    /// Decodes files `files` of metric `m`; the last of its files completes it.
+    fn decode(&self, m: usize, files: std::ops::Range<usize>) {
         let metric = &self.metrics[m];
-        let result = metrics::decode_file(metric.files[k]);
-        lock(&metric.decoded)[k] = Some(result);
-        if metric.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let count = files.len();
+        let results: Vec<Decoded> = metric.files[files.clone()]
+            .iter()
+            .map(|f| metrics::decode_file(f))
+            .collect();
+        for (k, result) in files.zip(results) {
+            lock(&metric.decoded)[k] = Some(result);
+        }
+        if metric.left.fetch_sub(count, Ordering::AcqRel) == count {
             let decoded: Vec<_> = std::mem::take(&mut *lock(&metric.decoded))
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Ok(Vec::new())))
