@@ -654,14 +654,32 @@ mod fast {
     /// chunk) up to `stop` (the next chunk's first series, which this must reach exactly
     /// after a comma) or, with no `stop`, through the array's closing `]`.
     fn results(c: &mut Cursor<'_>, stop: Option<usize>) -> Option<Vec<Decoded>> {
+        // The thread's scratch vector, kept between files (a thousand one-series files each
+        // grew a new one by doubling); one of more than 64 Ki points is not kept.
+        thread_local! {
+            static SCRATCH: std::cell::Cell<Vec<Point>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        let mut scratch = SCRATCH.take();
+        let out = results_into(c, stop, &mut scratch);
+        if scratch.capacity() <= 1 << 16 {
+            SCRATCH.set(scratch);
+        }
+        out
+    }
+
+    /// [`results`] with a scratch vector for the first series.
+    fn results_into(
+        c: &mut Cursor<'_>,
+        stop: Option<usize>,
+        scratch: &mut Vec<Point>,
+    ) -> Option<Vec<Decoded>> {
         let mut out: Vec<Decoded> = Vec::new();
-        let mut scratch = Vec::new();
         if c.take(b']') {
             return stop.is_none().then_some(out);
         }
         loop {
             let expect = out.last().map_or(0, |(_, s)| s.len());
-            out.push(series(c, &mut scratch, expect)?);
+            out.push(series(c, scratch, expect)?);
             if c.take(b']') {
                 return stop.is_none().then_some(out);
             }
