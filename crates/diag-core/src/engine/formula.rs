@@ -27,7 +27,13 @@ pub(super) fn rows(
         .par_iter()
         .map(|&i| {
             let (state, message) = decide(cluster, view, rule, formula, &item.path, i);
-            super::row(cluster, rule, &[i], state, (!message.is_empty()).then_some(message))
+            super::row(
+                cluster,
+                rule,
+                &[i],
+                state,
+                (!message.is_empty()).then_some(message),
+            )
         })
         .collect()
 }

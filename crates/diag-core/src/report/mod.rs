@@ -498,7 +498,9 @@ impl Object for Rows {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.get(key.as_usize()?).map(|row| Value::from(Serde(row)))
+        self.0
+            .get(key.as_usize()?)
+            .map(|row| Value::from(Serde(row)))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
