@@ -321,7 +321,7 @@ impl Redactor {
         for f in &mut doc.findings {
             r(&mut f.rule.description);
             r(&mut f.rule.suggestion);
-            for row in &mut f.rows {
+            for row in std::sync::Arc::make_mut(&mut f.rows) {
                 r(&mut row.tag);
                 r(&mut row.values_text);
                 row.message.iter_mut().for_each(&mut r);

@@ -313,7 +313,7 @@ fn archives_are_not_linked_into() {
     assert!(
         doc.findings
             .iter()
-            .flat_map(|f| &f.rows)
+            .flat_map(|f| f.rows.iter())
             .flat_map(|r| &r.values)
             .filter_map(|v| v.evidence.as_ref())
             .all(|e| e.href.is_none())

@@ -60,6 +60,45 @@ fn a_replaced_template_gets_the_same_document() {
 }
 
 #[test]
+fn a_replaced_template_reads_rows_as_the_document_serializes_them() {
+    // Rows reach templates one at a time (not as one value of the whole document): indexing,
+    // slicing, filters, `length` and `tojson` must see what serializing the document gives.
+    let doc = seed_doc();
+    let mut renderer = Renderer::new();
+    renderer
+        .set_template(
+            TemplateName::Text,
+            concat!(
+                "{% set f = findings[0] %}{{ f.rows|length }} {{ f.rows[0].tag }} ",
+                "{{ f.rows[-1].state }} {{ f.rows[:2]|map(attribute='tag')|join(',') }} ",
+                "{{ findings|map(attribute='rows')|map('length')|sum }}\n",
+                "{{ f.rows|tojson }}"
+            )
+            .into(),
+        )
+        .expect("compiles");
+    let text = renderer.render(Format::Text, &doc).expect("renders");
+    let f = &doc.findings[0];
+    let total: usize = doc.findings.iter().map(|f| f.rows.len()).sum();
+    let head = format!(
+        "{} {} {} {} {total}",
+        f.rows.len(),
+        f.rows[0].tag,
+        f.rows[f.rows.len() - 1].state,
+        f.rows
+            .iter()
+            .take(2)
+            .map(|r| r.tag.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let (first, json) = text.split_once('\n').expect("two lines");
+    assert_eq!(first, head);
+    let got: serde_json::Value = serde_json::from_str(json).expect("tojson gives JSON");
+    assert_eq!(got, serde_json::to_value(&*f.rows).expect("serializes"));
+}
+
+#[test]
 fn a_broken_template_names_itself() {
     let mut renderer = Renderer::new();
     let err = renderer

@@ -5,6 +5,7 @@
 //! exactly this document as their context, so the schema is also the template author's reference.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -288,8 +289,9 @@ pub struct FindingDoc {
     pub status: &'static str,
     /// Worst severity among abnormal rows, if any.
     pub worst: Option<&'static str>,
-    /// Every row, normal ones too, in the order the engine produced them.
-    pub rows: Vec<RowDoc>,
+    /// Every row, normal ones too, in the order the engine produced them. Shared, so that
+    /// templates read the rows where they are rather than a copy of each.
+    pub rows: Arc<Vec<RowDoc>>,
 }
 
 /// Rule metadata as reports print it.
@@ -603,7 +605,7 @@ impl ReportDocument {
         let rooted = self
             .findings
             .iter()
-            .flat_map(|f| &f.rows)
+            .flat_map(|f| f.rows.iter())
             .flat_map(|r| &r.values)
             .find_map(|v| v.evidence.as_ref())
             .is_none_or(|e| location.join(&e.file).is_file());
@@ -621,7 +623,11 @@ impl ReportDocument {
             };
             format!("{base}{}{anchor}", url_path(file))
         };
-        for row in self.findings.iter_mut().flat_map(|f| &mut f.rows) {
+        for row in self
+            .findings
+            .iter_mut()
+            .flat_map(|f| Arc::make_mut(&mut f.rows).iter_mut())
+        {
             let values = row.values.iter_mut().filter_map(|v| v.evidence.as_mut());
             let examples = row.aggregate.iter_mut().flat_map(|a| &mut a.examples);
             for e in values.chain(row.evidence.iter_mut()).chain(examples) {
@@ -758,7 +764,7 @@ fn finding_doc(f: &Finding) -> FindingDoc {
         },
         status: status_str(f.status()),
         worst: f.worst().map(Severity::as_str),
-        rows: f.rows.iter().map(row_doc).collect(),
+        rows: Arc::new(f.rows.iter().map(row_doc).collect()),
     }
 }
 

@@ -31,9 +31,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Serde, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
 pub use document::{
@@ -389,7 +390,7 @@ impl Renderer {
             error,
         };
         let template = self.env.get_template(name.as_str()).map_err(err)?;
-        template.render(Value::from(Serde(doc))).map_err(err)
+        template.render(context(doc)).map_err(err)
     }
 
     /// Renders one format.
@@ -440,6 +441,70 @@ impl Renderer {
             });
         }
         Ok(files)
+    }
+}
+
+/// The document as templates see it: what serializing it into a value makes of it, except that each
+/// finding's rows are made into values one at a time as a template reaches them. A detailed
+/// record prints every row once, so a whole document of values (hundreds of thousands of rows,
+/// each a map of strings) was built and freed for each template before.
+fn context(doc: &ReportDocument) -> Value {
+    let findings: Vec<Value> = doc
+        .findings
+        .iter()
+        .map(|f| {
+            let shell = FindingDoc {
+                rows: Arc::default(),
+                ..f.clone()
+            };
+            with_entry(
+                Value::from(Serde(&shell)),
+                "rows",
+                Value::from_object(Rows(Arc::clone(&f.rows))),
+            )
+        })
+        .collect();
+    let shell = ReportDocument {
+        findings: Vec::new(),
+        ..doc.clone()
+    };
+    with_entry(
+        Value::from(Serde(&shell)),
+        "findings",
+        Value::from(findings),
+    )
+}
+
+/// `map` (a serialized struct) with `key` set to `value`.
+fn with_entry(map: Value, key: &str, value: Value) -> Value {
+    let mut entries: BTreeMap<Value, Value> = BTreeMap::new();
+    if let Ok(keys) = map.try_iter() {
+        for k in keys {
+            let v = map.get_item(&k).unwrap_or_default();
+            entries.insert(k, v);
+        }
+    }
+    entries.insert(Value::from(key), value);
+    Value::from(entries)
+}
+
+/// A finding's rows as a template sequence, each row made into a value when it is read.
+#[derive(Debug)]
+struct Rows(Arc<Vec<RowDoc>>);
+
+impl Object for Rows {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0
+            .get(key.as_usize()?)
+            .map(|row| Value::from(Serde(row)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
     }
 }
 

@@ -21,7 +21,7 @@ pub(super) fn sarif(doc: &ReportDocument) -> Value {
     let rules: Vec<Value> = doc.findings.iter().map(rule_descriptor).collect();
     let mut results = Vec::new();
     for (index, f) in doc.findings.iter().enumerate() {
-        for row in &f.rows {
+        for row in f.rows.iter() {
             let row_level = match row.state {
                 "info" | "warning" | "critical" => level(row.state),
                 "error" => "error",

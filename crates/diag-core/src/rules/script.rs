@@ -18,6 +18,8 @@
 //!   A reader on a missing or null path stops the evaluation and makes the row `nodata`.
 //! - `cluster.version` (text), `cluster.version_matches(">= v5.4.0")`, `cluster.instances()`,
 //!   `cluster.instances("TikvConfig")`, `cluster.count("TiflashConfig")`.
+//! - A `host_formula` expression sees `cpus`, `memory` (bytes) and `cfg`, and gives a number or
+//!   an array of numbers (the README's rule language).
 //! - A cluster script (`rhai_script`) returns an array of rows built with `ok(i)`,
 //!   `abnormal(i)`, `abnormal(i, message)`, `nodata(i, message)`, where `i` is an instance or an
 //!   array of instances (a tuple).
@@ -372,44 +374,33 @@ fn row(instances: Dynamic, state: ScriptState, message: &str) -> RowValue {
     }
 }
 
-/// Compiles an expression (`abnormal_when: {rhai: …}`): statements are allowed, the last value
-/// is the answer. `cfg`, `cfgs` and `cluster` are known, so a typo in a variable name is a
-/// load error.
-pub(crate) fn compile_expression(source: &str) -> Result<Arc<AST>, String> {
+/// Compiles `source` with `names` known as variables, so that a typo in a name is a load error.
+fn compile_with(names: &[&str], source: &str) -> Result<Arc<AST>, String> {
     let mut scope = Scope::new();
-    scope
-        .push_dynamic("cfg", Dynamic::UNIT)
-        .push_dynamic("cfgs", Dynamic::UNIT)
-        .push_dynamic("cluster", Dynamic::UNIT)
-        // Set only for rules over a document source (`source: system`, …).
-        .push_dynamic("doc", Dynamic::UNIT);
+    for name in names {
+        scope.push_dynamic(*name, Dynamic::UNIT);
+    }
     ENGINE
         .compile_with_scope(&scope, source)
         .map(Arc::new)
         .map_err(|e| format!("rhai: {e}"))
+}
+
+/// Compiles an expression (`abnormal_when: {rhai: …}`): statements are allowed, the last value
+/// is the answer. It sees `cfg`, `cfgs`, `cluster`, and `doc` (set only for rules over a
+/// document source: `source: system`, …).
+pub(crate) fn compile_expression(source: &str) -> Result<Arc<AST>, String> {
+    compile_with(&["cfg", "cfgs", "cluster", "doc"], source)
 }
 
 /// Compiles a cluster script (`rhai_script`), which sees `cluster`.
 pub(crate) fn compile_script(source: &str) -> Result<Arc<AST>, String> {
-    let mut scope = Scope::new();
-    scope.push_dynamic("cluster", Dynamic::UNIT);
-    ENGINE
-        .compile_with_scope(&scope, source)
-        .map(Arc::new)
-        .map_err(|e| format!("rhai: {e}"))
+    compile_with(&["cluster"], source)
 }
 
 /// Compiles a `host_formula` expression, which sees `cpus`, `memory` (bytes) and `cfg`.
 pub(crate) fn compile_formula(source: &str) -> Result<Arc<AST>, String> {
-    let mut scope = Scope::new();
-    scope
-        .push_dynamic("cpus", Dynamic::UNIT)
-        .push_dynamic("memory", Dynamic::UNIT)
-        .push_dynamic("cfg", Dynamic::UNIT);
-    ENGINE
-        .compile_with_scope(&scope, source)
-        .map(Arc::new)
-        .map_err(|e| format!("rhai: {e}"))
+    compile_with(&["cpus", "memory", "cfg"], source)
 }
 
 /// Evaluates a `host_formula` expression for instance `index` on a host with `cpus` logical
@@ -429,7 +420,7 @@ pub(crate) fn eval_formula(
     let value: Dynamic = ENGINE
         .eval_ast_with_scope(&mut scope, ast)
         .map_err(|e| match *e {
-            // What a reader or `throw` raised, as the script would have caught it.
+            // What a reader or `throw` raised: its message.
             EvalAltResult::ErrorRuntime(ref value, _) if value.is::<MissingPath>() => {
                 value.clone().cast::<MissingPath>().0
             }
