@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         f.rule.variation = next();
         f.rule.link = next();
         f.rule.name = next();
-        if let Some(row) = f.rows.first_mut() {
+        if let Some(row) = std::sync::Arc::make_mut(&mut f.rows).first_mut() {
             row.tag = tag.clone();
             row.values_text = next();
             row.message = Some(row_message.clone());
