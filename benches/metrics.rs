@@ -12,8 +12,8 @@ mod measure;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diag_bundlegen::metrics::{MetricsSpec, write_metrics};
-use diag_bundlegen::{BundleSink, BundleSpec, DirSink, Layout, generate};
+use diag_bundlegen::metrics::{MetricsSpec, write_bundle_with_metrics};
+use diag_bundlegen::{BundleSpec, Layout};
 use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, check};
 use diag_core::model::DataKind;
@@ -34,17 +34,14 @@ fn main() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let spec = BundleSpec::with_instances(1000, Layout::Tiup, 42);
     let root = dir.path().join(spec.bundle_name());
-    let mut sink: Box<dyn BundleSink> =
-        Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
-    generate(&spec, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
     let metrics = MetricsSpec {
         hours: 2,
         step: 15,
         compress: true,
         faults: true,
     };
-    let written = write_metrics(&spec, &metrics, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
-    sink.finish().unwrap_or_else(|e| panic!("{e}"));
+    let written =
+        write_bundle_with_metrics(&spec, &metrics, &root).unwrap_or_else(|e| panic!("{e}"));
     let cluster = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
     let files: Vec<String> = cluster
         .files_of(DataKind::Metric)

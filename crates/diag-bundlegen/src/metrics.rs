@@ -68,6 +68,19 @@ struct Target {
     instance: String,
 }
 
+/// Writes `spec`'s bundle and its Prometheus data as a directory at `root`.
+pub fn write_bundle_with_metrics(
+    spec: &BundleSpec,
+    metrics: &MetricsSpec,
+    root: &std::path::Path,
+) -> io::Result<MetricsSummary> {
+    let mut sink: Box<dyn crate::sink::BundleSink> = Box::new(crate::sink::DirSink::create(root)?);
+    crate::generate(spec, sink.as_mut())?;
+    let written = write_metrics(spec, metrics, sink.as_mut())?;
+    sink.finish()?;
+    Ok(written)
+}
+
 /// Writes the Prometheus data of `spec`'s cluster into `sink`.
 pub fn write_metrics(
     spec: &BundleSpec,

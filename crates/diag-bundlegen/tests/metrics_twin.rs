@@ -1,9 +1,8 @@
 //! A generated bundle with planted Prometheus faults gets each one named by an abnormal finding
 //! citing the file it came from; its healthy twin raises nothing above info.
 
-use diag_bundlegen::metrics::{MetricsSpec, write_metrics};
-use diag_bundlegen::sink::{BundleSink, DirSink};
-use diag_bundlegen::{BundleSpec, Layout, generate};
+use diag_bundlegen::metrics::{MetricsSpec, write_bundle_with_metrics};
+use diag_bundlegen::{BundleSpec, Layout};
 use diag_core::Cluster;
 use diag_core::engine::{CheckOptions, CheckOutcome, Row, RowState, check};
 use diag_core::rules::{CheckKind, RuleSet, Severity};
@@ -12,15 +11,12 @@ fn checked(layout: Layout, faults: bool) -> (CheckOutcome, tempfile::TempDir, Cl
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let spec = BundleSpec::with_instances(12, layout, 7).violation_share(0.0);
     let root = dir.path().join(spec.bundle_name());
-    let mut sink: Box<dyn BundleSink> =
-        Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
-    generate(&spec, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
     let metrics = MetricsSpec {
         faults,
         ..MetricsSpec::default()
     };
-    let written = write_metrics(&spec, &metrics, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
-    sink.finish().unwrap_or_else(|e| panic!("{e}"));
+    let written =
+        write_bundle_with_metrics(&spec, &metrics, &root).unwrap_or_else(|e| panic!("{e}"));
     assert!(written.files > 10);
     let cluster = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
     let options = CheckOptions {
@@ -141,17 +137,14 @@ fn metric_findings_are_identical_at_any_thread_count() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let spec = BundleSpec::with_instances(60, Layout::Tiup, 11).violation_share(0.0);
     let root = dir.path().join(spec.bundle_name());
-    let mut sink: Box<dyn BundleSink> =
-        Box::new(DirSink::create(&root).unwrap_or_else(|e| panic!("{e}")));
-    generate(&spec, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
     let metrics = MetricsSpec {
         hours: 2,
         step: 15,
         compress: true,
         faults: true,
     };
-    let written = write_metrics(&spec, &metrics, sink.as_mut()).unwrap_or_else(|e| panic!("{e}"));
-    sink.finish().unwrap_or_else(|e| panic!("{e}"));
+    let written =
+        write_bundle_with_metrics(&spec, &metrics, &root).unwrap_or_else(|e| panic!("{e}"));
     assert!(written.files > 60, "{written:?}");
     let cluster = Cluster::open(&root).unwrap_or_else(|e| panic!("{e}"));
     let rules = RuleSet::builtin();
