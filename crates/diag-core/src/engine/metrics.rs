@@ -104,9 +104,10 @@ impl<'c> MetricCache<'c> {
         cache
     }
 
-    /// The rows evaluated for `rule` when the cache was made, if it was one of its rules.
-    fn take_rows(&self, rule: &Rule) -> Option<Vec<Row>> {
-        lock(&self.rows).remove(&rule.meta.name)
+    /// The rows of metric or alert rule `rule`, evaluated when the cache was made (every
+    /// selected one was; its metrics were let go of once no other rule was to read them).
+    pub(super) fn rows(&self, rule: &Rule) -> Vec<Row> {
+        lock(&self.rows).remove(&rule.meta.name).unwrap_or_default()
     }
 
     /// `metric` is decoded: its series are there for the rules that read it.
@@ -116,7 +117,7 @@ impl<'c> MetricCache<'c> {
 
     /// `rule` has finished with the metrics it reads: those no other rule is still to read are
     /// dropped from the cache (freed once the last reader lets go of them).
-    pub(super) fn finished(&self, rule: &Rule) {
+    fn finished(&self, rule: &Rule) {
         let names = metrics_read(rule);
         if names.is_empty() {
             return;
@@ -390,18 +391,6 @@ fn window<'a>(s: &'a Series, leader: Option<&PdLeader>, spec: &MetricRule) -> Co
         }
     }
     Cow::Owned(samples)
-}
-
-/// A metric rule's rows (evaluated when the cache was made, if it was among its rules).
-pub(super) fn metric_rows(
-    cluster: &Cluster,
-    rule: &Rule,
-    spec: &MetricRule,
-    cache: &MetricCache<'_>,
-) -> Vec<Row> {
-    cache
-        .take_rows(rule)
-        .unwrap_or_else(|| evaluate_metric_rule(cluster, rule, spec, cache))
 }
 
 /// A metric rule's rows, computed.
@@ -985,18 +974,6 @@ struct AlertSeen {
     pending: Option<(f64, f64, Arc<str>)>,
     /// Seen in the `ALERTS` history (not only in the snapshot at collection time).
     history: bool,
-}
-
-/// An alert rule's rows (evaluated when the cache was made, if it was among its rules).
-pub(super) fn alert_rows(
-    rule: &Rule,
-    spec: &AlertRule,
-    cluster: &Cluster,
-    cache: &MetricCache<'_>,
-) -> Vec<Row> {
-    cache
-        .take_rows(rule)
-        .unwrap_or_else(|| evaluate_alert_rule(rule, spec, cluster, cache))
 }
 
 /// An alert rule's rows, computed.

@@ -148,12 +148,7 @@ pub fn check(cluster: &Cluster, rules: &RuleSet, options: &CheckOptions) -> Chec
             rule: rule.meta.clone(),
             rows: match rows.take() {
                 Some(rows) => rows,
-                None => {
-                    let rows = evaluate(cluster, &view, &metrics, rule, &log_rows);
-                    // The metrics a rule read are let go of once no rule is still to read them.
-                    metrics.finished(rule);
-                    rows
-                }
+                None => evaluate(cluster, &view, &metrics, rule, &log_rows),
             },
         })
         .collect();
@@ -179,8 +174,7 @@ fn evaluate(
             .get(&logs::rule_key(rule))
             .cloned()
             .unwrap_or_default(),
-        RuleBody::Metric(spec) => metrics::metric_rows(cluster, rule, spec, metrics),
-        RuleBody::Alert(spec) => metrics::alert_rows(rule, spec, cluster, metrics),
+        RuleBody::Metric(_) | RuleBody::Alert(_) => metrics.rows(rule),
         RuleBody::Condition(condition) if let DataSource::Facts(set) = rule.data => {
             with_expected(condition, facts::rows(cluster, view, rule, condition, set))
         }

@@ -458,7 +458,7 @@ fn context(doc: &ReportDocument) -> Value {
                 ..f.clone()
             };
             with_entry(
-                Value::from(Serde(&shell)),
+                &shell,
                 "rows",
                 Value::from_object(Rows(Arc::clone(&f.rows))),
             )
@@ -468,15 +468,12 @@ fn context(doc: &ReportDocument) -> Value {
         findings: Vec::new(),
         ..doc.clone()
     };
-    with_entry(
-        Value::from(Serde(&shell)),
-        "findings",
-        Value::from(findings),
-    )
+    with_entry(&shell, "findings", Value::from(findings))
 }
 
-/// `map` (a serialized struct) with `key` set to `value`.
-fn with_entry(map: Value, key: &str, value: Value) -> Value {
+/// `shell` (a struct) as a value, with `key` set to `value`.
+fn with_entry(shell: &impl serde::Serialize, key: &str, value: Value) -> Value {
+    let map = Value::from(Serde(shell));
     let mut entries: BTreeMap<Value, Value> = BTreeMap::new();
     if let Ok(keys) = map.try_iter() {
         for k in keys {
